@@ -1,0 +1,495 @@
+"""The stream engine: OS socket <-> :class:`zloop.protocol.Connection` <-> the session's pipe.
+
+Theory of operation
+-------------------
+One engine serves one established tcp/ipc connection in the I/O thread. It owns the OS socket and a
+sans-I/O ``Connection`` and talks to its session (:class:`~zloop.io.interfaces.EngineHost`), whose
+``pipe`` leads to the application socket.
+
+*Input.* When the fd is readable the engine does one ``recv_into`` into a preallocated buffer, feeds
+the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
+before going back to the selector. Messages and subscriptions are written to the pipe; the pipe is
+flushed once per batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM)
+the undelivered events are kept and the fd is removed from the selector: the kernel buffer fills and
+TCP pushes back on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an
+lwm batch) resumes delivery and reading.
+
+*Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
+After that, whenever the pipe becomes readable, the engine reads a bounded batch of messages, encodes
+them in one go and writes them with one ``send`` (small batches are joined) or ``sendmsg`` (large
+frames go out as memoryviews, never copied). A partial write keeps the remainder and waits for
+writability; the pipe is not read again until the remainder is gone, so SNDHWM backpressure reaches
+the application.
+
+*Timers.* ``HANDSHAKE_IVL`` bounds the handshake. With ``HEARTBEAT_IVL`` a PING goes out every
+interval and arms a ``HEARTBEAT_TIMEOUT`` timer; a peer PING with a TTL arms a TTL timer; any event
+received after the handshake cancels both (ZMTP 3.1 / libzmq ``stream_engine_base``). Expiry is a
+timeout error: the connecting side reconnects.
+
+*Errors.* Any failure (peer closed, reset, protocol violation, timeout, or a bug raising inside this
+connection's handlers) emits libzmq's monitor events, closes this connection only, and reports to
+the session, which decides between reconnecting and ending. A local close (:meth:`close`) emits
+nothing, as in libzmq.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from zloop.constants import Event, SocketType
+from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
+from zloop.io.reactor import IOThread, Timer
+from zloop.options import Options
+from zloop.pipe import SubscriptionMsg
+from zloop.protocol import (
+    AuthenticationFailed,
+    Cancel,
+    Connection,
+    ConnectionClosed,
+    HandshakeComplete,
+    Message,
+    PeerError,
+    Ping,
+    ProtocolError,
+    Subscribe,
+    ZapRequest,
+)
+
+log = logging.getLogger("zloop")
+
+#: Bytes read per ``recv_into``.
+RECV_BUFFER = 256 * 1024
+#: Messages taken from the pipe per encode/send batch.
+OUT_BATCH = 256
+#: Batches below this many bytes are joined into one buffer for a plain ``send``.
+JOIN_LIMIT = 64 * 1024
+#: At most this many buffers per ``sendmsg`` (IOV_MAX is 1024 on Linux).
+IOV_MAX = 1024
+
+_SUBSCRIBE_PREFIX = b"\x01"
+_CANCEL_PREFIX = b"\x00"
+
+
+class StreamEngine:
+    """Moves bytes between one OS socket and one ZMTP connection and messages to/from a pipe."""
+
+    def __init__(
+        self,
+        io: IOThread,
+        host: EngineHost,
+        sock: socket.socket,
+        *,
+        socket_core: SocketCore,
+        options: Options,
+        endpoint: str,
+    ) -> None:
+        self._io = io
+        self._host = host
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._core = socket_core
+        self._options = options
+        self._endpoint = endpoint
+        self._conn = Connection(
+            SocketType(options.socket_type),
+            routing_id=options.routing_id,
+            metadata=options.metadata,
+            maxmsgsize=options.maxmsgsize,
+            legacy=not options.zap_domain,
+        )
+        self._buf = bytearray(RECV_BUFFER)
+        self._view = memoryview(self._buf)
+        self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
+        self._writing = False  # registered for writability
+        self._reading = False
+        self._stalled: list[Any] | None = None  # events the full pipe did not take yet
+        self._handshaked = False
+        self._closed = False
+        self._handshake_timer: Timer | None = None
+        self._hb_ivl_timer: Timer | None = None
+        self._hb_timeout_timer: Timer | None = None
+        self._hb_ttl_timer: Timer | None = None
+
+    def __repr__(self) -> str:
+        return f"<StreamEngine fd={self._fd} {self._endpoint}>"
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    @property
+    def handshaked(self) -> bool:
+        return self._handshaked
+
+    def has_pending_output(self) -> bool:
+        return bool(self._out)
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register with the reactor and send the first greeting bytes."""
+        self._reading = True
+        self._io.add_reader(self._fd, self._guarded(self._on_readable))
+        ivl = self._options.handshake_ivl
+        if ivl > 0:
+            self._handshake_timer = self._io.call_later(
+                ivl / 1000, self._guarded(self._on_handshake_timeout)
+            )
+        self._queue_connection_output()
+
+    def close(self) -> None:
+        """Local close (session ending): no monitor events, like libzmq's ``terminate``."""
+        self._teardown()
+
+    def _teardown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for timer in (
+            self._handshake_timer,
+            self._hb_ivl_timer,
+            self._hb_timeout_timer,
+            self._hb_ttl_timer,
+        ):
+            if timer is not None:
+                timer.cancel()
+        self._io.remove_fd(self._fd)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._out.clear()
+        self._stalled = None
+
+    def _guarded(self, handler: Callable[[], None]) -> Callable[[], None]:
+        """Wrap a reactor callback: a bug in one connection closes that connection only."""
+
+        def run() -> None:
+            if self._closed:
+                return
+            try:
+                handler()
+            except Exception:
+                log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
+                self._error(ErrorReason.CONNECTION, errno.EPROTO)
+
+        return run
+
+    def _error(self, reason: ErrorReason, err: int) -> None:
+        """The connection is over: events as libzmq emits them, then tell the session."""
+        if self._closed:
+            return
+        handshaked = self._handshaked
+        if reason is not ErrorReason.PROTOCOL and not handshaked:
+            self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, err, self._endpoint)
+        self._core.event(Event.DISCONNECTED, self._fd, self._endpoint)
+        pipe = self._host.pipe
+        if pipe is not None:
+            pipe.flush()
+        self._teardown()
+        self._host.engine_error(reason, handshaked)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            n = self._sock.recv_into(self._buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
+            return
+        conn = self._conn
+        if n == 0:
+            conn.receive_data(b"")
+        else:
+            conn.receive_data(self._view[:n])
+        events = conn.events()
+        if events:
+            if self._handshaked:
+                self._heard_from_peer()
+            self._process(events)
+        if not self._closed:
+            self._queue_connection_output()
+
+    def _heard_from_peer(self) -> None:
+        """Any frame from the peer cancels the heartbeat timeout and TTL timers (libzmq)."""
+        if self._hb_timeout_timer is not None:
+            self._hb_timeout_timer.cancel()
+            self._hb_timeout_timer = None
+        if self._hb_ttl_timer is not None:
+            self._hb_ttl_timer.cancel()
+            self._hb_ttl_timer = None
+
+    def _process(self, events: list[Any]) -> None:
+        pipe = self._host.pipe
+        wrote = False
+        for index, event in enumerate(events):
+            kind = type(event)
+            if kind is Message:
+                item: list[Any] = event.frames
+            elif kind is Subscribe:
+                item = [_SUBSCRIBE_PREFIX + event.topic]
+            elif kind is Cancel:
+                item = [_CANCEL_PREFIX + event.topic]
+            else:
+                if wrote and pipe is not None:
+                    pipe.flush()
+                    wrote = False
+                if not self._control_event(event):
+                    return
+                pipe = self._host.pipe
+                continue
+            if pipe is None or pipe.terminated or pipe.peer_terminated:
+                continue  # nobody will read it: dropped, as libzmq does without a pipe
+            if pipe.write(item):
+                wrote = True
+                continue
+            # RCVHWM reached: keep the rest and stop reading until write_activated.
+            self._stalled = events[index:]
+            if self._reading:
+                self._reading = False
+                self._io.remove_reader(self._fd)
+            break
+        if wrote and pipe is not None:
+            pipe.flush()
+
+    def _control_event(self, event: Any) -> bool:
+        """Handle a non-message event; False when the connection ended."""
+        kind = type(event)
+        if kind is HandshakeComplete:
+            self._on_handshake(event)
+        elif kind is Ping:
+            if event.ttl > 0 and self._hb_ttl_timer is None:
+                self._hb_ttl_timer = self._io.call_later(
+                    event.ttl / 10, self._guarded(self._on_ttl_expired)
+                )
+        elif kind is ProtocolError:
+            if not self._handshaked:
+                self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(event.code), self._endpoint)
+            log.warning(
+                "zloop: protocol error from %s (%s): %s; closing the connection",
+                self._peer_name(),
+                self._endpoint,
+                event.reason,
+            )
+            self._send_final_output()
+            self._error(ErrorReason.PROTOCOL, errno.EPROTO)
+            return False
+        elif kind is PeerError:
+            reason = bytes(event.reason)
+            if not self._handshaked and len(reason) == 3 and reason.isdigit():
+                self._core.event(Event.HANDSHAKE_FAILED_AUTH, int(reason), self._endpoint)
+            log.warning("zloop: peer %s sent ERROR %r; closing", self._endpoint, reason)
+            self._error(ErrorReason.PROTOCOL, errno.EPROTO)
+            return False
+        elif kind is AuthenticationFailed:
+            code = bytes(event.status_code)
+            self._core.event(
+                Event.HANDSHAKE_FAILED_AUTH, int(code) if code.isdigit() else 0, self._endpoint
+            )
+            self._send_final_output()
+            self._error(ErrorReason.PROTOCOL, errno.EACCES)
+            return False
+        elif kind is ConnectionClosed:
+            self._error(ErrorReason.CONNECTION, errno.EPIPE)
+            return False
+        elif kind is ZapRequest:
+            return self._on_zap_request(event)
+        # Pong: nothing to do (any frame already reset the timers).
+        return not self._closed
+
+    def _on_zap_request(self, event: ZapRequest) -> bool:
+        """No ZAP handler is reachable from the I/O thread yet (L4 owns inproc).
+
+        libzmq with no handler bound at ``inproc://zeromq.zap.01``: NULL proceeds unauthenticated,
+        PLAIN fails the handshake (digest section 6). CURVE servers are not wired up here yet.
+        """
+        if bytes(event.mechanism) == b"NULL":
+            self._conn.zap_reply(b"200", b"OK")
+            self._process(self._conn.events())
+            return not self._closed
+        log.warning("zloop: %s needs a ZAP handler, none available; closing", self._endpoint)
+        self._error(ErrorReason.PROTOCOL, errno.EACCES)
+        return False
+
+    def _on_handshake(self, event: HandshakeComplete) -> None:
+        self._handshaked = True
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+        ivl = self._options.heartbeat_ivl
+        if ivl > 0 and self._hb_ivl_timer is None:
+            self._hb_ivl_timer = self._io.call_later(ivl / 1000, self._guarded(self._on_heartbeat))
+        self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
+        self._host.engine_ready(event)
+        self._io.post(self._guarded(self.restart_output))
+
+    def restart_input(self) -> None:
+        """The pipe has room again: deliver what was held back, then read the socket again."""
+        if self._closed or self._stalled is None:
+            return
+        events, self._stalled = self._stalled, None
+        self._process(events)
+        if self._closed or self._is_stalled():
+            return
+        if not self._reading:
+            self._reading = True
+            self._io.add_reader(self._fd, self._guarded(self._on_readable))
+        self._queue_connection_output()
+
+    def _is_stalled(self) -> bool:
+        return self._stalled is not None
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def restart_output(self) -> None:
+        """The pipe may have messages: encode and send them (after the handshake only)."""
+        if self._closed or not self._handshaked or self._writing:
+            return
+        self._pump()
+
+    def _pump(self) -> None:
+        """Move batches pipe -> connection -> socket until the pipe is empty or the socket is full."""
+        conn = self._conn
+        while not self._closed:
+            pipe = self._host.pipe
+            count = 0
+            if pipe is not None:
+                run: list[Any] = []
+                read = pipe.read
+                while count < OUT_BATCH:
+                    msg = read()
+                    if msg is None:
+                        break
+                    count += 1
+                    if type(msg) is SubscriptionMsg:
+                        if run:
+                            conn.send_messages(run)
+                            run = []
+                        if msg.subscribe:
+                            conn.send_subscribe(msg.topic)
+                        else:
+                            conn.send_cancel(msg.topic)
+                    else:
+                        run.append(msg)
+                if run:
+                    conn.send_messages(run)
+            self._queue(conn.buffers_to_send())
+            if not self._flush():
+                return  # partial write: _on_writable resumes
+            if count < OUT_BATCH:
+                break
+        if not self._closed:
+            self._host.engine_drained()
+
+    def _queue_connection_output(self) -> None:
+        """Send what the connection produced by itself (greeting, handshake, PONG, ERROR)."""
+        bufs = self._conn.buffers_to_send()
+        if bufs:
+            self._queue(bufs)
+            if not self._writing:
+                self._flush()
+
+    def _queue(self, bufs: list[Any]) -> None:
+        if not bufs:
+            return
+        if len(bufs) > 1:
+            total = 0
+            for buf in bufs:
+                total += len(buf)
+            if total <= JOIN_LIMIT:
+                bufs = [b"".join(bufs)]
+        self._out.extend(bufs)
+
+    def _flush(self) -> bool:
+        """Write queued output; True when all of it went out."""
+        out = self._out
+        sock = self._sock
+        while out:
+            try:
+                sent = sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out[:IOV_MAX])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._error(ErrorReason.CONNECTION, exc.errno or errno.EPIPE)
+                return False
+            done = 0
+            for buf in out:
+                size = len(buf)
+                if sent < size:
+                    if sent:
+                        out[done] = memoryview(buf)[sent:]
+                    break
+                sent -= size
+                done += 1
+            del out[:done]
+        if out:
+            if not self._writing:
+                self._writing = True
+                self._io.add_writer(self._fd, self._guarded(self._on_writable))
+            return False
+        if self._writing:
+            self._writing = False
+            self._io.remove_writer(self._fd)
+        return True
+
+    def _on_writable(self) -> None:
+        if self._flush() and self._handshaked:
+            self._pump()
+
+    def _send_final_output(self) -> None:
+        """Best effort: push out an ERROR command queued by the connection before closing."""
+        bufs = self._conn.buffers_to_send()
+        if bufs:
+            self._queue(bufs)
+            with contextlib.suppress(OSError):
+                self._sock.send(b"".join(bytes(b) for b in self._out))
+            self._out.clear()
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    def _on_handshake_timeout(self) -> None:
+        self._handshake_timer = None
+        if not self._closed and not self._handshaked:
+            log.info("zloop: handshake with %s timed out", self._endpoint)
+            self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
+
+    def _on_heartbeat(self) -> None:
+        self._hb_ivl_timer = None
+        if self._closed:
+            return
+        options = self._options
+        self._conn.send_ping(min(options.heartbeat_ttl // 100, 0xFFFF))
+        timeout = options.heartbeat_timeout
+        if timeout < 0:
+            timeout = options.heartbeat_ivl
+        if self._hb_timeout_timer is None and timeout > 0:
+            self._hb_timeout_timer = self._io.call_later(
+                timeout / 1000, self._guarded(self._on_hb_timeout)
+            )
+        self._hb_ivl_timer = self._io.call_later(
+            options.heartbeat_ivl / 1000, self._guarded(self._on_heartbeat)
+        )
+        self._queue_connection_output()
+
+    def _on_hb_timeout(self) -> None:
+        self._hb_timeout_timer = None
+        if not self._closed:
+            log.info("zloop: heartbeat timeout on %s", self._endpoint)
+            self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
+
+    def _on_ttl_expired(self) -> None:
+        self._hb_ttl_timer = None
+        if not self._closed:
+            log.info("zloop: peer heartbeat TTL expired on %s", self._endpoint)
+            self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
+
+    def _peer_name(self) -> str:
+        try:
+            return str(self._sock.getpeername()) or "ipc peer"
+        except OSError:
+            return "?"

@@ -1,0 +1,281 @@
+"""The I/O thread: one ``selectors`` reactor with timers and a command mailbox.
+
+Theory of operation
+-------------------
+An :class:`IOThread` runs one loop in its own thread::
+
+    drain the mailbox (commands posted by sockets and by other threads)
+    run the timers that are due
+    select() on the registered fds, for at most the time until the next timer
+    call the reader / writer callbacks of the ready fds
+
+Every other thread talks to it through :meth:`IOThread.post` only; everything else (``add_reader``,
+``call_later`` ...) belongs to the I/O thread itself. The mailbox's signal fd sits in the selector, and
+the mailbox only signals it while the loop is (about to be) asleep, so a burst of posts costs one
+wake-up (see :mod:`zloop.mailbox`). The loop never spins: it blocks in ``select`` unless a command or
+a due timer is waiting.
+
+Timers are a heap of ``(deadline, seq, Timer)``; cancelling only marks the entry, which is skipped when
+it surfaces (the heap is rebuilt when cancelled entries dominate, so it cannot grow without bound).
+
+Objects that must outlive a socket's ``close`` (listeners, sessions, possibly lingering) register
+themselves with :meth:`IOThread.register`; :meth:`IOThread.load` counts them (the Context picks the
+least loaded thread) and :meth:`IOThread.stop` lets the loop end only once every one of them has
+unregistered, after asking each to wind down (``io_stop``) with its own linger.
+
+A callback that raises is logged (logger ``"zloop"``) and the loop goes on: one broken connection
+must never take the I/O thread down. Engines catch their own errors and close just that connection;
+this is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from zloop.io.interfaces import IOObject
+from zloop.mailbox import Mailbox
+
+log = logging.getLogger("zloop")
+
+Callback = Callable[[], Any]
+
+#: Commands run per loop turn before the loop looks at the fds again (fairness under a post storm).
+_MAX_COMMANDS_PER_TURN = 1024
+
+
+class Timer:
+    """A pending :meth:`IOThread.call_later` callback; :meth:`cancel` is idempotent."""
+
+    __slots__ = ("_io", "callback", "cancelled", "deadline")
+
+    def __init__(self, io: IOThread, deadline: float, callback: Callback) -> None:
+        self._io = io
+        self.deadline = deadline
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self._io._timer_cancelled()
+
+
+class _FdEntry:
+    __slots__ = ("reader", "writer")
+
+    def __init__(self) -> None:
+        self.reader: Callback | None = None
+        self.writer: Callback | None = None
+
+    def mask(self) -> int:
+        return (selectors.EVENT_READ if self.reader else 0) | (
+            selectors.EVENT_WRITE if self.writer else 0
+        )
+
+
+class IOThread:
+    """One reactor thread (``selectors.DefaultSelector`` + timers + :class:`Mailbox`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._selector = selectors.DefaultSelector()
+        self._mailbox = Mailbox()
+        self._fds: dict[int, _FdEntry] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._cancelled = 0
+        self._seq = itertools.count()
+        self._objects: set[IOObject] = set()
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._selector.register(self._mailbox.fileno(), selectors.EVENT_READ, None)
+
+    def __repr__(self) -> str:
+        return f"<IOThread {self.name} load={len(self._objects)}>"
+
+    # -- any thread ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def post(self, command: Callable[[], Any], hint: int = 0) -> None:
+        """Run ``command`` in the I/O thread (thread-safe; the PipeOwner.post shape)."""
+        self._mailbox.post(command)
+
+    def load(self) -> int:
+        """Live objects (listeners and sessions) served by this thread."""
+        return len(self._objects)
+
+    def stop(self) -> None:
+        """Thread-safe: wind every object down (with its linger) and end the loop once all are gone."""
+        self.post(self._begin_stop)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def in_io_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- I/O thread only -------------------------------------------------------------------------
+
+    def register(self, obj: IOObject) -> None:
+        """Keep the loop alive for ``obj`` until :meth:`unregister`."""
+        self._objects.add(obj)
+        if self._stopping:
+            obj.io_stop()
+
+    def unregister(self, obj: IOObject) -> None:
+        self._objects.discard(obj)
+
+    def add_reader(self, fd: int, callback: Callback) -> None:
+        entry = self._fds.get(fd)
+        if entry is None:
+            entry = self._fds[fd] = _FdEntry()
+            entry.reader = callback
+            self._selector.register(fd, entry.mask(), entry)
+        else:
+            entry.reader = callback
+            self._selector.modify(fd, entry.mask(), entry)
+
+    def remove_reader(self, fd: int) -> None:
+        entry = self._fds.get(fd)
+        if entry is None or entry.reader is None:
+            return
+        entry.reader = None
+        self._update(fd, entry)
+
+    def add_writer(self, fd: int, callback: Callback) -> None:
+        entry = self._fds.get(fd)
+        if entry is None:
+            entry = self._fds[fd] = _FdEntry()
+            entry.writer = callback
+            self._selector.register(fd, entry.mask(), entry)
+        else:
+            entry.writer = callback
+            self._selector.modify(fd, entry.mask(), entry)
+
+    def remove_writer(self, fd: int) -> None:
+        entry = self._fds.get(fd)
+        if entry is None or entry.writer is None:
+            return
+        entry.writer = None
+        self._update(fd, entry)
+
+    def remove_fd(self, fd: int) -> None:
+        """Forget ``fd`` entirely (call before closing it)."""
+        entry = self._fds.pop(fd, None)
+        if entry is not None:
+            entry.reader = entry.writer = None
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(fd)
+
+    def call_later(self, delay_s: float, callback: Callback) -> Timer:
+        timer = Timer(self, time.monotonic() + max(0.0, delay_s), callback)
+        heapq.heappush(self._timers, (timer.deadline, next(self._seq), timer))
+        return timer
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _update(self, fd: int, entry: _FdEntry) -> None:
+        mask = entry.mask()
+        if mask:
+            self._selector.modify(fd, mask, entry)
+        else:
+            del self._fds[fd]
+            self._selector.unregister(fd)
+
+    def _timer_cancelled(self) -> None:
+        self._cancelled += 1
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._timers):
+            self._timers = [item for item in self._timers if not item[2].cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
+
+    def _begin_stop(self) -> None:
+        self._stopping = True
+        for obj in list(self._objects):
+            self._guard(obj.io_stop)
+
+    def _guard(self, callback: Callback) -> None:
+        try:
+            callback()
+        except Exception:
+            log.exception("zloop I/O thread %s: unhandled error in %r", self.name, callback)
+
+    def _run_commands(self) -> bool:
+        """Run queued commands; True if some are still waiting."""
+        recv = self._mailbox.recv
+        for _ in range(_MAX_COMMANDS_PER_TURN):
+            command = recv(0.0)
+            if command is None:
+                return False
+            self._guard(command)
+        return True
+
+    def _run_timers(self) -> float | None:
+        """Run due timers; the delay until the next one (None = no timer)."""
+        timers = self._timers
+        now = time.monotonic()
+        while timers:
+            deadline, _, timer = timers[0]
+            if timer.cancelled:
+                heapq.heappop(timers)
+                self._cancelled = max(0, self._cancelled - 1)
+                continue
+            if deadline > now:
+                return deadline - now
+            heapq.heappop(timers)
+            timer.cancelled = True  # fired: a later cancel() is a no-op
+            self._guard(timer.callback)
+            now = time.monotonic()
+        return None
+
+    def _run(self) -> None:
+        selector = self._selector
+        fds = self._fds
+        try:
+            while True:
+                more = self._run_commands()
+                if self._stopping and not self._objects:
+                    break
+                timeout = self._run_timers()
+                if self._stopping and not self._objects:
+                    break  # a timer ended the last lingering object
+                if more:
+                    timeout = 0.0
+                for key, mask in selector.select(timeout):
+                    entry: _FdEntry | None = key.data
+                    if entry is None:  # the mailbox: commands run at the top of the loop
+                        continue
+                    if mask & selectors.EVENT_READ and entry.reader is not None:
+                        self._guard(entry.reader)  # may remove (and close) the fd
+                    if (
+                        mask & selectors.EVENT_WRITE
+                        and entry.writer is not None
+                        and fds.get(key.fd) is entry
+                    ):
+                        self._guard(entry.writer)
+        finally:
+            self._stopped.set()
+            for fd in list(fds):
+                self.remove_fd(fd)
+            selector.close()
+            # Posts after the end must not signal a closed (possibly recycled) fd number.
+            self._mailbox._asleep = False
+            self._mailbox.close()
