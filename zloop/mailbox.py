@@ -1,0 +1,88 @@
+"""The command mailbox of a socket or an I/O thread.
+
+Theory of operation
+-------------------
+A mailbox is a queue of commands (callables run by the owning thread) plus a :class:`Signaler` whose
+fd is the owner's wake-up. It implements libzmq's rule that makes ``ZMQ_FD`` edge-triggered: **a
+command only signals the fd when the reader is asleep**, i.e. when the owner last found the queue empty.
+
+Reader (owner thread, :meth:`recv`): pop a command; if the queue is empty, raise ``_asleep`` *then
+check the queue again* before waiting on or polling the fd. Writer (any thread, :meth:`post`): append
+the command *then* check ``_asleep``; if raised, lower it and signal. Because the reader publishes
+"asleep" before its last look and the writer publishes the command before its look at "asleep", at
+least one of them sees the other (the GIL makes these operations sequentially consistent): either the
+reader finds the command, or the writer signals. A command is never stranded with the fd quiet.
+Both may happen, giving a spurious signal; :meth:`recv` consumes such stale signals whenever it finds
+the queue empty, so a quiet socket's fd does not stay readable.
+
+The signal is consumed only here, inside command processing; that is why any call that processes
+commands (``EVENTS``, ``send``, ``recv``, ``poll``) may consume the edge, exactly as in libzmq.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from zloop.io.signaler import Signaler
+
+Command = Callable[[], Any]
+
+
+class Mailbox:
+    """A multi-producer, single-consumer command queue with an edge-triggered signal fd."""
+
+    __slots__ = ("_asleep", "_commands", "signaler")
+
+    def __init__(self) -> None:
+        self._commands: deque[Command] = deque()
+        self._asleep = False
+        self.signaler = Signaler()
+
+    def fileno(self) -> int:
+        return self.signaler.fileno()
+
+    def post(self, command: Command) -> None:
+        """Queue ``command`` for the owner thread (thread-safe)."""
+        self._commands.append(command)
+        if self._asleep:
+            self._asleep = False
+            self.signaler.send()
+
+    def recv(self, timeout: float | None = 0.0) -> Command | None:
+        """Take the next command, waiting up to ``timeout`` seconds (None = forever) for one.
+
+        Returns None when nothing arrived in time. Owner thread only.
+        """
+        commands = self._commands
+        if commands:
+            return commands.popleft()
+        if self._asleep and timeout is not None and timeout <= 0:
+            # Still asleep since we last found the queue empty and consumed the signal: no writer
+            # has posted (posting lowers the flag), so there is nothing to consume. Saves a syscall.
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        signaler = self.signaler
+        # Invariant kept for the fast path above: whenever we leave with _asleep raised, every
+        # signal sent before that was consumed (a writer that signals also lowers the flag).
+        while True:
+            self._asleep = True
+            if commands:  # a writer may have appended before it saw _asleep
+                return commands.popleft()
+            if signaler.recv():  # a pending (possibly stale) signal: consume it and look again
+                continue
+            if deadline is None:
+                remaining = None
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+            if signaler.wait(remaining):
+                signaler.recv()
+                continue
+            return commands.popleft() if commands else None
+
+    def close(self) -> None:
+        self.signaler.close()

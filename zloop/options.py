@@ -1,0 +1,161 @@
+"""Socket options shared by every socket type: defaults, validation and the snapshot L3 uses.
+
+Options that only one pattern understands (ROUTER_MANDATORY, SUBSCRIBE, ...) belong to that pattern;
+everything here applies to any socket. ``bind``/``connect`` hand the I/O thread a *copy* of the
+options (:meth:`Options.snapshot`), as libzmq does: changing an option affects later endpoints only
+(except LINGER, which is read when the socket closes).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from zloop.constants import DEFAULT_HWM, Errno, SocketOption, SocketType
+from zloop.errors import ZMQError
+
+
+@dataclass(slots=True)
+class Options:
+    socket_type: SocketType
+    sndhwm: int = DEFAULT_HWM
+    rcvhwm: int = DEFAULT_HWM
+    linger: int = -1
+    rcvtimeo: int = -1
+    sndtimeo: int = -1
+    routing_id: bytes = b""
+    connect_routing_id: bytes = b""
+    reconnect_ivl: int = 100
+    reconnect_ivl_max: int = 0
+    connect_timeout: int = 0
+    immediate: bool = False
+    maxmsgsize: int = -1
+    backlog: int = 100
+    handshake_ivl: int = 30_000
+    tcp_keepalive: int = -1
+    tcp_keepalive_cnt: int = -1
+    tcp_keepalive_idle: int = -1
+    tcp_keepalive_intvl: int = -1
+    ipv6: bool = False
+    sndbuf: int = -1
+    rcvbuf: int = -1
+    tos: int = 0
+    heartbeat_ivl: int = 0
+    heartbeat_ttl: int = 0
+    heartbeat_timeout: int = -1
+    conflate: bool = False
+    zap_domain: bytes = b""
+    metadata: dict[str, bytes] = field(default_factory=dict)
+
+    def snapshot(self) -> Options:
+        """An independent copy for the I/O thread."""
+        return copy.deepcopy(self)
+
+
+def _int_range(lo: int, hi: int | None = None) -> Callable[[SocketOption, Any], int]:
+    def check(option: SocketOption, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ZMQError(Errno.EINVAL, f"{option.name} takes an int, not {type(value).__name__}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise ZMQError(Errno.EINVAL, f"{option.name} must be {bound}, got {value}")
+        return value
+
+    return check
+
+
+def _flag(option: SocketOption, value: Any) -> bool:
+    if value in (0, 1):  # ints and bools alike, as pyzmq
+        return bool(value)
+    raise ZMQError(Errno.EINVAL, f"{option.name} takes 0 or 1, got {value!r}")
+
+
+def _blob(max_len: int, min_len: int = 0) -> Callable[[SocketOption, Any], bytes]:
+    def check(option: SocketOption, value: Any) -> bytes:
+        if isinstance(value, str):
+            raise TypeError(f"{option.name} takes bytes, not str (use setsockopt_string)")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ZMQError(Errno.EINVAL, f"{option.name} takes bytes, not {type(value).__name__}")
+        data = bytes(value)
+        if not min_len <= len(data) <= max_len:
+            raise ZMQError(
+                Errno.EINVAL, f"{option.name} must be {min_len}..{max_len} bytes, got {len(data)}"
+            )
+        return data
+
+    return check
+
+
+def _metadata(option: SocketOption, value: Any) -> tuple[str, bytes]:
+    raw = value.decode() if isinstance(value, (bytes, bytearray)) else value
+    if not isinstance(raw, str) or ":" not in raw:
+        raise ZMQError(Errno.EINVAL, 'METADATA takes "X-Name:value"')
+    name, _, val = raw.partition(":")
+    if not name.startswith("X-") or len(name) < 3 or len(name) > 255:
+        raise ZMQError(Errno.EINVAL, f"METADATA property name must start with 'X-' (got {name!r})")
+    return name, val.encode()
+
+
+_INT = _int_range(-1)
+_NONNEG = _int_range(0)
+Opt = SocketOption
+
+#: option -> (attribute, validator). Flags are returned as 0/1 by getsockopt, as pyzmq does.
+COMMON_OPTIONS: dict[SocketOption, tuple[str, Callable[[SocketOption, Any], Any]]] = {
+    Opt.SNDHWM: ("sndhwm", _NONNEG),
+    Opt.RCVHWM: ("rcvhwm", _NONNEG),
+    Opt.LINGER: ("linger", _INT),
+    Opt.RCVTIMEO: ("rcvtimeo", _INT),
+    Opt.SNDTIMEO: ("sndtimeo", _INT),
+    Opt.ROUTING_ID: ("routing_id", _blob(255, 1)),
+    Opt.CONNECT_ROUTING_ID: ("connect_routing_id", _blob(255, 1)),
+    Opt.RECONNECT_IVL: ("reconnect_ivl", _INT),
+    Opt.RECONNECT_IVL_MAX: ("reconnect_ivl_max", _NONNEG),
+    Opt.CONNECT_TIMEOUT: ("connect_timeout", _NONNEG),
+    Opt.IMMEDIATE: ("immediate", _flag),
+    Opt.MAXMSGSIZE: ("maxmsgsize", _INT),
+    Opt.BACKLOG: ("backlog", _NONNEG),
+    Opt.HANDSHAKE_IVL: ("handshake_ivl", _NONNEG),
+    Opt.TCP_KEEPALIVE: ("tcp_keepalive", _int_range(-1, 1)),
+    Opt.TCP_KEEPALIVE_CNT: ("tcp_keepalive_cnt", _INT),
+    Opt.TCP_KEEPALIVE_IDLE: ("tcp_keepalive_idle", _INT),
+    Opt.TCP_KEEPALIVE_INTVL: ("tcp_keepalive_intvl", _INT),
+    Opt.IPV6: ("ipv6", _flag),
+    Opt.SNDBUF: ("sndbuf", _INT),
+    Opt.RCVBUF: ("rcvbuf", _INT),
+    Opt.TOS: ("tos", _NONNEG),
+    Opt.HEARTBEAT_IVL: ("heartbeat_ivl", _NONNEG),
+    Opt.HEARTBEAT_TTL: ("heartbeat_ttl", _int_range(0, 6_553_599)),
+    Opt.HEARTBEAT_TIMEOUT: ("heartbeat_timeout", _INT),
+    Opt.CONFLATE: ("conflate", _flag),
+    Opt.ZAP_DOMAIN: ("zap_domain", _blob(255)),
+}
+
+
+def set_common(options: Options, option: SocketOption, value: Any) -> None:
+    """Validate and store one common option (raises ZMQError(EINVAL) with a precise message)."""
+    if option == Opt.IPV4ONLY:
+        options.ipv6 = not _flag(option, value)
+        return
+    if option == Opt.METADATA:
+        name, val = _metadata(option, value)
+        options.metadata[name] = val
+        return
+    attr, check = COMMON_OPTIONS[option]
+    setattr(options, attr, check(option, value))
+
+
+def get_common(options: Options, option: SocketOption) -> Any:
+    if option == Opt.IPV4ONLY:
+        return int(not options.ipv6)
+    if option == Opt.TYPE:
+        return int(options.socket_type)
+    attr, _ = COMMON_OPTIONS[option]
+    value = getattr(options, attr)
+    return int(value) if isinstance(value, bool) else value
+
+
+def is_common(option: int) -> bool:
+    return option in COMMON_OPTIONS or option in (Opt.IPV4ONLY, Opt.METADATA, Opt.TYPE)

@@ -1,0 +1,21 @@
+"""Layer 2: the message-routing logic of each socket type, written against pipes only.
+
+A pattern never touches OS sockets, threads or the clock; it is driven by its :class:`Socket` in the
+socket's own thread. See :mod:`zloop.patterns.base` for the interface.
+"""
+
+from __future__ import annotations
+
+from zloop.constants import SocketType
+from zloop.patterns.base import Pattern
+from zloop.patterns.pair import Pair
+from zloop.patterns.pipeline import Pull, Push
+
+#: Socket type -> pattern class. Types not listed yet raise EINVAL in ``Context.socket``.
+PATTERNS: dict[SocketType, type[Pattern]] = {
+    SocketType.PAIR: Pair,
+    SocketType.PUSH: Push,
+    SocketType.PULL: Pull,
+}
+
+__all__ = ["PATTERNS", "Pattern"]

@@ -1,0 +1,294 @@
+"""Message pipes between two threads, bounded by high-water marks counted in whole messages.
+
+Theory of operation
+-------------------
+:func:`pipe_pair` makes two :class:`Pipe` ends joined by two single-producer/single-consumer queues
+(``collections.deque``), one per direction. Each end belongs to an *owner* (a socket, or a session in
+an I/O thread) that implements :class:`PipeOwner`; everything an end learns about its peer arrives as a
+command run in the owner's own thread (``owner.post``), never by touching the owner from outside.
+
+Items are whole messages (a ``list`` of frames, never split), so a multipart message is atomic by
+construction and the HWM counts messages, as libzmq does. :data:`DELIMITER` is the last item an end
+ever writes: it says "no more messages from me".
+
+*Reading.* ``check_read``/``read`` pop from the in-queue. When it is empty the reader raises the
+queue's ``reader_asleep`` flag *and then looks again* (the same two-step as :mod:`zloop.mailbox`).
+The writer's :meth:`Pipe.flush` appends first and then looks at the flag; if raised it lowers it and
+posts ``activate_read`` to the reader's owner. Hence a reader that found its pipe empty is always
+told when a message arrives — one command per empty-to-non-empty transition, not one per message —
+which is exactly what lets ``Socket.FD`` be edge-triggered without ever losing a wake-up.
+
+*Writing.* The writer counts messages written; the reader counts messages read and, every ``lwm``
+messages, posts ``activate_write(count)`` to the writer's owner. The writer is full while
+``written - peer_read >= hwm`` (``hwm`` 0 = unlimited). A full writer marks itself inactive; since it
+was full, at least ``lwm`` messages are unread, so the reader will cross an ``lwm`` boundary and
+re-activate it (``lwm = (hwm + 1) // 2`` as in libzmq, never more than ``hwm``).
+
+*Termination.* :meth:`Pipe.terminate` appends the DELIMITER and posts ``pipe_term`` to the peer.
+The peer stops writing at once, reads what was queued before the delimiter, and on reaching it calls
+``owner.pipe_terminated``. Messages written towards an end that terminated are discarded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from zloop.constants import PollEvent
+
+#: Frames of one message as stored in a pipe.
+Msg = list[Any]
+
+
+class _Delimiter:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DELIMITER"
+
+
+#: The end-of-traffic marker an end writes when it terminates.
+DELIMITER: Any = _Delimiter()
+
+POLLIN = int(PollEvent.POLLIN)
+POLLOUT = int(PollEvent.POLLOUT)
+
+
+class PipeOwner(Protocol):
+    """What an end needs from the object that owns it (a socket or a session)."""
+
+    def post(self, command: Callable[[], Any], hint: int) -> None:
+        """Run ``command`` in the owner's thread. ``hint`` (POLLIN/POLLOUT) says what it may make ready."""
+
+    def read_activated(self, pipe: Pipe) -> None:
+        """``pipe`` has messages again after the owner found it empty."""
+
+    def write_activated(self, pipe: Pipe) -> None:
+        """``pipe`` accepts messages again after it was full."""
+
+    def pipe_terminated(self, pipe: Pipe) -> None:
+        """``pipe`` is finished: the peer terminated it and every message before that was read."""
+
+
+class _Queue:
+    __slots__ = ("items", "reader_asleep")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self.reader_asleep = False
+
+
+def compute_lwm(hwm: int) -> int:
+    """Low-water mark: the reader re-activates the writer every ``lwm`` messages read."""
+    return (hwm + 1) // 2 if hwm > 0 else 0
+
+
+class Pipe:
+    """One end of a pipe pair. All methods run in the owner's thread."""
+
+    __slots__ = (
+        "__weakref__",
+        "_hwm",
+        "_in",
+        "_in_active",
+        "_lwm",
+        "_msgs_read",
+        "_msgs_written",
+        "_out",
+        "_out_active",
+        "_peer_msgs_read",
+        "_terminated",
+        "data",
+        "metadata",
+        "owner",
+        "peer",
+        "peer_terminated",
+        "routing_id",
+    )
+
+    def __init__(
+        self, owner: PipeOwner, in_queue: _Queue, out_queue: _Queue, hwm: int, lwm: int
+    ) -> None:
+        self.owner = owner
+        self.peer: Pipe = self  # set by pipe_pair
+        self._in = in_queue
+        self._out = out_queue
+        self._hwm = hwm
+        self._lwm = lwm
+        self._msgs_written = 0
+        self._peer_msgs_read = 0
+        self._msgs_read = 0
+        self._in_active = True
+        self._out_active = True
+        self._terminated = False
+        self.peer_terminated = False
+        #: Routing id of the peer (ROUTER) and the peer's handshake properties (``Frame.get``).
+        self.routing_id = b""
+        self.metadata: dict[str, Any] = {}
+        #: Free slot for the owner's per-pipe bookkeeping (pattern state).
+        self.data: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Pipe {id(self):#x} of {type(self.owner).__name__} rid={self.routing_id!r}>"
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def check_read(self) -> bool:
+        """Is a message ready to read? An empty pipe arms ``activate_read`` for the next arrival."""
+        if not self._in_active:
+            return False
+        items = self._in.items
+        if not items:
+            self._in.reader_asleep = True
+            if not items:
+                self._in_active = False
+                return False
+        if items[0] is DELIMITER:
+            self._reached_delimiter()
+            return False
+        return True
+
+    def read(self) -> Msg | None:
+        """Take the next message, or None (see :meth:`check_read`)."""
+        if not self._in_active:
+            return None
+        items = self._in.items
+        try:
+            msg = items.popleft()
+        except IndexError:
+            self._in.reader_asleep = True
+            if not items:
+                self._in_active = False
+                return None
+            msg = items.popleft()
+        if msg is DELIMITER:
+            items.appendleft(msg)
+            self._reached_delimiter()
+            return None
+        self._msgs_read += 1
+        lwm = self._lwm
+        if lwm and self._msgs_read % lwm == 0:
+            peer, count = self.peer, self._msgs_read
+            peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
+        return msg  # type: ignore[no-any-return]
+
+    def unread_count(self) -> int:
+        """Messages queued towards this end (not counting the delimiter)."""
+        n = len(self._in.items)
+        if n and self._in.items[-1] is DELIMITER:
+            n -= 1
+        return n
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def check_write(self) -> bool:
+        """Can one more message be written? A full pipe waits for ``activate_write``."""
+        if not self._out_active:
+            return False
+        if self._hwm and self._msgs_written - self._peer_msgs_read >= self._hwm:
+            self._out_active = False
+            return False
+        return True
+
+    def write(self, msg: Msg) -> bool:
+        """Queue one whole message; False (nothing queued) when full or terminated."""
+        if not self.check_write():
+            return False
+        self._out.items.append(msg)
+        self._msgs_written += 1
+        return True
+
+    def flush(self) -> None:
+        """Wake the peer if it was waiting for a message (call after a batch of writes)."""
+        out = self._out
+        if out.reader_asleep and not self._terminated:
+            out.reader_asleep = False
+            peer = self.peer
+            peer.owner.post(peer._process_activate_read, POLLIN)
+
+    def rollback_count(self) -> int:
+        """Messages written but not yet read by the peer (for HWM and linger accounting)."""
+        return self._msgs_written - self._peer_msgs_read
+
+    # -- termination -------------------------------------------------------------------------------
+
+    @property
+    def terminated(self) -> bool:
+        return self._terminated
+
+    def terminate(self) -> None:
+        """End this side: the peer reads what is queued, then sees the end. Idempotent."""
+        if self._terminated:
+            return
+        self._terminated = True
+        self._out_active = False
+        self._in_active = False
+        self._out.items.append(DELIMITER)
+        self._out.reader_asleep = False
+        peer = self.peer
+        peer.owner.post(peer._process_pipe_term, POLLIN | POLLOUT)
+
+    def _reached_delimiter(self) -> None:
+        self._in_active = False
+        if not self._terminated:
+            self._terminated = True
+            self._out_active = False
+            self.owner.pipe_terminated(self)
+
+    # -- commands from the peer (run in this end's owner thread) -----------------------------------
+
+    def _process_activate_read(self) -> None:
+        if self._terminated:
+            return
+        self._in_active = True
+        self.owner.read_activated(self)
+
+    def _process_activate_write(self, msgs_read: int) -> None:
+        self._peer_msgs_read = msgs_read
+        if not self._out_active and not self._terminated and not self.peer_terminated:
+            self._out_active = True
+            self.owner.write_activated(self)
+
+    def _process_pipe_term(self) -> None:
+        if self._terminated:
+            return
+        self.peer_terminated = True
+        self._out_active = False
+        self._in_active = True
+        items = self._in.items
+        if items and items[0] is DELIMITER:
+            self._reached_delimiter()
+        else:
+            self.owner.read_activated(self)
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    def set_hwm(self, hwm: int) -> None:
+        """Change this end's write limit (the peer's re-activation step follows)."""
+        self._hwm = hwm
+        self.peer._lwm = compute_lwm(hwm)
+
+
+def pipe_pair(owner_a: PipeOwner, owner_b: PipeOwner, hwm_a: int, hwm_b: int) -> tuple[Pipe, Pipe]:
+    """Two joined ends; ``hwm_a`` bounds what end A may have in flight towards B (and vice versa)."""
+    a_to_b, b_to_a = _Queue(), _Queue()
+    a = Pipe(owner_a, b_to_a, a_to_b, hwm_a, compute_lwm(hwm_b))
+    b = Pipe(owner_b, a_to_b, b_to_a, hwm_b, compute_lwm(hwm_a))
+    a.peer, b.peer = b, a
+    return a, b
+
+
+class SubscriptionMsg(list):  # type: ignore[type-arg]
+    """A (un)subscription travelling from a SUB/XSUB socket towards its session.
+
+    The frames are the libzmq message form (``b"\\x01" + topic`` or ``b"\\x00" + topic``); the stream
+    engine turns it into a ZMTP 3.1 SUBSCRIBE/CANCEL command or a 3.0 data frame per peer version.
+    """
+
+    __slots__ = ("subscribe", "topic")
+
+    def __init__(self, subscribe: bool, topic: bytes) -> None:
+        super().__init__([(b"\x01" if subscribe else b"\x00") + topic])
+        self.subscribe = subscribe
+        self.topic = topic
