@@ -1,7 +1,98 @@
-"""zloop: ZeroMQ in pure Python, built for event loops."""
+"""zloop: ZeroMQ in pure Python, built for event loops.
+
+``import zloop as zmq`` runs pyzmq programs: the names below mirror pyzmq's (``Context``, ``Socket``,
+``Frame``, ``Poller``, ``poll``, ``select``, the error classes and every constant such as ``PUSH``,
+``NOBLOCK``, ``POLLIN`` or ``EVENT_CONNECTED``).
+"""
+
+from __future__ import annotations
 
 from zloop import _adapters_path
+from zloop.constants import (
+    ContextOption,
+    Errno,
+    Event,
+    Flag,
+    MessageOption,
+    PollEvent,
+    ProtocolErrorCode,
+    SecurityMechanism,
+    SocketOption,
+    SocketType,
+    flat_names,
+)
+from zloop.context import Context
+from zloop.errors import (
+    Again,
+    ContextTerminated,
+    InterruptedSystemCall,
+    ZMQBaseError,
+    ZMQBindError,
+    ZMQError,
+    ZMQVersionError,
+    strerror,
+)
+from zloop.message import Frame, Message
+from zloop.poll import Poller, poll, select
+from zloop.socket import Socket
 
 __version__ = "0.1.0.dev0"
 
 _adapters_path.install()
+
+#: The libzmq version whose behaviour and wire protocol zloop follows.
+ZMQ_VERSION_FOLLOWED = (4, 3, 5)
+
+
+def zmq_version_info() -> tuple[int, int, int]:
+    """The libzmq version zloop behaves like (pyzmq API)."""
+    return ZMQ_VERSION_FOLLOWED
+
+
+def zmq_version() -> str:
+    return ".".join(map(str, ZMQ_VERSION_FOLLOWED))
+
+
+def pyzmq_version() -> str:
+    return __version__
+
+
+def has(capability: str) -> bool:
+    """Which optional capabilities are available (``zmq.has``): ipc, curve (with PyNaCl) ..."""
+    return capability == "ipc"
+
+
+globals().update(flat_names())
+
+__all__ = [
+    "Again",
+    "Context",
+    "ContextOption",
+    "ContextTerminated",
+    "Errno",
+    "Event",
+    "Flag",
+    "Frame",
+    "InterruptedSystemCall",
+    "Message",
+    "MessageOption",
+    "PollEvent",
+    "Poller",
+    "ProtocolErrorCode",
+    "SecurityMechanism",
+    "Socket",
+    "SocketOption",
+    "SocketType",
+    "ZMQBaseError",
+    "ZMQBindError",
+    "ZMQError",
+    "ZMQVersionError",
+    "has",
+    "poll",
+    "pyzmq_version",
+    "select",
+    "strerror",
+    "zmq_version",
+    "zmq_version_info",
+    *flat_names(),
+]
