@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 from zloop import _adapters_path
+from zloop._names import *  # noqa: F403 - the flat pyzmq names
+from zloop._names import NAMES as _NAMES
 from zloop.constants import (
     ContextOption,
     Errno,
@@ -19,7 +21,6 @@ from zloop.constants import (
     SecurityMechanism,
     SocketOption,
     SocketType,
-    flat_names,
 )
 from zloop.context import Context
 from zloop.errors import (
@@ -62,8 +63,6 @@ def has(capability: str) -> bool:
     return capability == "ipc"
 
 
-globals().update(flat_names())
-
 __all__ = [
     "Again",
     "Context",
@@ -94,5 +93,5 @@ __all__ = [
     "strerror",
     "zmq_version",
     "zmq_version_info",
-    *flat_names(),
+    *_NAMES,
 ]
