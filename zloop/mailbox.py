@@ -38,7 +38,9 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._commands: deque[Command] = deque()
-        self._asleep = False
+        # Born asleep (as libzmq's mailbox): a program that starts by waiting on the fd is woken
+        # by the very first command.
+        self._asleep = True
         self.signaler = Signaler()
 
     def fileno(self) -> int:
