@@ -276,6 +276,5 @@ class IOThread:
             for fd in list(fds):
                 self.remove_fd(fd)
             selector.close()
-            # Posts after the end must not signal a closed (possibly recycled) fd number.
-            self._mailbox._asleep = False
+            # A post after this is harmless: a closed Signaler ignores send().
             self._mailbox.close()
