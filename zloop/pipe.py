@@ -166,12 +166,53 @@ class Pipe:
             items.appendleft(msg)
             self._reached_delimiter()
             return None
-        self._msgs_read += 1
+        count = self._msgs_read + 1
+        self._msgs_read = count
         lwm = self._lwm
-        if lwm and self._msgs_read % lwm == 0:
-            peer, count = self.peer, self._msgs_read
+        if lwm and count % lwm == 0:
+            peer = self.peer
             peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
         return msg  # type: ignore[no-any-return]
+
+    def read_many(self, limit: int) -> list[Msg]:
+        """Take up to ``limit`` messages at once: what ``limit`` calls of :meth:`read` would return
+        (fewer than ``limit`` means the pipe was found empty, with ``activate_read`` armed, or its
+        end was reached), with one ``activate_write`` for the whole batch."""
+        taken: list[Msg] = []
+        if not self._in_active or limit <= 0:
+            return taken
+        queue = self._in
+        items = queue.items
+        popleft = items.popleft
+        while True:
+            n = min(limit - len(taken), len(items))
+            if n:
+                taken += [popleft() for _ in range(n)]
+                # The delimiter is the last item ever queued, so it can only be the last one taken.
+                if taken[-1] is DELIMITER:
+                    items.appendleft(taken.pop())
+                    self._count_read(len(taken))
+                    self._reached_delimiter()
+                    return taken
+                if len(taken) >= limit:
+                    break
+            queue.reader_asleep = True
+            if not items:
+                self._in_active = False
+                break
+        self._count_read(len(taken))
+        return taken
+
+    def _count_read(self, n: int) -> None:
+        """Account ``n`` messages read; tell the writer when an lwm boundary was crossed."""
+        if not n:
+            return
+        before = self._msgs_read
+        count = self._msgs_read = before + n
+        lwm = self._lwm
+        if lwm and count // lwm != before // lwm:
+            peer = self.peer
+            peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
 
     def unread_count(self) -> int:
         """Messages queued towards this end (not counting the delimiter)."""
@@ -193,11 +234,38 @@ class Pipe:
 
     def write(self, msg: Msg) -> bool:
         """Queue one whole message; False (nothing queued) when full or terminated."""
-        if not self.check_write():
+        # check_write, inlined: this is the per-message hot path.
+        if not self._out_active:
+            return False
+        hwm = self._hwm
+        if hwm and self._msgs_written - self._peer_msgs_read >= hwm:
+            self._out_active = False
             return False
         self._out.items.append(msg)
         self._msgs_written += 1
         return True
+
+    def write_many(self, msgs: list[Msg]) -> int:
+        """Queue as many of ``msgs`` (in order) as fit; return how many.
+
+        The same as calling :meth:`write` for each until one fails: fewer than all means the pipe
+        is full (or terminated) and waits for ``activate_write``.
+        """
+        if not self._out_active:
+            return 0
+        count = len(msgs)
+        hwm = self._hwm
+        if hwm:
+            room = hwm - (self._msgs_written - self._peer_msgs_read)
+            if room < count:
+                self._out_active = False
+                if room <= 0:
+                    return 0
+                msgs = msgs[:room]
+                count = room
+        self._out.items.extend(msgs)
+        self._msgs_written += count
+        return count
 
     def flush(self) -> None:
         """Wake the peer if it was waiting for a message (call after a batch of writes)."""

@@ -66,6 +66,8 @@ log = logging.getLogger("zloop")
 RECV_BUFFER = 256 * 1024
 #: Messages taken from the pipe per encode/send batch.
 OUT_BATCH = 256
+#: Received messages written to the pipe per ``write_many`` (bounds the work redone after a stall).
+DELIVER_BATCH = 256
 #: Batches below this many bytes are joined into one buffer for a plain ``send``.
 JOIN_LIMIT = 64 * 1024
 #: At most this many buffers per ``sendmsg`` (IOV_MAX is 1024 on Linux).
@@ -107,7 +109,8 @@ class StreamEngine:
         self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
         self._writing = False  # registered for writability
         self._reading = False
-        self._stalled: list[Any] | None = None  # events the full pipe did not take yet
+        self._stalled: list[Any] | None = None  # events the full pipe did not take yet ...
+        self._stalled_at = 0  # ... from this index on
         self._handshaked = False
         self._closed = False
         self._handshake_timer: Timer | None = None
@@ -224,38 +227,48 @@ class StreamEngine:
             self._hb_ttl_timer.cancel()
             self._hb_ttl_timer = None
 
-    def _process(self, events: list[Any]) -> None:
-        pipe = self._host.pipe
-        wrote = False
-        for index, event in enumerate(events):
-            kind = type(event)
-            if kind is Message:
-                item: list[Any] = event.frames
-            elif kind is Subscribe:
-                item = [_SUBSCRIBE_PREFIX + event.topic]
-            elif kind is Cancel:
-                item = [_CANCEL_PREFIX + event.topic]
-            else:
-                if wrote and pipe is not None:
-                    pipe.flush()
-                    wrote = False
+    def _process(self, events: list[Any], index: int = 0) -> None:
+        """Deliver ``events[index:]`` in order: messages and subscriptions go to the pipe in runs of
+        up to ``DELIVER_BATCH``, one ``write_many`` and one flush per run; control events are
+        handled between runs."""
+        end = len(events)
+        while index < end:
+            start = index
+            stop = min(end, index + DELIVER_BATCH)
+            run: list[Any] = []
+            append = run.append
+            while index < stop:
+                event = events[index]
+                kind = type(event)
+                if kind is Message:
+                    append(event.frames)
+                elif kind is Subscribe:
+                    append([_SUBSCRIBE_PREFIX + event.topic])
+                elif kind is Cancel:
+                    append([_CANCEL_PREFIX + event.topic])
+                else:
+                    break
+                index += 1
+            if run:
+                pipe = self._host.pipe
+                # Without a live pipe nobody will read them: dropped, as libzmq does.
+                if pipe is not None and not pipe.terminated and not pipe.peer_terminated:
+                    written = pipe.write_many(run)
+                    if written:
+                        pipe.flush()
+                    if written < len(run):
+                        # RCVHWM reached: keep the rest and stop reading until write_activated.
+                        self._stalled = events
+                        self._stalled_at = start + written
+                        if self._reading:
+                            self._reading = False
+                            self._io.remove_reader(self._fd)
+                        return
+            if index < stop:  # the run ended at a control event
+                event = events[index]
+                index += 1
                 if not self._control_event(event):
                     return
-                pipe = self._host.pipe
-                continue
-            if pipe is None or pipe.terminated or pipe.peer_terminated:
-                continue  # nobody will read it: dropped, as libzmq does without a pipe
-            if pipe.write(item):
-                wrote = True
-                continue
-            # RCVHWM reached: keep the rest and stop reading until write_activated.
-            self._stalled = events[index:]
-            if self._reading:
-                self._reading = False
-                self._io.remove_reader(self._fd)
-            break
-        if wrote and pipe is not None:
-            pipe.flush()
 
     def _control_event(self, event: Any) -> bool:
         """Handle a non-message event; False when the connection ended."""
@@ -333,7 +346,7 @@ class StreamEngine:
         if self._closed or self._stalled is None:
             return
         events, self._stalled = self._stalled, None
-        self._process(events)
+        self._process(events, self._stalled_at)
         if self._closed or self._is_stalled():
             return
         if not self._reading:
@@ -359,25 +372,20 @@ class StreamEngine:
             pipe = self._host.pipe
             count = 0
             if pipe is not None:
-                run: list[Any] = []
-                read = pipe.read
-                while count < OUT_BATCH:
-                    msg = read()
-                    if msg is None:
-                        break
-                    count += 1
+                msgs = pipe.read_many(OUT_BATCH)
+                count = len(msgs)
+                start = 0
+                for index, msg in enumerate(msgs):
                     if type(msg) is SubscriptionMsg:
-                        if run:
-                            conn.send_messages(run)
-                            run = []
+                        if index > start:
+                            conn.send_messages(msgs[start:index])
+                        start = index + 1
                         if msg.subscribe:
                             conn.send_subscribe(msg.topic)
                         else:
                             conn.send_cancel(msg.topic)
-                    else:
-                        run.append(msg)
-                if run:
-                    conn.send_messages(run)
+                if start < count:
+                    conn.send_messages(msgs[start:] if start else msgs)
             self._queue(conn.buffers_to_send())
             if not self._flush():
                 return  # partial write: _on_writable resumes

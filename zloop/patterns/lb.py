@@ -73,7 +73,8 @@ class LoadBalancer(_Rotation):
             pipe = self.pipes[self.current]
             if pipe.write(msg):
                 pipe.flush()
-                self.advance()
+                current = self.current + 1  # advance(), inlined
+                self.current = 0 if current >= self.active else current
                 return True
             self.deactivate_current()
         return False
@@ -96,7 +97,8 @@ class FairQueue(_Rotation):
             pipe = self.pipes[self.current]
             msg = pipe.read()
             if msg is not None:
-                self.advance()
+                current = self.current + 1  # advance(), inlined
+                self.current = 0 if current >= self.active else current
                 return msg, pipe
             if pipe.terminated:  # reached its delimiter: pipe_terminated already removed it
                 continue

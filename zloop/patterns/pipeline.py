@@ -17,6 +17,8 @@ class Push(Pattern):
     def __init__(self, options: Options) -> None:
         super().__init__(options)
         self._lb = LoadBalancer()
+        # Per-message hot path: let Socket call the balancer directly (same as send() below).
+        self.send = self._lb.send  # type: ignore[method-assign]
 
     def attach(self, pipe: Pipe) -> None:
         self._lb.attach(pipe)
@@ -41,6 +43,8 @@ class Pull(Pattern):
     def __init__(self, options: Options) -> None:
         super().__init__(options)
         self._fq = FairQueue()
+        # Per-message hot path: let Socket call the fair queue directly (same as recv() below).
+        self.recv = self._fq.recv  # type: ignore[method-assign]
 
     def attach(self, pipe: Pipe) -> None:
         self._fq.attach(pipe)

@@ -1,0 +1,98 @@
+"""Every socket benchmark in one invocation: throughput and latency, zloop against pyzmq.
+
+Run: ``uv run python bench/run_all.py [--quick]`` (or ``uv run python -m bench``)
+
+Prints the machine (CPU model, cores, Python, pyzmq/libzmq and zloop versions), then the PUSH/PULL
+throughput table (with the raw-Python-socket ceiling) and the PAIR round-trip latency table. Exits
+non-zero if any run failed. Each run has its own deadline and kills its worker processes on any
+error, so the suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
+benchmark, is separate: it runs in one process and has nothing to compare against.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import latency
+import throughput
+
+HEADER = "zloop benchmark suite"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> list[str]:
+    import zmq
+
+    import zloop
+
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = f"{os.cpu_count()} logical" + (f" ({affinity} usable)" if affinity else "")
+    return [
+        f"cpu:     {cpu_model()}, {cores}",
+        f"os:      {platform.system()} {platform.release()} ({platform.machine()})",
+        f"python:  {platform.python_implementation()} {platform.python_version()}",
+        f"pyzmq:   {zmq.pyzmq_version()} (libzmq {zmq.zmq_version()})",
+        f"zloop:   {getattr(zloop, '__version__', '?')} ({Path(zloop.__file__).parent})",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument("--count", type=int, help="messages per throughput run (override)")
+    parser.add_argument("--lat-count", type=int, help="round trips per latency run (override)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median is shown")
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--no-throughput", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    print(
+        f"== {HEADER} ==" + (" (quick: smoke-run counts, numbers are noisy)" if args.quick else "")
+    )
+    for line in machine_info():
+        print(line)
+    sys.stdout.flush()
+
+    failed = False
+    sections = []
+    if not args.no_throughput:
+        suite = throughput.run_suite(quick=args.quick, count=args.count, repeat=args.repeat)
+        failed |= bool(suite.failed)
+        sections.append(
+            "PUSH/PULL throughput (receiver-timed, first to last message; ratio = zloop/pyzmq msg/s)\n"
+            + throughput.format_suite(suite)
+        )
+    if not args.no_latency:
+        results = latency.run_suite(quick=args.quick, count=args.lat_count, repeat=args.repeat)
+        failed |= any(r.error for r in results)
+        sections.append(
+            "PAIR round-trip latency (client-timed blocking send + recv)\n"
+            + latency.format_results(results)
+        )
+    for section in sections:
+        print()
+        print(section)
+    print(f"\ntotal {time.monotonic() - started:.1f} s" + ("; SOME RUNS FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
