@@ -181,6 +181,10 @@ class Session:
             pipe = self._pipe
         else:
             sock_end = pipe.peer
+            # Publish the properties before this connection writes any message into the pipe: the
+            # socket may read those messages (recv(copy=False) -> Frame.get) before it processes
+            # the update_pipe command below. One reference assignment, so no lock is needed.
+            sock_end.metadata = metadata
             core.post(lambda: core.update_pipe(sock_end, routing_id, metadata), _POLLINOUT)
         if (
             pipe is not None
