@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zloop.constants import Errno, SocketType
 from zloop.errors import ZMQError
@@ -28,6 +28,13 @@ def _sum_hwm(send_hwm: int, recv_hwm: int) -> int:
 
 def _properties(stype: SocketType, routing_id: bytes) -> dict[str, Any]:
     return {"Socket-Type": stype.name.encode(), "Identity": routing_id}
+
+
+def _updater(
+    connecter: Socket, pipe: Pipe, routing_id: bytes, stype: SocketType
+) -> Callable[[], None]:
+    metadata = _properties(stype, routing_id)
+    return lambda: connecter.update_pipe(pipe, routing_id, metadata)
 
 
 class _PendingOwner:
@@ -71,10 +78,12 @@ class _PendingOwner:
 class _Connection:
     """The connecter's handle for one inproc connection (closed by disconnect/close)."""
 
-    def __init__(self, registry: InprocRegistry, name: str, pipe: Pipe) -> None:
+    def __init__(self, registry: InprocRegistry, name: str, pipe: Pipe, bound: bool) -> None:
         self._registry = registry
         self._name = name
         self.pipe = pipe
+        #: Was the name bound at connect time (the peer is known), or does the pipe wait for a bind?
+        self.bound = bound
 
     def close(self, linger_ms: int) -> None:
         self._registry._forget_pending(self._name, self.pipe.peer)
@@ -107,14 +116,19 @@ class InprocRegistry:
             pending = self._pending.pop(name, [])
         for owner, binder_end, connecter_options in pending:
             binder_end.owner = socket
-            binder_end.routing_id = (
-                connecter_options.connect_routing_id or connecter_options.routing_id
-            )
+            binder_end.routing_id = connecter_options.routing_id
             binder_end.metadata = _properties(
                 connecter_options.socket_type, connecter_options.routing_id
             )
-            binder_end.peer.routing_id = socket.options.routing_id
+            # The connecter's end belongs to the connecter's thread: tell it there (update_pipe).
+            # The properties are published at once too (one reference assignment), so that messages
+            # read before that command runs already carry them (Frame.get).
+            connecter = cast("Socket", binder_end.peer.owner)
             binder_end.peer.metadata = _properties(socket.socket_type, socket.options.routing_id)
+            connecter.post(
+                _updater(connecter, binder_end.peer, socket.options.routing_id, socket.socket_type),
+                3,
+            )
             binder_end.set_hwm(_sum_hwm(socket.options.sndhwm, connecter_options.rcvhwm))
             socket.attach_pipe(binder_end)
             for command, hint in owner.adopt(socket):
@@ -128,7 +142,7 @@ class InprocRegistry:
                 owner = _PendingOwner()
                 mine, theirs = pipe_pair(socket, owner, options.sndhwm, options.rcvhwm)
                 self._pending.setdefault(name, []).append((owner, theirs, options))
-                return _Connection(self, name, mine), mine
+                return _Connection(self, name, mine, False), mine
         bopts = binder.options
         mine, theirs = pipe_pair(
             socket,
@@ -138,10 +152,10 @@ class InprocRegistry:
         )
         mine.routing_id = bopts.routing_id
         mine.metadata = _properties(binder.socket_type, bopts.routing_id)
-        theirs.routing_id = options.connect_routing_id or options.routing_id
+        theirs.routing_id = options.routing_id
         theirs.metadata = _properties(options.socket_type, options.routing_id)
         binder.post(lambda: binder.attach_pipe(theirs), 3)
-        return _Connection(self, name, mine), mine
+        return _Connection(self, name, mine, True), mine
 
     def _forget_pending(self, name: str, far_end: Pipe) -> None:
         with self._lock:

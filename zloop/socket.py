@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,9 @@ class Socket:
         self._pattern = pattern_cls(self.options)
         self._mailbox = Mailbox()
         self._levels: list[LevelSignal] = []
+        # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
+        # clear (see _apply_levels): a set can never land after the owner accounted for its command.
+        self._level_lock = threading.Lock()
         self._endpoints: dict[str, list[Any]] = {}
         self._in_msg: Msg | None = None  # frames of a message being read frame by frame
         self._in_pipe: Pipe | None = None
@@ -133,11 +137,12 @@ class Socket:
 
     def post(self, command: Callable[[], Any], hint: int) -> None:
         """Run ``command`` in this socket's thread (thread-safe). ``hint``: what it may make ready."""
-        self._mailbox.post(command)
-        if hint and self._levels:
-            for level in self._levels:
-                if level.mask & hint:
-                    level.set()
+        with self._level_lock:
+            self._mailbox.post(command)
+            if hint and self._levels:
+                for level in self._levels:
+                    if level.mask & hint:
+                        level.set()
 
     def _process_commands(self, timeout: float | None) -> bool:
         """Run queued commands, waiting up to ``timeout`` s for the first. True if any ran."""
@@ -152,18 +157,34 @@ class Socket:
             raise ContextTerminated()
         return True
 
+    def _attached_here(self) -> None:
+        """bind/connect attached a pipe in this thread, so no command announced it, yet the socket
+        may now be ready (a connect makes it writable; an inproc bind may bring messages queued
+        before it). Wake the edge FD as a peer's command would (an earlier EVENTS may have armed
+        it) and set the level fds that are now ready, without processing commands."""
+        self._mailbox.post(_noop)
+        if self._levels:
+            events = self._current_events()
+            for level in self._levels:
+                if events & level.mask:
+                    level.set()
+
     def _process_stop(self) -> None:
         self._ctx_terminated = True
 
-    def attach_pipe(self, pipe: Pipe) -> None:
+    def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
         if self._closed:
             pipe.terminate()
             return
-        self._pattern.attach(pipe)
+        if pending:  # made by connect(), peer not known yet: update_pipe follows
+            self._pattern.attach_pending(pipe)
+        else:
+            self._pattern.attach(pipe)
 
     def update_pipe(self, pipe: Pipe, routing_id: bytes, metadata: dict[str, bytes]) -> None:
         pipe.routing_id = routing_id
         pipe.metadata = metadata
+        self._pattern.peer_updated(pipe)
 
     def read_activated(self, pipe: Pipe) -> None:
         self._pattern.read_activated(pipe)
@@ -192,6 +213,8 @@ class Socket:
         if endpoint.transport == "inproc":
             handle: Any = self.context._inproc.bind(self, endpoint.address)
             resolved = addr
+            # Pipes of connects that came before this bind were attached just now, in this thread.
+            self._attached_here()
         else:
             from zloop.io import transport
 
@@ -219,7 +242,12 @@ class Socket:
 
             handle, pipe = transport.connect(self.context._io_thread(), self, endpoint, options)
         if pipe is not None:
-            self.attach_pipe(pipe)
+            if options.connect_routing_id:  # the id this socket (a ROUTER) knows this peer by
+                pipe.routing_id = options.connect_routing_id
+            # Only an inproc pipe to a bound peer knows its peer already (tcp/ipc: after handshake).
+            pending = endpoint.transport != "inproc" or not handle.bound
+            self.attach_pipe(pipe, pending)
+            self._attached_here()
         self._last_endpoint = addr
         self._endpoints.setdefault(addr, []).append(handle)
 
@@ -279,13 +307,15 @@ class Socket:
         group: str | None = None,
     ) -> None:
         """Send one frame; with ``SNDMORE`` more frames of the same message follow."""
-        frame = as_frame_data(data, copy)
+        frame = data if type(data) is bytes else as_frame_data(data, copy)
         if flags & SNDMORE:
             if self._out_msg is None:
                 self._check_usable()
-                # As in libzmq, only the first frame of a message may block or fail with EAGAIN.
-                if not self._pattern.has_out():
-                    self._wait(flags, self.options.sndtimeo, self._pattern.has_out)
+                # As in libzmq, only the first frame of a message may block or fail with EAGAIN
+                # (or with the pattern's EFSM / EHOSTUNREACH, raised by can_begin before blocking).
+                begin = self._pattern.can_begin
+                if not begin(frame):
+                    self._wait(flags, self.options.sndtimeo, lambda: begin(frame))
                 self._out_msg = [frame]
             else:
                 self._out_msg.append(frame)
@@ -314,18 +344,20 @@ class Socket:
         if flags & SNDMORE:
             if self._out_msg is None:
                 self._check_usable()
-                if not self._pattern.has_out():
-                    self._wait(flags, self.options.sndtimeo, self._pattern.has_out)
+                begin = self._pattern.can_begin
+                if not begin(frames[0]):
+                    self._wait(flags, self.options.sndtimeo, lambda: begin(frames[0]))
             self._out_msg = frames
             return
         self._send_msg(frames, flags)
         self._out_msg = None
 
     def _send_msg(self, msg: Msg, flags: int) -> None:
-        self._check_usable()
+        if self._closed or self._ctx_terminated:
+            self._check_usable()
         pattern = self._pattern
         self._ops += 1
-        if self._ops >= _COMMAND_INTERVAL:
+        if self._ops >= pattern.command_interval:
             self._ops = 0
             self._process_commands(0)
         if not pattern.send(msg):
@@ -355,7 +387,8 @@ class Socket:
     # -- receiving ---------------------------------------------------------------------------------
 
     def _next_msg(self, flags: int) -> tuple[Msg, Pipe]:
-        self._check_usable()
+        if self._closed or self._ctx_terminated:
+            self._check_usable()
         pattern = self._pattern
         self._ops += 1
         if self._ops >= _COMMAND_INTERVAL:
@@ -404,7 +437,10 @@ class Socket:
             self._in_msg = None
             self._in_pipe = None
         self._rcvmore = more
-        return self._frame(msg[index], more, pipe, copy)
+        data = msg[index]
+        if copy:  # _frame(), inlined for the common case
+            return data if isinstance(data, bytes) else bytes(data)
+        return self._frame(data, more, pipe, copy)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive a whole message (the rest of it, if frames were already read with ``recv``)."""
@@ -494,11 +530,22 @@ class Socket:
             if events & level.mask:
                 level.set()
             elif level.is_set:
-                # Clear first, then look again: a writer that posts after this sets it anew.
+                self._clear_level(level)
+
+    def _clear_level(self, level: LevelSignal) -> None:
+        """Clear first, then look again: a writer that posts after this sets it anew. A writer
+        posts and sets under ``_level_lock``, so a set that lands after the clear belongs to a
+        command posted after it; if processing that command left the socket not ready, the set is
+        stale: clear and look again (each round needs a new post, so this ends)."""
+        while True:
+            with self._level_lock:
                 level.clear()
-                self._process_commands(0)
-                if self._current_events() & level.mask:
-                    level.set()
+            self._process_commands(0)
+            if self._current_events() & level.mask:
+                level.set()
+                return
+            if not level.is_set:
+                return
 
     def level_fd(self, events: int = POLLIN) -> int:
         """An fd readable exactly while ``EVENTS & events`` is non-zero (zloop extension).
@@ -514,7 +561,8 @@ class Socket:
             if level.mask == events:
                 return level.fileno()
         level = LevelSignal(events)
-        self._levels.append(level)
+        with self._level_lock:
+            self._levels.append(level)
         self._refresh_levels()
         return level.fileno()
 
@@ -583,6 +631,18 @@ class Socket:
     def set(self, option: int, value: Any) -> None:
         self.setsockopt(option, value)
 
+    def subscribe(self, topic: str | bytes) -> None:
+        """SUB/XPUB_MANUAL: subscribe to ``topic`` (str is utf-8 encoded), as pyzmq."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(SocketOption.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: str | bytes) -> None:
+        """SUB/XPUB_MANUAL: cancel one subscription to ``topic`` (str is utf-8 encoded)."""
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.setsockopt(SocketOption.UNSUBSCRIBE, topic)
+
     def get(self, option: int) -> Any:
         return self.getsockopt(option)
 
@@ -621,6 +681,10 @@ class Socket:
         self.setsockopt(SocketOption.HWM, value)
 
 
+def _noop() -> None:
+    pass
+
+
 def _option_property(option: SocketOption) -> property:
     def fget(self: Socket) -> Any:
         return self.getsockopt(option)
@@ -632,12 +696,13 @@ def _option_property(option: SocketOption) -> property:
 
 
 # pyzmq lets programs write ``sock.linger = 0`` / ``sock.rcvtimeo``; give every option an explicit
-# property of that name instead of routing attribute access through __getattr__.
-for _opt in SocketOption:
-    _name = _opt.name.lower()
+# property of that name instead of routing attribute access through __getattr__. Iterate
+# ``__members__`` so that aliases (IDENTITY = ROUTING_ID ...) get their property too.
+for _upper, _opt in SocketOption.__members__.items():
+    _name = _upper.lower()
     if _name not in Socket.__dict__ and _name not in ("fd", "events", "hwm", "type"):
         setattr(Socket, _name, _option_property(_opt))
-del _opt, _name
+del _upper, _opt, _name
 
 
 class _InprocEndpoint:

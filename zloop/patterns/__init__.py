@@ -10,12 +10,23 @@ from zloop.constants import SocketType
 from zloop.patterns.base import Pattern
 from zloop.patterns.pair import Pair
 from zloop.patterns.pipeline import Pull, Push
+from zloop.patterns.pubsub import Pub, Sub, XPub, XSub
+from zloop.patterns.reqrep import Rep, Req
+from zloop.patterns.routing import Dealer, Router
 
 #: Socket type -> pattern class. Types not listed yet raise EINVAL in ``Context.socket``.
 PATTERNS: dict[SocketType, type[Pattern]] = {
     SocketType.PAIR: Pair,
     SocketType.PUSH: Push,
     SocketType.PULL: Pull,
+    SocketType.PUB: Pub,
+    SocketType.SUB: Sub,
+    SocketType.XPUB: XPub,
+    SocketType.XSUB: XSub,
+    SocketType.REQ: Req,
+    SocketType.REP: Rep,
+    SocketType.DEALER: Dealer,
+    SocketType.ROUTER: Router,
 }
 
 __all__ = ["PATTERNS", "Pattern"]

@@ -20,6 +20,10 @@ from zloop.pipe import Msg, Pipe
 class Pattern:
     """Base class: a socket type that can neither send nor receive."""
 
+    #: The socket processes commands at least once every this many sends (1: before every send,
+    #: for PUB/XPUB, which learn subscriptions only through commands).
+    command_interval = 256
+
     #: Whether a message's metadata (``Frame.get``) comes from a pipe the pattern can name.
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -29,6 +33,13 @@ class Pattern:
     def attach(self, pipe: Pipe) -> None:
         """A new pipe to a peer."""
         raise NotImplementedError
+
+    def attach_pending(self, pipe: Pipe) -> None:
+        """A pipe made by ``connect`` before its peer is known (``peer_updated`` follows)."""
+        self.attach(pipe)
+
+    def peer_updated(self, pipe: Pipe) -> None:
+        """The socket learnt (or re-learnt, after a reconnect) ``pipe.routing_id`` / ``metadata``."""
 
     def read_activated(self, pipe: Pipe) -> None:
         pass
@@ -52,6 +63,11 @@ class Pattern:
     def recv(self) -> tuple[Msg, Pipe] | None:
         """The next whole message and the pipe it came from, or None ("would block")."""
         raise ZMQError(Errno.ENOTSUP, f"{self.options.socket_type.name} sockets cannot receive")
+
+    def can_begin(self, first: Any) -> bool:
+        """May a message starting with frame ``first`` be sent now? Asked for the first frame of a
+        message sent in parts, before blocking; raises to refuse it (EFSM, EHOSTUNREACH ...)."""
+        return self.has_out()
 
     def has_in(self) -> bool:
         return False

@@ -1,0 +1,83 @@
+"""Helpers for the request-reply tests: endpoints per transport, bound+connected socket pairs, and
+deadline-bounded waits (every wait is a poll with a deadline; nothing sleeps)."""
+
+from __future__ import annotations
+
+import itertools
+import select
+from pathlib import Path
+from typing import Any
+
+import zloop
+
+NOBLOCK = zloop.NOBLOCK
+POLLIN = zloop.POLLIN
+POLLOUT = zloop.POLLOUT
+#: Upper bound for anything that must happen "eventually".
+DEADLINE_MS = 10_000
+#: How long "nothing arrives" is observed for negative checks.
+QUIET_MS = 200
+
+_names = itertools.count()
+
+
+def endpoint_for(transport: str, tmp_path: Path) -> str:
+    n = next(_names)
+    if transport == "tcp":
+        return "tcp://127.0.0.1:*"
+    if transport == "ipc":
+        path = f"{tmp_path}/rr{n}.ipc"
+        assert len(path.encode()) < 100
+        return f"ipc://{path}"
+    return f"inproc://reqrep-{n}"
+
+
+def make_socket(ctx: zloop.Context, stype: int, **options: Any) -> zloop.Socket:
+    sock = ctx.socket(stype)
+    sock.linger = 0
+    for name, value in options.items():
+        setattr(sock, name, value)
+    return sock
+
+
+def bind(sock: zloop.Socket, transport: str, tmp_path: Path) -> str:
+    sock.bind(endpoint_for(transport, tmp_path))
+    return str(sock.last_endpoint.decode())
+
+
+def recv_mp(sock: zloop.Socket, timeout_ms: int = DEADLINE_MS) -> list[bytes]:
+    """One whole message, waiting at most ``timeout_ms``."""
+    assert sock.poll(timeout_ms, POLLIN), "no message arrived before the deadline"
+    msg: list[bytes] = sock.recv_multipart(NOBLOCK)
+    return msg
+
+
+def nothing_arrives(sock: zloop.Socket, timeout_ms: int = QUIET_MS) -> bool:
+    return not sock.poll(timeout_ms, POLLIN)
+
+
+def wait_writable(sock: zloop.Socket, timeout_ms: int = DEADLINE_MS) -> None:
+    assert sock.poll(timeout_ms, POLLOUT), "socket did not become writable in time"
+
+
+def fd_readable(fd: int, timeout_ms: int = 0) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout_ms))
+
+
+def fd_wakes_until(sock: zloop.Socket, event: int, timeout_ms: int = DEADLINE_MS) -> bool:
+    """The edge-triggered loop: sleep on FD, read EVENTS on each wake-up, until ``event`` is set.
+
+    False if the FD stayed quiet while EVENTS still lacked ``event`` (a lost wake-up), or on the
+    deadline. Spurious wake-ups (other commands) are allowed, as in libzmq.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        remaining = int((deadline - time.monotonic()) * 1000)
+        if remaining <= 0 or not fd_readable(sock.FD, remaining):
+            return False
+        if sock.EVENTS & event:
+            return True
