@@ -1,0 +1,48 @@
+"""Helpers shared by every test folder (importable as ``zl_testing``: tests/ is on sys.path).
+
+Everything here synchronises on fds, polls and deadlines; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import select
+from pathlib import Path
+from typing import Any
+
+#: How long a test waits for something that should happen (seconds / ms).
+DEADLINE = 5.0
+DEADLINE_MS = 5000
+
+
+def endpoint_for(transport: str, tmp_path: Path, name: str = "test") -> str:
+    """A bindable endpoint: ``tcp`` (random port), ``ipc`` (in ``tmp_path``) or ``inproc``."""
+    if transport == "tcp":
+        return "tcp://127.0.0.1:*"
+    if transport == "ipc":
+        return f"ipc://{tmp_path / (name + '.ipc')}"
+    if transport == "inproc":
+        return f"inproc://{name}-{id(tmp_path):x}"
+    raise ValueError(f"unknown transport {transport!r}")
+
+
+def fd_readable(fd: int, timeout: float = 0.0) -> bool:
+    """Is ``fd`` readable within ``timeout`` seconds?"""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
+def link(
+    theirs: Any, ours: Any, zloop_binds: bool, transport: str, path: Path, name: str = "link"
+) -> None:
+    """Join a pyzmq socket and a zloop socket over tcp or ipc, zloop binding or connecting."""
+    if transport == "ipc":
+        addr = f"ipc://{path / (name + '.ipc')}"
+        (ours if zloop_binds else theirs).bind(addr)
+        (theirs if zloop_binds else ours).connect(addr)
+    elif zloop_binds:
+        ours.bind("tcp://127.0.0.1:*")
+        theirs.connect(ours.last_endpoint.decode())
+    else:
+        port = theirs.bind_to_random_port("tcp://127.0.0.1")
+        ours.connect(f"tcp://127.0.0.1:{port}")
