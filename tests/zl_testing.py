@@ -5,6 +5,7 @@ Everything here synchronises on fds, polls and deadlines; nothing sleeps.
 
 from __future__ import annotations
 
+import itertools
 import select
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,20 @@ DEADLINE = 5.0
 DEADLINE_MS = 5000
 
 
-def endpoint_for(transport: str, tmp_path: Path, name: str = "test") -> str:
-    """A bindable endpoint: ``tcp`` (random port), ``ipc`` (in ``tmp_path``) or ``inproc``."""
+_names = itertools.count()
+
+
+def endpoint_for(transport: str, tmp_path: Path, name: str = "ep") -> str:
+    """A fresh bindable endpoint: ``tcp`` (port chosen at bind), ``ipc`` (in ``tmp_path``), ``inproc``."""
+    n = next(_names)
     if transport == "tcp":
         return "tcp://127.0.0.1:*"
     if transport == "ipc":
-        return f"ipc://{tmp_path / (name + '.ipc')}"
+        path = f"{tmp_path}/{name}{n}.ipc"
+        assert len(path.encode()) < 100, f"ipc path too long for AF_UNIX: {path}"
+        return f"ipc://{path}"
     if transport == "inproc":
-        return f"inproc://{name}-{id(tmp_path):x}"
+        return f"inproc://{name}-{n}"
     raise ValueError(f"unknown transport {transport!r}")
 
 
@@ -46,3 +53,11 @@ def link(
     else:
         port = theirs.bind_to_random_port("tcp://127.0.0.1")
         ours.connect(f"tcp://127.0.0.1:{port}")
+
+
+def with_deadlines(sock: Any, timeout_ms: int = DEADLINE_MS) -> Any:
+    """LINGER 0 and send/recv timeouts on a zloop or pyzmq socket (same option numbers in both)."""
+    sock.setsockopt(17, 0)  # LINGER
+    sock.setsockopt(28, timeout_ms)  # SNDTIMEO
+    sock.setsockopt(27, timeout_ms)  # RCVTIMEO
+    return sock

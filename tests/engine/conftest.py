@@ -3,7 +3,7 @@ parametrised over transports (tcp, ipc, inproc) and kinds (PUSH->PULL, PULL<-PUS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +11,6 @@ import pytest
 from engine_helpers import KINDS, TRANSPORTS, Pair, make_pair
 
 import zloop
-
-
-@pytest.fixture
-def ctx() -> Iterator[zloop.Context]:
-    context = zloop.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.fixture(params=TRANSPORTS)

@@ -6,7 +6,6 @@ Nothing here sleeps to synchronise: every wait is a ``poll`` on an fd or a socke
 
 from __future__ import annotations
 
-import itertools
 import select
 import threading
 import time
@@ -14,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from zl_testing import endpoint_for, fd_readable
 
 import zloop
 
@@ -34,29 +35,6 @@ _TYPES = {
     "pull<-push": (zloop.PUSH, zloop.PULL, False),
     "pair<->pair": (zloop.PAIR, zloop.PAIR, True),
 }
-
-_names = itertools.count()
-
-
-def endpoint_for(transport: str, tmp_path: Path) -> str:
-    """A bindable endpoint (tcp resolves its port at bind time)."""
-    n = next(_names)
-    if transport == "tcp":
-        return "tcp://127.0.0.1:*"
-    if transport == "ipc":
-        path = f"{tmp_path}/e{n}.ipc"
-        assert len(path.encode()) < 100, f"ipc path too long for AF_UNIX: {path}"
-        return f"ipc://{path}"
-    if transport == "inproc":
-        return f"inproc://readiness-{n}"
-    raise ValueError(transport)
-
-
-def fd_readable(fd: int, timeout: float = 0.0) -> bool:
-    """Is ``fd`` readable now (or within ``timeout`` seconds)? Never consumes anything."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000))))
 
 
 def wait_readable(fd: int, timeout: float = DEADLINE) -> bool:

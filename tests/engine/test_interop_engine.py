@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from zl_testing import with_deadlines
 
 import zloop
 
@@ -37,31 +38,6 @@ FLOWS = (
     ("pair", "zloop->libzmq"),
     ("pair", "libzmq->zloop"),
 )
-
-
-@pytest.fixture
-def zl_ctx() -> Iterator[zloop.Context]:
-    ctx = zloop.Context()
-    try:
-        yield ctx
-    finally:
-        ctx.destroy(linger=0)
-
-
-@pytest.fixture
-def lz_ctx() -> Iterator[Any]:
-    ctx = zmq.Context()
-    try:
-        yield ctx
-    finally:
-        ctx.destroy(linger=0)
-
-
-def _deadlines(sock: Any) -> Any:
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDTIMEO, DEADLINE_MS)
-    sock.setsockopt(zmq.RCVTIMEO, DEADLINE_MS)
-    return sock
 
 
 def _free_tcp_endpoint() -> str:
@@ -97,15 +73,15 @@ def _types(pattern: str, direction: str) -> tuple[int, int]:
 
 
 @pytest.fixture
-def make_link(zl_ctx: zloop.Context, lz_ctx: Any, tmp_path: Path) -> Callable[..., Link]:
+def make_link(ctx: zloop.Context, zctx: Any, tmp_path: Path) -> Callable[..., Link]:
     count = 0
 
     def make(pattern: str, direction: str, transport: str, binder: str) -> Link:
         nonlocal count
         count += 1
         ztype, ltype = _types(pattern, direction)
-        zsock = _deadlines(zl_ctx.socket(ztype))
-        lsock = _deadlines(lz_ctx.socket(ltype))
+        zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
+        lsock = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
         zloop_binds = binder == "zloop-binds"
         if transport == "tcp":
             if zloop_binds:
@@ -255,8 +231,8 @@ def test_engine_pair_ping_pong_both_ways(
 @pytest.mark.parametrize("first", ["zloop-connects-first", "libzmq-connects-first"])
 @pytest.mark.parametrize("pattern", ["pushpull", "pair"])
 def test_engine_connect_before_bind(
-    zl_ctx: zloop.Context,
-    lz_ctx: Any,
+    ctx: zloop.Context,
+    zctx: Any,
     tmp_path: Path,
     transport: str,
     first: str,
@@ -267,8 +243,8 @@ def test_engine_connect_before_bind(
     # The connecting side sends before any peer exists: its messages must queue, then arrive.
     direction = "zloop->libzmq" if zloop_first else "libzmq->zloop"
     ztype, ltype = _types(pattern, direction)
-    zsock = _deadlines(zl_ctx.socket(ztype))
-    lsock = _deadlines(lz_ctx.socket(ltype))
+    zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
+    lsock = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
     connecter, binder = (zsock, lsock) if zloop_first else (lsock, zsock)
     connecter.connect(endpoint)
     messages = [[b"early", i.to_bytes(2, "big")] for i in range(100)]
@@ -316,18 +292,18 @@ def _close_libzmq_and_wait(sock: Any) -> None:
 
 @pytest.mark.parametrize("pattern", ["pushpull", "pair"])
 def test_engine_libzmq_receiver_restart(
-    zl_ctx: zloop.Context, lz_ctx: Any, tmp_path: Path, transport: str, pattern: str
+    ctx: zloop.Context, zctx: Any, tmp_path: Path, transport: str, pattern: str
 ) -> None:
     """zloop connects and sends; the libzmq receiver is closed and a new one bound mid-stream."""
     ztype, ltype = _types(pattern, "zloop->libzmq")
-    old = _deadlines(lz_ctx.socket(ltype))
+    old = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
     if transport == "tcp":
         old.bind("tcp://127.0.0.1:*")
         endpoint = old.last_endpoint.decode()
     else:
         endpoint = _ipc_endpoint(tmp_path, "restart.ipc")
         old.bind(endpoint)
-    zsock = _deadlines(zl_ctx.socket(ztype))
+    zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
     disconnected = threading.Event()
 
     def monitor(event: int, value: int, addr: str) -> None:
@@ -354,7 +330,7 @@ def test_engine_libzmq_receiver_restart(
     for msg in _numbered(200, 300):
         zsock.send_multipart(msg, zmq.NOBLOCK)
 
-    new = _deadlines(lz_ctx.socket(ltype))
+    new = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
     new.bind(endpoint)
 
     # 4. Sent after the restart: must all arrive.
@@ -371,18 +347,18 @@ def test_engine_libzmq_receiver_restart(
 
 @pytest.mark.parametrize("pattern", ["pushpull", "pair"])
 def test_engine_libzmq_sender_restart(
-    zl_ctx: zloop.Context, lz_ctx: Any, tmp_path: Path, transport: str, pattern: str
+    ctx: zloop.Context, zctx: Any, tmp_path: Path, transport: str, pattern: str
 ) -> None:
     """zloop connects and receives; the libzmq sender is closed and a new one bound mid-stream."""
     ztype, ltype = _types(pattern, "libzmq->zloop")
-    old = _deadlines(lz_ctx.socket(ltype))
+    old = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
     if transport == "tcp":
         old.bind("tcp://127.0.0.1:*")
         endpoint = old.last_endpoint.decode()
     else:
         endpoint = _ipc_endpoint(tmp_path, "restart.ipc")
         old.bind(endpoint)
-    zsock = _deadlines(zl_ctx.socket(ztype))
+    zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
     zsock.connect(endpoint)
     for msg in _numbered(0, 100):
         old.send_multipart(msg)
@@ -390,7 +366,7 @@ def test_engine_libzmq_sender_restart(
         assert _seq(zsock.recv_multipart()) == i
     _close_libzmq_and_wait(old)
 
-    new = _deadlines(lz_ctx.socket(ltype))
+    new = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
     new.bind(endpoint)
     # A libzmq PUSH/PAIR blocks on send until zloop has reconnected (SNDTIMEO is the deadline).
     for msg in _numbered(100, 300):
@@ -404,7 +380,7 @@ def test_engine_libzmq_sender_restart(
 
 @pytest.mark.parametrize("pattern", ["pushpull", "pair"])
 def test_engine_frame_metadata_from_libzmq(
-    make_link: Callable[..., Link], lz_ctx: Any, transport: str, binder: str, pattern: str
+    make_link: Callable[..., Link], zctx: Any, transport: str, binder: str, pattern: str
 ) -> None:
     link = make_link(pattern, "libzmq->zloop", transport, binder)
     link.lsock.send_multipart([b"first", b"second"])
@@ -426,10 +402,10 @@ def test_engine_frame_metadata_from_libzmq(
 
 
 def test_engine_libzmq_metadata_property_visible_on_zloop(
-    zl_ctx: zloop.Context, lz_ctx: Any, transport: str, tmp_path: Path
+    ctx: zloop.Context, zctx: Any, transport: str, tmp_path: Path
 ) -> None:
-    zsock = _deadlines(zl_ctx.socket(zloop.PULL))
-    lsock = _deadlines(lz_ctx.socket(zmq.PUSH))
+    zsock = with_deadlines(ctx.socket(zloop.PULL), DEADLINE_MS)
+    lsock = with_deadlines(zctx.socket(zmq.PUSH), DEADLINE_MS)
     lsock.setsockopt(zmq.METADATA, b"X-Sender:libzmq")
     if transport == "tcp":
         zsock.bind("tcp://127.0.0.1:*")
@@ -459,7 +435,7 @@ def _libzmq_view_of(sender: Any, receiver: Any) -> dict[str, str | None]:
 
 @pytest.mark.parametrize("pattern", ["pushpull", "pair"])
 def test_engine_zloop_properties_seen_by_libzmq(
-    zl_ctx: zloop.Context, lz_ctx: Any, pattern: str
+    ctx: zloop.Context, zctx: Any, pattern: str
 ) -> None:
     """What libzmq sees of a zloop sender with ROUTING_ID and METADATA set is what it sees of a
     libzmq sender configured the same way (Identity is only announced by REQ/DEALER/ROUTER)."""
@@ -467,12 +443,12 @@ def test_engine_zloop_properties_seen_by_libzmq(
     sender_ltype = zmq.PUSH if pattern == "pushpull" else zmq.PAIR
 
     def receiver() -> tuple[Any, str]:
-        sock = _deadlines(lz_ctx.socket(ltype))
+        sock = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
         sock.bind("tcp://127.0.0.1:*")
         return sock, sock.last_endpoint.decode()
 
     zrecv, zendpoint = receiver()
-    zsock = _deadlines(zl_ctx.socket(ztype))
+    zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
     zsock.setsockopt(zloop.ROUTING_ID, b"zloop-id")
     assert zsock.getsockopt(zloop.ROUTING_ID) == b"zloop-id"
     zsock.setsockopt(zloop.METADATA, b"X-Hello:world")
@@ -480,7 +456,7 @@ def test_engine_zloop_properties_seen_by_libzmq(
     seen_from_zloop = _libzmq_view_of(zsock, zrecv)
 
     lrecv, lendpoint = receiver()
-    lsender = _deadlines(lz_ctx.socket(sender_ltype))
+    lsender = with_deadlines(zctx.socket(sender_ltype), DEADLINE_MS)
     lsender.setsockopt(zmq.ROUTING_ID, b"zloop-id")
     lsender.setsockopt(zmq.METADATA, b"X-Hello:world")
     lsender.connect(lendpoint)

@@ -9,11 +9,12 @@ import errno
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
+from zl_testing import with_deadlines
 
 import zloop
 
@@ -23,31 +24,6 @@ DEADLINE_MS = 10_000
 DEADLINE_S = DEADLINE_MS / 1000
 
 
-@pytest.fixture
-def ctx() -> Iterator[zloop.Context]:
-    context = zloop.Context()
-    try:
-        yield context
-    finally:
-        context.destroy(linger=0)
-
-
-@pytest.fixture
-def lz_ctx() -> Iterator[Any]:
-    context = zmq.Context()
-    try:
-        yield context
-    finally:
-        context.destroy(linger=0)
-
-
-def _deadlines(sock: Any) -> Any:
-    sock.setsockopt(zloop.LINGER, 0)
-    sock.setsockopt(zloop.SNDTIMEO, DEADLINE_MS)
-    sock.setsockopt(zloop.RCVTIMEO, DEADLINE_MS)
-    return sock
-
-
 _pair_count = 0
 
 
@@ -55,8 +31,8 @@ def _pair(ctx: zloop.Context, transport: str = "inproc") -> tuple[zloop.Socket, 
     """A connected PAIR/PAIR over ``transport`` (bind side first)."""
     global _pair_count
     _pair_count += 1
-    a = _deadlines(ctx.socket(zloop.PAIR))
-    b = _deadlines(ctx.socket(zloop.PAIR))
+    a = with_deadlines(ctx.socket(zloop.PAIR), DEADLINE_MS)
+    b = with_deadlines(ctx.socket(zloop.PAIR), DEADLINE_MS)
     if transport == "inproc":
         a.bind(f"inproc://api-pair-{_pair_count}")
         b.connect(f"inproc://api-pair-{_pair_count}")
@@ -124,10 +100,10 @@ OPTIONS = [
 
 @pytest.mark.parametrize(("name", "value"), OPTIONS, ids=[o[0] for o in OPTIONS])
 def test_option_default_matches_pyzmq_and_roundtrips(
-    ctx: zloop.Context, lz_ctx: Any, name: str, value: Any
+    ctx: zloop.Context, zctx: Any, name: str, value: Any
 ) -> None:
     sock = ctx.socket(zloop.PUSH)
-    reference = lz_ctx.socket(zmq.PUSH)
+    reference = zctx.socket(zmq.PUSH)
     option = getattr(zloop, name)
     assert option == getattr(zmq, name)
     assert sock.getsockopt(option) == reference.getsockopt(getattr(zmq, name))
@@ -229,9 +205,9 @@ def test_invalid_option_value_raises_einval_naming_option(
     assert sock.getsockopt(getattr(zloop, name)) == before  # unchanged
 
 
-def test_unknown_option_numbers_raise(ctx: zloop.Context, lz_ctx: Any) -> None:
+def test_unknown_option_numbers_raise(ctx: zloop.Context, zctx: Any) -> None:
     sock = ctx.socket(zloop.PUSH)
-    reference = lz_ctx.socket(zmq.PUSH)
+    reference = zctx.socket(zmq.PUSH)
     for number in (9999, -1):
         with pytest.raises(zloop.ZMQError) as info:
             sock.setsockopt(number, 1)
@@ -258,7 +234,7 @@ def _port_of(endpoint: bytes) -> int:
 
 def _reachable(ctx: zloop.Context, endpoint: str) -> None:
     """A message really flows to ``endpoint`` (whose binder is a PULL read by the caller)."""
-    push = _deadlines(ctx.socket(zloop.PUSH))
+    push = with_deadlines(ctx.socket(zloop.PUSH), DEADLINE_MS)
     push.connect(endpoint)
     push.send(b"reach")  # left open (closing with LINGER=0 could drop it); the fixture closes it
 
@@ -272,7 +248,7 @@ def _reachable(ctx: zloop.Context, endpoint: str) -> None:
     ],
 )
 def test_last_endpoint_reports_real_port(ctx: zloop.Context, addr: str, host: bytes) -> None:
-    pull = _deadlines(ctx.socket(zloop.PULL))
+    pull = with_deadlines(ctx.socket(zloop.PULL), DEADLINE_MS)
     assert pull.getsockopt(zloop.LAST_ENDPOINT) == b""
     pull.bind(addr)
     endpoint = pull.getsockopt(zloop.LAST_ENDPOINT)
@@ -286,7 +262,7 @@ def test_last_endpoint_reports_real_port(ctx: zloop.Context, addr: str, host: by
 
 
 def test_last_endpoint_bind_to_random_port(ctx: zloop.Context) -> None:
-    pull = _deadlines(ctx.socket(zloop.PULL))
+    pull = with_deadlines(ctx.socket(zloop.PULL), DEADLINE_MS)
     port = pull.bind_to_random_port("tcp://127.0.0.1")
     assert pull.last_endpoint == f"tcp://127.0.0.1:{port}".encode()
     port2 = pull.bind_to_random_port("tcp://127.0.0.1", min_port=20000, max_port=60000)
@@ -309,7 +285,7 @@ def test_last_endpoint_ipc_and_connect(ctx: zloop.Context, tmp_path: Any) -> Non
 
 def test_fd_and_events(ctx: zloop.Context) -> None:
     pull = ctx.socket(zloop.PULL)
-    push = _deadlines(ctx.socket(zloop.PUSH))
+    push = with_deadlines(ctx.socket(zloop.PUSH), DEADLINE_MS)
     fd = pull.getsockopt(zloop.FD)
     assert isinstance(fd, int)
     assert fd == pull.FD == pull.fileno()
@@ -350,9 +326,9 @@ def test_bad_endpoint_raises_at_once(ctx: zloop.Context, how: str, addr: str, er
 
 
 @pytest.mark.parametrize(("addr", "errnum"), [e for e in BAD_ENDPOINTS if e[0] != "tcp://*:99999"])
-def test_bad_endpoint_errno_matches_pyzmq(lz_ctx: Any, addr: str, errnum: int) -> None:
+def test_bad_endpoint_errno_matches_pyzmq(zctx: Any, addr: str, errnum: int) -> None:
     # The reference for the table above (libzmq accepts port 99999 on bind; zloop refuses it).
-    sock = lz_ctx.socket(zmq.PUSH)
+    sock = zctx.socket(zmq.PUSH)
     with pytest.raises(zmq.ZMQError) as info:
         sock.connect(addr)
     assert info.value.errno == errnum
@@ -368,9 +344,9 @@ def test_bind_address_in_use(ctx: zloop.Context) -> None:
     assert info.value.errno == zmq.EADDRINUSE
 
 
-def test_unbind_disconnect_unknown_endpoint(ctx: zloop.Context, lz_ctx: Any) -> None:
+def test_unbind_disconnect_unknown_endpoint(ctx: zloop.Context, zctx: Any) -> None:
     sock = ctx.socket(zloop.PUSH)
-    reference = lz_ctx.socket(zmq.PUSH)
+    reference = zctx.socket(zmq.PUSH)
     for method in ("unbind", "disconnect"):
         with pytest.raises(zloop.ZMQError) as info:
             getattr(sock, method)("tcp://127.0.0.1:5555")
@@ -382,7 +358,7 @@ def test_unbind_disconnect_unknown_endpoint(ctx: zloop.Context, lz_ctx: Any) -> 
 
 
 def test_unbind_releases_address_and_disconnect_works(ctx: zloop.Context) -> None:
-    pull = _deadlines(ctx.socket(zloop.PULL))
+    pull = with_deadlines(ctx.socket(zloop.PULL), DEADLINE_MS)
     pull.bind("tcp://127.0.0.1:*")
     endpoint = pull.last_endpoint.decode()
     pull.unbind(endpoint)
@@ -390,7 +366,7 @@ def test_unbind_releases_address_and_disconnect_works(ctx: zloop.Context) -> Non
         pull.unbind(endpoint)  # already gone
     assert info.value.errno == errno.ENOENT
     pull.bind(endpoint)  # the address was released
-    push = _deadlines(ctx.socket(zloop.PUSH))
+    push = with_deadlines(ctx.socket(zloop.PUSH), DEADLINE_MS)
     push.connect(endpoint)
     push.send(b"after-rebind")
     assert pull.recv() == b"after-rebind"
@@ -411,9 +387,9 @@ def test_errno_values_equal_pyzmq() -> None:
     assert zloop.EMFILE == errno.EMFILE
 
 
-def test_enotsup_for_wrong_direction_like_pyzmq(ctx: zloop.Context, lz_ctx: Any) -> None:
+def test_enotsup_for_wrong_direction_like_pyzmq(ctx: zloop.Context, zctx: Any) -> None:
     push, pull = ctx.socket(zloop.PUSH), ctx.socket(zloop.PULL)
-    ref_push, ref_pull = lz_ctx.socket(zmq.PUSH), lz_ctx.socket(zmq.PULL)
+    ref_push, ref_pull = zctx.socket(zmq.PUSH), zctx.socket(zmq.PULL)
     for sock, ref, op in ((push, ref_push, "recv"), (pull, ref_pull, "send")):
         args: tuple[Any, ...] = (zloop.NOBLOCK,) if op == "recv" else (b"x", zloop.NOBLOCK)
         with pytest.raises(zloop.ZMQError) as info:
@@ -612,11 +588,11 @@ def test_context_instance_singleton_renewed_after_term() -> None:
 # -- context options -----------------------------------------------------------------------------
 
 
-def test_context_io_threads_and_max_sockets(lz_ctx: Any) -> None:
+def test_context_io_threads_and_max_sockets(zctx: Any) -> None:
     context = zloop.Context()
     try:
-        assert context.get(zloop.IO_THREADS) == lz_ctx.get(zmq.IO_THREADS) == 1
-        assert context.get(zloop.MAX_SOCKETS) == lz_ctx.get(zmq.MAX_SOCKETS)
+        assert context.get(zloop.IO_THREADS) == zctx.get(zmq.IO_THREADS) == 1
+        assert context.get(zloop.MAX_SOCKETS) == zctx.get(zmq.MAX_SOCKETS)
         context.set(zloop.IO_THREADS, 2)
         assert context.get(zloop.IO_THREADS) == 2
         context.set(zloop.MAX_SOCKETS, 2)
@@ -649,11 +625,11 @@ def test_context_io_threads_and_max_sockets(lz_ctx: Any) -> None:
         context.destroy(linger=0)
 
 
-def test_pyzmq_reference_emfile(lz_ctx: Any) -> None:
-    lz_ctx.set(zmq.MAX_SOCKETS, 1)
-    sock = lz_ctx.socket(zmq.PUSH)
+def test_pyzmq_reference_emfile(zctx: Any) -> None:
+    zctx.set(zmq.MAX_SOCKETS, 1)
+    sock = zctx.socket(zmq.PUSH)
     with pytest.raises(zmq.ZMQError) as info:
-        lz_ctx.socket(zmq.PUSH)
+        zctx.socket(zmq.PUSH)
     assert info.value.errno == errno.EMFILE
     sock.close(linger=0)
 
@@ -687,7 +663,7 @@ def test_term_with_infinite_linger_delivers_to_late_peer() -> None:
         thread, outcome = _in_thread(context.term, "term")
         # term() cannot return before the message is sent, and it cannot be sent before this bind.
         assert thread.is_alive()
-        pull = _deadlines(receiver_ctx.socket(zloop.PULL))
+        pull = with_deadlines(receiver_ctx.socket(zloop.PULL), DEADLINE_MS)
         pull.bind(endpoint)
         assert pull.recv_multipart() == [b"late", b"delivery"]
         _joined(thread, outcome, "term() with LINGER=-1")

@@ -14,21 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zl_testing import endpoint_for
+
 #: Upper bound for anything that must happen "eventually".
 DEADLINE = 10.0
 #: One round: publish a probe, then wait this long (ms) for it.
 ROUND_MS = 20
 
-_names = itertools.count()
-
 
 def endpoint(transport: str, tmp_path: Path) -> str:
-    n = next(_names)
-    if transport == "tcp":
-        return "tcp://127.0.0.1:*"
-    if transport == "ipc":
-        return f"ipc://{tmp_path}/ps{n}.ipc"
-    return f"inproc://pubsub-{n}"
+    return endpoint_for(transport, tmp_path, "ps")
 
 
 def recv(sock: Any, timeout: float = DEADLINE) -> list[bytes]:

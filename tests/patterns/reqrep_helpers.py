@@ -3,10 +3,10 @@ deadline-bounded waits (every wait is a poll with a deadline; nothing sleeps).""
 
 from __future__ import annotations
 
-import itertools
-import select
 from pathlib import Path
 from typing import Any
+
+from zl_testing import endpoint_for, fd_readable
 
 import zloop
 
@@ -17,19 +17,6 @@ POLLOUT = zloop.POLLOUT
 DEADLINE_MS = 10_000
 #: How long "nothing arrives" is observed for negative checks.
 QUIET_MS = 200
-
-_names = itertools.count()
-
-
-def endpoint_for(transport: str, tmp_path: Path) -> str:
-    n = next(_names)
-    if transport == "tcp":
-        return "tcp://127.0.0.1:*"
-    if transport == "ipc":
-        path = f"{tmp_path}/rr{n}.ipc"
-        assert len(path.encode()) < 100
-        return f"ipc://{path}"
-    return f"inproc://reqrep-{n}"
 
 
 def make_socket(ctx: zloop.Context, stype: int, **options: Any) -> zloop.Socket:
@@ -60,12 +47,6 @@ def wait_writable(sock: zloop.Socket, timeout_ms: int = DEADLINE_MS) -> None:
     assert sock.poll(timeout_ms, POLLOUT), "socket did not become writable in time"
 
 
-def fd_readable(fd: int, timeout_ms: int = 0) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(timeout_ms))
-
-
 def fd_wakes_until(sock: zloop.Socket, event: int, timeout_ms: int = DEADLINE_MS) -> bool:
     """The edge-triggered loop: sleep on FD, read EVENTS on each wake-up, until ``event`` is set.
 
@@ -76,7 +57,7 @@ def fd_wakes_until(sock: zloop.Socket, event: int, timeout_ms: int = DEADLINE_MS
 
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
-        remaining = int((deadline - time.monotonic()) * 1000)
+        remaining = deadline - time.monotonic()
         if remaining <= 0 or not fd_readable(sock.FD, remaining):
             return False
         if sock.EVENTS & event:

@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 from pubsub_helpers import endpoint, nothing_pending, recv, recv_until, sync, sync_gone
+from zl_testing import link
 
 import zloop
 
 TRANSPORTS = ("inproc", "tcp", "ipc")
-
-
-@pytest.fixture
-def ctx() -> Iterator[zloop.Context]:
-    context = zloop.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -428,30 +422,6 @@ def test_level_fd_for_sub(ctx: zloop.Context) -> None:
 
 # -- interop with libzmq ---------------------------------------------------------------------------
 
-zmq: Any = None
-
-
-@pytest.fixture
-def zctx() -> Iterator[Any]:
-    global zmq
-    zmq = pytest.importorskip("zmq")
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-def _link(zsock: Any, zl: zloop.Socket, zloop_binds: bool, transport: str, path: Path) -> None:
-    if transport == "ipc":
-        addr = f"ipc://{path}/interop.ipc"
-        (zl if zloop_binds else zsock).bind(addr)
-        (zsock if zloop_binds else zl).connect(addr)
-    elif zloop_binds:
-        zl.bind("tcp://127.0.0.1:*")
-        zsock.connect(zl.last_endpoint.decode())
-    else:
-        port = zsock.bind_to_random_port("tcp://127.0.0.1")
-        zl.connect(f"tcp://127.0.0.1:{port}")
-
 
 INTEROP_MODES = [
     pytest.param(True, "tcp", id="zloop-binds-tcp"),
@@ -469,7 +439,7 @@ def test_zloop_sub_libzmq_pub(
 ) -> None:
     pub = zctx.socket(zmq.PUB)
     sub = ctx.socket(zloop.SUB)
-    _link(pub, sub, zloop_binds, transport, tmp_path)
+    link(pub, sub, zloop_binds, transport, tmp_path)
     sub.subscribe("A")
     sub.subscribe("A")
     sub.subscribe("B")
@@ -492,7 +462,7 @@ def test_libzmq_sub_zloop_pub(
 ) -> None:
     sub = zctx.socket(zmq.SUB)
     pub = ctx.socket(zloop.PUB)
-    _link(sub, pub, zloop_binds, transport, tmp_path)
+    link(sub, pub, zloop_binds, transport, tmp_path)
     sub.subscribe(b"A")
     sub.subscribe(b"")
     sync(pub, sub, b"A")
@@ -511,7 +481,7 @@ def test_zloop_pub_libzmq_xsub(
     # libzmq's XSUB forwards "\x01A" from its application as a data frame, even over ZMTP 3.1.
     xsub = zctx.socket(zmq.XSUB)
     pub = ctx.socket(zloop.PUB)
-    _link(xsub, pub, zloop_binds, transport, tmp_path)
+    link(xsub, pub, zloop_binds, transport, tmp_path)
     xsub.send(b"junk")  # PUB drops non-subscriptions
     xsub.send(b"\x01A")
     xsub.send(b"\x01M")
@@ -528,7 +498,7 @@ def test_libzmq_pub_zloop_xsub(
 ) -> None:
     pub = zctx.socket(zmq.PUB)
     xsub = ctx.socket(zloop.XSUB)
-    _link(pub, xsub, zloop_binds, transport, tmp_path)
+    link(pub, xsub, zloop_binds, transport, tmp_path)
     xsub.send(b"\x01A")
     sync(pub, xsub, b"A")
     for msg in ([b"B"], [b"A1"], [b"A-end"]):

@@ -5,7 +5,6 @@ EVENTS/FD guarantee."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ from reqrep_helpers import (
 import zloop
 
 TRANSPORTS = ("inproc", "tcp")
-
-
-@pytest.fixture
-def ctx() -> Iterator[zloop.Context]:
-    context = zloop.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.fixture(params=TRANSPORTS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,8 @@ MODES = ("zloop-binds", "zloop-connects")
 
 
 @pytest.fixture
-def ctxs() -> Iterator[tuple[zloop.Context, Any]]:
-    zl, pz = zloop.Context(), zmq.Context()
-    yield zl, pz
-    zl.destroy(linger=0)
-    pz.destroy(linger=0)
+def ctxs(ctx: zloop.Context, zctx: Any) -> tuple[zloop.Context, Any]:
+    return ctx, zctx
 
 
 @pytest.fixture(params=MODES)

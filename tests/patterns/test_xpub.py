@@ -4,23 +4,17 @@ NODROP with its readiness, and interop with libzmq XPUB/SUB/XSUB."""
 from __future__ import annotations
 
 import select
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 from pubsub_helpers import endpoint, nothing_pending, recv, recv_pumping, sync
+from zl_testing import link
 
 import zloop
 
 TRANSPORTS = ("inproc", "tcp", "ipc")
-
-
-@pytest.fixture
-def ctx() -> Iterator[zloop.Context]:
-    context = zloop.Context()
-    yield context
-    context.destroy(linger=0)
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -259,30 +253,6 @@ def test_xpub_edge_fd_fires_on_subscription(
 
 # -- interop with libzmq ---------------------------------------------------------------------------
 
-zmq: Any = None
-
-
-@pytest.fixture
-def zctx() -> Iterator[Any]:
-    global zmq
-    zmq = pytest.importorskip("zmq")
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-def _link(zsock: Any, zl: zloop.Socket, zloop_binds: bool, transport: str, path: Path) -> None:
-    if transport == "ipc":
-        addr = f"ipc://{path}/xinterop.ipc"
-        (zl if zloop_binds else zsock).bind(addr)
-        (zsock if zloop_binds else zl).connect(addr)
-    elif zloop_binds:
-        zl.bind("tcp://127.0.0.1:*")
-        zsock.connect(zl.last_endpoint.decode())
-    else:
-        port = zsock.bind_to_random_port("tcp://127.0.0.1")
-        zl.connect(f"tcp://127.0.0.1:{port}")
-
 
 MODES = [
     pytest.param(True, "tcp", id="zloop-binds-tcp"),
@@ -300,7 +270,7 @@ def test_zloop_xpub_sees_libzmq_sub(
     xpub = ctx.socket(zloop.XPUB)
     xpub.setsockopt(zloop.XPUB_VERBOSE, 1)
     sub = zctx.socket(zmq.SUB)
-    _link(sub, xpub, zloop_binds, transport, tmp_path)
+    link(sub, xpub, zloop_binds, transport, tmp_path)
     peer = sub
     sub.subscribe(b"A")
     assert recv_pumping(xpub, peer) == [b"\x01A"]
@@ -323,7 +293,7 @@ def test_libzmq_xpub_sees_zloop_sub(
     xpub = zctx.socket(zmq.XPUB)
     xpub.setsockopt(zmq.XPUB_VERBOSE, 1)
     sub = ctx.socket(zloop.SUB)
-    _link(xpub, sub, zloop_binds, transport, tmp_path)
+    link(xpub, sub, zloop_binds, transport, tmp_path)
     peer = sub
     sub.subscribe(b"A")  # (sent when the connection is there: a new pipe gets each topic once)
     assert recv_pumping(xpub, peer) == [b"\x01A"]
@@ -344,7 +314,7 @@ def test_zloop_xpub_libzmq_xsub(
 ) -> None:
     xpub = ctx.socket(zloop.XPUB)
     xsub = zctx.socket(zmq.XSUB)
-    _link(xsub, xpub, zloop_binds, transport, tmp_path)
+    link(xsub, xpub, zloop_binds, transport, tmp_path)
     peer = xsub
     xsub.send(b"\x01A")
     assert recv_pumping(xpub, peer) == [b"\x01A"]
@@ -362,7 +332,7 @@ def test_libzmq_xpub_zloop_xsub(
 ) -> None:
     xpub = zctx.socket(zmq.XPUB)
     xsub = ctx.socket(zloop.XSUB)
-    _link(xpub, xsub, zloop_binds, transport, tmp_path)
+    link(xpub, xsub, zloop_binds, transport, tmp_path)
     peer = xsub
     xsub.send(b"\x01A")
     assert recv_pumping(xpub, peer) == [b"\x01A"]
