@@ -24,6 +24,13 @@ messages, posts ``activate_write(count)`` to the writer's owner. The writer is f
 was full, at least ``lwm`` messages are unread, so the reader will cross an ``lwm`` boundary and
 re-activate it (``lwm = (hwm + 1) // 2`` as in libzmq, never more than ``hwm``).
 
+*Conflation* (CONFLATE): :meth:`Pipe.set_conflate` makes a direction keep at most one message.
+Its writer replaces the unread message: ``clear()`` then ``append()`` on the deque (each atomic under
+the GIL, and only the reader pops), with no HWM (``hwm`` -1, as libzmq). A reader racing with that
+replacement may find the queue momentarily empty; it then raises ``reader_asleep`` exactly as for an
+empty pipe, and the writer's following :meth:`Pipe.flush` wakes it, so the edge-trigger rule holds.
+Readers tolerate the item they saw vanishing between two looks (``IndexError``) for the same reason.
+
 *Termination.* :meth:`Pipe.terminate` appends the DELIMITER and posts ``pipe_term`` to the peer.
 The peer stops writing at once, reads what was queued before the delimiter, and on reaching it calls
 ``owner.pipe_terminated``. Messages written towards an end that terminated are discarded.
@@ -72,11 +79,13 @@ class PipeOwner(Protocol):
 
 
 class _Queue:
-    __slots__ = ("items", "reader_asleep")
+    __slots__ = ("conflate", "items", "reader_asleep")
 
     def __init__(self) -> None:
         self.items: deque[Any] = deque()
         self.reader_asleep = False
+        #: The writer replaces the unread message instead of queueing (see "Conflation").
+        self.conflate = False
 
 
 def compute_lwm(hwm: int) -> int:
@@ -139,12 +148,16 @@ class Pipe:
         if not self._in_active:
             return False
         items = self._in.items
-        if not items:
+        try:
+            first = items[0]
+        except IndexError:
             self._in.reader_asleep = True
-            if not items:
+            try:
+                first = items[0]
+            except IndexError:
                 self._in_active = False
                 return False
-        if items[0] is DELIMITER:
+        if first is DELIMITER:
             self._reached_delimiter()
             return False
         return True
@@ -158,10 +171,11 @@ class Pipe:
             msg = items.popleft()
         except IndexError:
             self._in.reader_asleep = True
-            if not items:
+            try:
+                msg = items.popleft()
+            except IndexError:  # still empty (or, conflating, the writer was replacing it)
                 self._in_active = False
                 return None
-            msg = items.popleft()
         if msg is DELIMITER:
             items.appendleft(msg)
             self._reached_delimiter()
@@ -182,6 +196,8 @@ class Pipe:
         if not self._in_active or limit <= 0:
             return taken
         queue = self._in
+        if queue.conflate:
+            return self._read_many_conflated(limit)
         items = queue.items
         popleft = items.popleft
         while True:
@@ -203,6 +219,16 @@ class Pipe:
         self._count_read(len(taken))
         return taken
 
+    def _read_many_conflated(self, limit: int) -> list[Msg]:
+        """:meth:`read_many` for a conflating in-queue, whose writer may clear it at any moment."""
+        taken: list[Msg] = []
+        while len(taken) < limit:
+            msg = self.read()
+            if msg is None:
+                break
+            taken.append(msg)
+        return taken
+
     def _count_read(self, n: int) -> None:
         """Account ``n`` messages read; tell the writer when an lwm boundary was crossed."""
         if not n:
@@ -216,9 +242,13 @@ class Pipe:
 
     def unread_count(self) -> int:
         """Messages queued towards this end (not counting the delimiter)."""
-        n = len(self._in.items)
-        if n and self._in.items[-1] is DELIMITER:
-            n -= 1
+        items = self._in.items
+        n = len(items)
+        try:
+            if n and items[-1] is DELIMITER:
+                n -= 1
+        except IndexError:  # a conflating writer was replacing the message
+            return len(items)
         return n
 
     # -- writing -----------------------------------------------------------------------------------
@@ -227,7 +257,7 @@ class Pipe:
         """Can one more message be written? A full pipe waits for ``activate_write``."""
         if not self._out_active:
             return False
-        if self._hwm and self._msgs_written - self._peer_msgs_read >= self._hwm:
+        if self._hwm > 0 and self._msgs_written - self._peer_msgs_read >= self._hwm:
             self._out_active = False
             return False
         return True
@@ -238,9 +268,16 @@ class Pipe:
         if not self._out_active:
             return False
         hwm = self._hwm
-        if hwm and self._msgs_written - self._peer_msgs_read >= hwm:
-            self._out_active = False
-            return False
+        if hwm:
+            if hwm < 0:  # conflating: replace the unread message
+                items = self._out.items
+                items.clear()
+                items.append(msg)
+                self._msgs_written += 1
+                return True
+            if self._msgs_written - self._peer_msgs_read >= hwm:
+                self._out_active = False
+                return False
         self._out.items.append(msg)
         self._msgs_written += 1
         return True
@@ -255,6 +292,11 @@ class Pipe:
             return 0
         count = len(msgs)
         hwm = self._hwm
+        if hwm < 0:  # conflating: only the last one is kept
+            if count:
+                self.write(msgs[-1])
+                self._msgs_written += count - 1
+            return count
         if hwm:
             room = hwm - (self._msgs_written - self._peer_msgs_read)
             if room < count:
@@ -334,8 +376,25 @@ class Pipe:
 
     def set_hwm(self, hwm: int) -> None:
         """Change this end's write limit (the peer's re-activation step follows)."""
+        if self._hwm < 0:
+            return  # conflating: no limit
         self._hwm = hwm
         self.peer._lwm = compute_lwm(hwm)
+
+    def set_conflate(self, inbound: bool, outbound: bool) -> None:
+        """Keep at most one unread message in the chosen directions (CONFLATE; see "Conflation").
+
+        Call it before traffic starts (when the pair is made or attached). The peer end sees the
+        same queues, so this configures both ends of each direction.
+        """
+        if inbound:
+            self._in.conflate = True
+            self.peer._hwm = -1
+            self._lwm = 0
+        if outbound:
+            self._out.conflate = True
+            self._hwm = -1
+            self.peer._lwm = 0
 
 
 def pipe_pair(owner_a: PipeOwner, owner_b: PipeOwner, hwm_a: int, hwm_b: int) -> tuple[Pipe, Pipe]:

@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from zloop.constants import PollEvent, SocketType
 from zloop.io.engine import StreamEngine
 from zloop.io.interfaces import ErrorReason, SocketCore
+from zloop.io.raw_engine import RawEngine
 from zloop.io.reactor import IOThread, Timer
 from zloop.options import Options
+from zloop.patterns import CONFLATE_DIRECTIONS
 from zloop.pipe import Pipe, PipeOwner, pipe_pair
 
 if TYPE_CHECKING:
@@ -78,7 +80,7 @@ class Session:
         self.connecter: Connecter | None = None
         self._on_done = on_done
         self._pipe: Pipe | None = None
-        self._engine: StreamEngine | None = None
+        self._engine: StreamEngine | RawEngine | None = None
         self._peer_address = ""
         self._terminating = False
         self._finished = False
@@ -98,6 +100,10 @@ class Session:
             owner, self, hwm_a=self.options.sndhwm, hwm_b=self.options.rcvhwm
         )
         self._pipe = own_end
+        if self.options.conflate:
+            directions = CONFLATE_DIRECTIONS.get(self.options.socket_type)
+            if directions is not None:
+                sock_end.set_conflate(*directions)
         return sock_end
 
     def start(self) -> None:
@@ -111,7 +117,7 @@ class Session:
         return self._pipe
 
     @property
-    def engine(self) -> StreamEngine | None:
+    def engine(self) -> StreamEngine | RawEngine | None:
         return self._engine
 
     @property
@@ -124,7 +130,9 @@ class Session:
             sock.close()
             return
         self._peer_address = peer_address
-        engine = StreamEngine(
+        # STREAM sockets speak raw bytes (no ZMTP): libzmq's raw engine.
+        engine_cls = RawEngine if self.options.socket_type == SocketType.STREAM else StreamEngine
+        engine = engine_cls(
             self.io,
             self,
             sock,
@@ -159,6 +167,14 @@ class Session:
             # Called from inside the engine's pipe.read(): finish on the next turn, once the
             # engine has written what it already took.
             self.io.post(self._check_done)
+        elif self.options.socket_type == SocketType.STREAM:
+            # A STREAM socket closed this connection (it sent empty data): end the session, no
+            # reconnect (libzmq), once what was sent before has been written (bounded by LINGER).
+            self.io.post(self._close_raw)
+
+    def _close_raw(self) -> None:
+        if not self._terminating:
+            self.terminate(self.options.linger)
 
     # -- EngineHost -----------------------------------------------------------------------------
 

@@ -13,6 +13,17 @@ from zloop.patterns.pipeline import Pull, Push
 from zloop.patterns.pubsub import Pub, Sub, XPub, XSub
 from zloop.patterns.reqrep import Rep, Req
 from zloop.patterns.routing import Dealer, Router
+from zloop.patterns.stream import Stream
+
+#: CONFLATE applies to these types (libzmq ``get_effective_conflate_option``), in the directions
+#: (inbound, outbound) that carry their data; subscriptions are never conflated.
+CONFLATE_DIRECTIONS: dict[SocketType, tuple[bool, bool]] = {
+    SocketType.PULL: (True, False),
+    SocketType.SUB: (True, False),
+    SocketType.PUSH: (False, True),
+    SocketType.PUB: (False, True),
+    SocketType.DEALER: (True, True),
+}
 
 #: Socket type -> pattern class. Types not listed yet raise EINVAL in ``Context.socket``.
 PATTERNS: dict[SocketType, type[Pattern]] = {
@@ -27,6 +38,7 @@ PATTERNS: dict[SocketType, type[Pattern]] = {
     SocketType.REP: Rep,
     SocketType.DEALER: Dealer,
     SocketType.ROUTER: Router,
+    SocketType.STREAM: Stream,
 }
 
-__all__ = ["PATTERNS", "Pattern"]
+__all__ = ["CONFLATE_DIRECTIONS", "PATTERNS", "Pattern"]
