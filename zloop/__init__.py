@@ -34,7 +34,9 @@ from zloop.errors import (
     strerror,
 )
 from zloop.message import Frame, Message
+from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select
+from zloop.proxy import proxy, proxy_steerable
 from zloop.socket import Socket
 
 __version__ = "0.1.0.dev0"
@@ -87,8 +89,12 @@ __all__ = [
     "ZMQError",
     "ZMQVersionError",
     "has",
+    "parse_monitor_message",
     "poll",
+    "proxy",
+    "proxy_steerable",
     "pyzmq_version",
+    "recv_monitor_message",
     "select",
     "strerror",
     "zmq_version",

@@ -33,8 +33,9 @@ from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
 from zloop.mailbox import Mailbox
 from zloop.message import Frame, as_frame_data
+from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, get_common, is_common, set_common
-from zloop.patterns import PATTERNS
+from zloop.patterns import CONFLATE_DIRECTIONS, PATTERNS
 from zloop.pipe import Msg, Pipe
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ class Socket:
         self._ops = 0
         self._closed = False
         self._ctx_terminated = False
+        # Event hook called by the I/O thread and bind (thread-safe): a Monitor, or None.
         self._monitor: Callable[[int, int, str], None] | None = None
+        self._monitor_socket: Socket | None = None  # get_monitor_socket()'s reader
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"
@@ -176,6 +179,8 @@ class Socket:
         if self._closed:
             pipe.terminate()
             return
+        if self.options.conflate and self.socket_type in CONFLATE_DIRECTIONS:
+            pipe.set_conflate(*CONFLATE_DIRECTIONS[self.socket_type])  # inproc (tcp: done already)
         if pending:  # made by connect(), peer not known yet: update_pipe follows
             self._pattern.attach_pending(pipe)
         else:
@@ -202,7 +207,55 @@ class Socket:
             monitor(event, value, endpoint)
 
     def _stop_monitor(self) -> None:
-        self._monitor = None
+        monitor, self._monitor = self._monitor, None
+        if isinstance(monitor, Monitor):
+            monitor.stop()
+
+    # -- monitoring --------------------------------------------------------------------------------
+
+    def monitor(self, addr: str | bytes | None, events: int = 0xFFFF) -> None:
+        """Publish this socket's events on an inproc PAIR bound at ``addr`` (``zmq_socket_monitor``).
+
+        Each event whose bit is in ``events`` (default EVENT_ALL) becomes a two-frame message (see
+        :mod:`zloop.monitor`). ``addr=None`` stops monitoring (MONITOR_STOPPED is sent first);
+        monitoring again replaces the previous monitor the same way. Events a slow or absent reader
+        cannot take are dropped, never blocking the I/O thread.
+        """
+        self._check_usable()
+        if addr is None:
+            self._stop_monitor()
+            return
+        if isinstance(addr, bytes):
+            addr = addr.decode("utf-8")
+        if not isinstance(addr, str):
+            raise TypeError(f"monitor address must be str, not {type(addr).__name__}")
+        check_monitor_args(addr, events)
+        self._stop_monitor()
+        self._monitor = Monitor(self.context, addr, int(events))
+
+    def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
+        """Start monitoring (at ``inproc://monitor.s-<FD>`` unless ``addr``) and return a PAIR
+        socket connected to it, as pyzmq. While it is open, later calls return the same socket."""
+        reader = self._monitor_socket
+        if reader is not None and not reader.closed:
+            return reader
+        self._check_usable()
+        if addr is None:
+            addr = f"inproc://monitor.s-{self._mailbox.fileno()}"
+        self.monitor(addr, 0xFFFF if events is None else events)
+        reader = self.context.socket(SocketType.PAIR)
+        try:
+            reader.connect(addr)
+        except BaseException:
+            reader.close(linger=0)
+            raise
+        self._monitor_socket = reader
+        return reader
+
+    def disable_monitor(self) -> None:
+        """Stop monitoring: MONITOR_STOPPED is sent and the publisher closed (the reader is yours)."""
+        self._monitor_socket = None
+        self.monitor(None, 0)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
