@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import select
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,18 @@ def with_deadlines(sock: Any, timeout_ms: int = DEADLINE_MS) -> Any:
     sock.setsockopt(28, timeout_ms)  # SNDTIMEO
     sock.setsockopt(27, timeout_ms)  # RCVTIMEO
     return sock
+
+
+def fd_wakes_until(sock: Any, event: int, timeout_ms: int = DEADLINE_MS) -> bool:
+    """The edge-triggered loop: sleep on FD, read EVENTS on each wake-up, until ``event`` is set.
+
+    False if the FD stayed quiet while EVENTS still lacked ``event`` (a lost wake-up), or on the
+    deadline. Spurious wake-ups (an attach, another command) are allowed, as in libzmq.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not fd_readable(sock.FD, remaining):
+            return False
+        if sock.EVENTS & event:
+            return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zl_testing import endpoint_for, fd_readable
+from zl_testing import endpoint_for
 
 import zloop
 
@@ -45,20 +45,3 @@ def nothing_arrives(sock: zloop.Socket, timeout_ms: int = QUIET_MS) -> bool:
 
 def wait_writable(sock: zloop.Socket, timeout_ms: int = DEADLINE_MS) -> None:
     assert sock.poll(timeout_ms, POLLOUT), "socket did not become writable in time"
-
-
-def fd_wakes_until(sock: zloop.Socket, event: int, timeout_ms: int = DEADLINE_MS) -> bool:
-    """The edge-triggered loop: sleep on FD, read EVENTS on each wake-up, until ``event`` is set.
-
-    False if the FD stayed quiet while EVENTS still lacked ``event`` (a lost wake-up), or on the
-    deadline. Spurious wake-ups (other commands) are allowed, as in libzmq.
-    """
-    import time
-
-    deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not fd_readable(sock.FD, remaining):
-            return False
-        if sock.EVENTS & event:
-            return True

@@ -13,12 +13,12 @@ from reqrep_helpers import (
     POLLIN,
     POLLOUT,
     bind,
-    fd_wakes_until,
     make_socket,
     nothing_arrives,
     recv_mp,
     wait_writable,
 )
+from zl_testing import fd_wakes_until
 
 import zloop
 

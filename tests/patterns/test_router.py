@@ -15,13 +15,12 @@ from reqrep_helpers import (
     POLLOUT,
     bind,
     endpoint_for,
-    fd_readable,
-    fd_wakes_until,
     make_socket,
     nothing_arrives,
     recv_mp,
     wait_writable,
 )
+from zl_testing import fd_readable, fd_wakes_until
 
 import zloop
 
