@@ -24,7 +24,9 @@ can do at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -150,6 +152,10 @@ def _raw_family(endpoint: str) -> tuple[socket.AddressFamily, str | tuple[str, i
 def _raw_receiver(endpoint: str, size: int, count: int) -> None:
     family, address = _raw_family(endpoint)
     listener = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_UNIX:
+        # A repeated run reuses the path; the previous receiver left its socket file behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)  # type: ignore[arg-type]
     listener.bind(address)
     listener.listen(1)
     listener.settimeout(IO_TIMEOUT_MS / 1000)

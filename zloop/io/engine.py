@@ -8,10 +8,15 @@ sans-I/O ``Connection`` and talks to its session (:class:`~zloop.io.interfaces.E
 
 *Input.* When the fd is readable the engine does one ``recv_into`` into a preallocated buffer, feeds
 the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
-before going back to the selector. Messages and subscriptions are written to the pipe; the pipe is
-flushed once per batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM)
-the undelivered events are kept and the fd is removed from the selector: the kernel buffer fills and
-TCP pushes back on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an
+before going back to the selector. While a large frame body is in progress the ``recv_into`` goes
+straight into that frame's own buffer (``Connection.recv_buffer``), so the kernel's copy is the only
+one, and the read after such a body is kept short (``AFTER_LARGE_READ``) so that the start of the
+next large body does not pass through the shared buffer (rests under ``DIRECT_MIN`` still take the
+shared buffer: a batched read beats a syscall per frame). Messages arrive as plain frame lists
+(``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written
+to the pipe; the pipe is flushed once per batch, so the socket is woken at most once per batch. If
+the pipe is full (RCVHWM) the undelivered events are kept and the fd is removed from the selector:
+the kernel buffer fills and TCP pushes back on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an
 lwm batch) resumes delivery and reading.
 
 *Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
@@ -64,6 +69,11 @@ log = logging.getLogger("zloop")
 
 #: Bytes read per ``recv_into``.
 RECV_BUFFER = 256 * 1024
+#: A large body with at least this many bytes still to come is received straight into its own
+#: buffer (``Connection.recv_buffer``); shorter rests go through the shared buffer.
+DIRECT_MIN = 128 * 1024
+#: Bytes read right after a body was received directly (the next frame's header and small frames).
+AFTER_LARGE_READ = 4096
 #: Messages taken from the pipe per encode/send batch.
 OUT_BATCH = 256
 #: Received messages written to the pipe per ``write_many`` (bounds the work redone after a stall).
@@ -75,6 +85,7 @@ IOV_MAX = 1024
 
 _SUBSCRIBE_PREFIX = b"\x01"
 _CANCEL_PREFIX = b"\x00"
+_ONLY_LISTS = {list}
 
 
 class StreamEngine:
@@ -104,8 +115,10 @@ class StreamEngine:
             maxmsgsize=options.maxmsgsize,
             legacy=not options.zap_domain,
         )
+        self._conn.message_lists = True  # messages arrive as frame lists, ready for the pipe
         self._buf = bytearray(RECV_BUFFER)
         self._view = memoryview(self._buf)
+        self._read_size = RECV_BUFFER
         self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
         self._writing = False  # registered for writability
         self._reading = False
@@ -198,18 +211,37 @@ class StreamEngine:
     # -- input -----------------------------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        conn = self._conn
+        # A large frame body in progress is received straight into its own bytearray (the
+        # kernel's copy is the only one); everything else goes through the shared buffer.
+        target = conn.recv_buffer()
+        if target is not None and len(target) < DIRECT_MIN:
+            # A short rest: one batched read through the shared buffer is cheaper than a syscall
+            # (and a reactor round) per frame; its bytes are copied once more, that's all.
+            target.release()
+            target = None
         try:
-            n = self._sock.recv_into(self._buf)
+            if target is None:
+                n = self._sock.recv_into(self._buf, self._read_size)
+            else:
+                n = self._sock.recv_into(target)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
             return
-        conn = self._conn
-        if n == 0:
-            conn.receive_data(b"")
+        if target is None:
+            self._read_size = RECV_BUFFER
+            if n == 0:
+                conn.receive_data(b"")
+            else:
+                conn.receive_data(self._view[:n])
         else:
-            conn.receive_data(self._view[:n])
+            target.release()  # the body may grow before the next recv_buffer()
+            conn.received_into(n)
+            # The next read starts at a frame header: keep it short, so that the start of a
+            # following large body is not copied through the shared buffer.
+            self._read_size = AFTER_LARGE_READ
         events = conn.events()
         if events:
             if self._handshaked:
@@ -235,12 +267,18 @@ class StreamEngine:
         while index < end:
             start = index
             stop = min(end, index + DELIVER_BATCH)
-            run: list[Any] = []
+            run: list[Any] = events if not index and stop == end else events[index:stop]
+            if set(map(type, run)) == _ONLY_LISTS:
+                index = stop  # only messages (the common case): no per-event work
+            else:
+                run = []
             append = run.append
             while index < stop:
                 event = events[index]
                 kind = type(event)
-                if kind is Message:
+                if kind is list:  # a message (Connection.message_lists)
+                    append(event)
+                elif kind is Message:
                     append(event.frames)
                 elif kind is Subscribe:
                     append([_SUBSCRIBE_PREFIX + event.topic])
@@ -374,18 +412,22 @@ class StreamEngine:
             if pipe is not None:
                 msgs = pipe.read_many(OUT_BATCH)
                 count = len(msgs)
-                start = 0
-                for index, msg in enumerate(msgs):
-                    if type(msg) is SubscriptionMsg:
-                        if index > start:
-                            conn.send_messages(msgs[start:index])
-                        start = index + 1
-                        if msg.subscribe:
-                            conn.send_subscribe(msg.topic)
-                        else:
-                            conn.send_cancel(msg.topic)
-                if start < count:
-                    conn.send_messages(msgs[start:] if start else msgs)
+                if SubscriptionMsg not in set(map(type, msgs)):
+                    if count:  # only messages (the common case): one batch, no per-message check
+                        conn.send_messages(msgs)
+                else:
+                    start = 0
+                    for index, msg in enumerate(msgs):
+                        if type(msg) is SubscriptionMsg:
+                            if index > start:
+                                conn.send_messages(msgs[start:index])
+                            start = index + 1
+                            if msg.subscribe:
+                                conn.send_subscribe(msg.topic)
+                            else:
+                                conn.send_cancel(msg.topic)
+                    if start < count:
+                        conn.send_messages(msgs[start:] if start else msgs)
             self._queue(conn.buffers_to_send())
             if not self._flush():
                 return  # partial write: _on_writable resumes

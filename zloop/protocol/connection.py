@@ -29,7 +29,9 @@ Stages (each a row of ``_State``)::
 Input is decoded eagerly: ``receive_data`` runs the decoder over every complete frame at once
 (one pass over an immutable buffer with an offset; the incomplete tail, bounded by
 ``frames.LARGE_BODY``, is kept for the next call), so when ``next_event`` returns a ``Ping`` the
-PONG is already queued. Commands may arrive between the frames of a multipart message (libzmq
+PONG is already queued. While a large frame body is in progress, :meth:`Connection.recv_buffer`
+offers a writable view into that frame's own buffer so the engine can ``recv_into`` it directly
+(then :meth:`Connection.received_into`); the two input paths mix freely. Commands may arrive between the frames of a multipart message (libzmq
 sends a heartbeat PING whenever its timer fires) and are handled on their own without breaking
 the message.
 
@@ -148,6 +150,7 @@ class Connection(Sender):
         self._peer_socket_type: str | None = None
         self._peer_metadata: dict[str, bytes] = {}
         self._peer_routing_id = b""
+        self._message_lists = False
 
     # ------------------------------------------------------------------ properties
 
@@ -173,6 +176,19 @@ class Connection(Sender):
         return self._peer_metadata
 
     @property
+    def message_lists(self) -> bool:
+        """When True, ``events()`` / ``next_event()`` return each message as its plain frames list
+        (``list`` of bytes-like) instead of a :class:`Message` event: one object less per message
+        for an engine that only forwards the frames. Every other event is unchanged."""
+        return self._message_lists
+
+    @message_lists.setter
+    def message_lists(self, value: bool) -> None:
+        self._message_lists = bool(value)
+        if self._decoder is not None:
+            self._decoder.lists = self._message_lists
+
+    @property
     def failed(self) -> bool:
         return self._terminal is not None and not isinstance(self._terminal, ConnectionClosed)
 
@@ -196,22 +212,59 @@ class Connection(Sender):
         self._buf = b""
         try:
             pos = self._process(buf)
-        except MechanismError as exc:
-            self._protocol_error(exc.code, exc.reason, exc.error_reason)
-            return
-        except PeerErrorReceived as exc:
-            self._finish(PeerError(bytes(exc.reason)))
-            return
-        except AuthenticationError as exc:
-            self._auth_failed(exc)
-            return
-        except Exception as exc:  # pragma: no cover - safety net; fuzz tests assert it never fires
-            self._protocol_error(
-                ProtocolErrorCode.ZMTP_UNSPECIFIED, f"internal error while decoding: {exc!r}"
-            )
+        except Exception as exc:
+            self._input_failed(exc)
             return
         if self._terminal is None and pos < len(buf):
             self._buf = buf[pos:]
+
+    def _input_failed(self, exc: Exception) -> None:
+        """Turn what decoding raised into the one terminal event."""
+        if isinstance(exc, MechanismError):
+            self._protocol_error(exc.code, exc.reason, exc.error_reason)
+        elif isinstance(exc, PeerErrorReceived):
+            self._finish(PeerError(bytes(exc.reason)))
+        elif isinstance(exc, AuthenticationError):
+            self._auth_failed(exc)
+        else:  # pragma: no cover - safety net; fuzz tests assert it never fires
+            self._protocol_error(
+                ProtocolErrorCode.ZMTP_UNSPECIFIED, f"internal error while decoding: {exc!r}"
+            )
+
+    def recv_buffer(self) -> memoryview | None:
+        """Where the next body bytes of a large frame go, for ``recv_into`` (None: use
+        :meth:`receive_data`).
+
+        While a large frame body (at least ``frames.LARGE_BODY`` bytes, its size already checked
+        against ``maxmsgsize`` and 2^63-1) is being received, this is a writable view into the
+        frame's own ``bytearray``, covering at most the rest of that body. Write into its start,
+        then call :meth:`received_into` with the count, and drop the view before the next call
+        (bodies beyond ``frames.PREALLOC_LIMIT`` grow in bounded steps here, never to a size the
+        peer merely announced). The finished ``bytearray`` is delivered as the frame: the kernel's
+        copy is the only one. Mixing with :meth:`receive_data` at any point is allowed.
+        """
+        decoder = self._decoder
+        if decoder is None or self._terminal is not None or decoder._large is None:
+            return None
+        return decoder.large_buffer()
+
+    def received_into(self, count: int) -> None:
+        """``count`` bytes were written at the start of the last :meth:`recv_buffer` view;
+        ``0`` means EOF (as ``recv_into`` returning 0), like ``receive_data(b"")``."""
+        if self._terminal is not None:
+            return
+        if count == 0:
+            self.receive_data(b"")
+            return
+        decoder = self._decoder
+        if decoder is None or decoder._large is None:
+            raise LocalProtocolError("received_into() without a recv_buffer() in progress")
+        try:
+            decoder.large_filled(count)
+        except LocalProtocolError:
+            raise
+        except Exception as exc:
+            self._input_failed(exc)
 
     def _process(self, buf: bytes) -> int:
         pos = 0
@@ -225,6 +278,7 @@ class Connection(Sender):
         decoder = self._decoder
         if decoder is None or self._terminal is not None:
             return pos
+        decoder.lists = self._message_lists
         return decoder.feed(buf, pos)
 
     def _flush_negotiation(self) -> None:
@@ -326,7 +380,9 @@ class Connection(Sender):
                 if not flags & COMMAND:
                     self._wrapped_frames.append(body)
                     if not flags & MORE:
-                        self._events.append(Message(self._wrapped_frames))
+                        frames = self._wrapped_frames
+                        message = frames if self._message_lists else Message(frames)
+                        self._events.append(message)  # type: ignore[arg-type]
                         self._wrapped_frames = []
                     return
             self._traffic_command(body)

@@ -12,12 +12,18 @@ measured 1.8x slower). Short data frames -- by far the common case -- take an in
 builds :class:`~zloop.protocol.events.Message` events directly. Everything else (long frames,
 commands, the handshake, mechanisms that wrap frames) goes through ``_slow_frame``.
 
+With ``lists`` set (``Connection.message_lists``, what the engine uses) a message is delivered
+as its plain frames list instead of a ``Message`` event: one object and one call less per message.
+
 Hostile sizes: a frame's size is checked against ``maxmsgsize`` (per frame, as libzmq's
 ``v2_decoder``) and against 2^63-1 before anything is allocated. A body that is not yet complete
-and is at least :data:`LARGE_BODY` bytes switches to "large body" mode: it is collected in a
-``bytearray`` preallocated to the announced size only up to :data:`PREALLOC_LIMIT` (otherwise
-grown as bytes actually arrive), so 9 bytes announcing 2^62 allocate nothing. Smaller incomplete
-frames stay in the caller's leftover, which is therefore bounded by ``LARGE_BODY + 9`` bytes.
+and is at least :data:`LARGE_BODY` bytes switches to "large body" mode (:class:`LargeBody`): it is
+collected in a ``bytearray`` preallocated to the announced size only up to :data:`PREALLOC_LIMIT`
+(otherwise grown as bytes actually arrive, or in bounded steps when ``large_buffer`` hands room to
+``recv_into``), so 9 bytes announcing 2^62 allocate nothing. ``large_buffer`` / ``large_filled``
+(``Connection.recv_buffer`` / ``received_into``) let the engine ``recv_into`` the body directly:
+the kernel's copy is then the only one, and the ``bytearray`` is delivered as the frame. Smaller
+incomplete frames stay in the caller's leftover, which is therefore bounded by ``LARGE_BODY + 9``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from struct import Struct
 from typing import Final
 
 from zloop.constants import ProtocolErrorCode
-from zloop.protocol.errors import MechanismError
+from zloop.protocol.errors import LocalProtocolError, MechanismError
 from zloop.protocol.events import Event, Message
 
 MORE: Final = 0x01
@@ -45,6 +51,8 @@ MAX_FRAME: Final = (1 << 63) - 1
 LARGE_BODY: Final = 8192
 #: Largest announced size we preallocate for; bigger bodies grow as their bytes arrive.
 PREALLOC_LIMIT: Final = 1 << 20
+#: Smallest growth step of a body beyond PREALLOC_LIMIT handed to ``recv_into``.
+GROW_STEP: Final = 1 << 20
 #: Frame size limit during the handshake when maxmsgsize is smaller (see Connection).
 HANDSHAKE_MIN_LIMIT: Final = 65536
 #: Bodies at least this large are queued as memoryviews (no copy) by the encoders.
@@ -54,7 +62,7 @@ _U64: Final = Struct(">Q")
 #: Writes Message.frames directly (the slot descriptor), skipping the frozen __init__ on the
 #: hot path; the instance is identical to Message(frames).
 _SET_FRAMES: Final = Message.__dict__["frames"].__set__
-_LONG_HEADER: Final = Struct(">BQ")
+LONG_HEADER: Final = Struct(">BQ")
 
 #: Precomputed 2-byte short headers: ``SHORT_HEADERS[flags][size]`` for flags 0..7.
 SHORT_HEADERS: Final = tuple(tuple(bytes((flags, n)) for n in range(256)) for flags in range(8))
@@ -67,7 +75,7 @@ def frame_header(flags: int, size: int) -> bytes:
     """Header of a 2.0/3.x frame; the long form is used iff the body exceeds 255 bytes (libzmq)."""
     if size <= 255:
         return SHORT_HEADERS[flags][size]
-    return _LONG_HEADER.pack(flags | LONG, size)
+    return LONG_HEADER.pack(flags | LONG, size)
 
 
 def buffer_size(data: Buffer) -> int:
@@ -87,7 +95,7 @@ def append_frame(out: list[Buffer], flags: int, body: Buffer) -> None:
         out.append(SHORT_HEADERS[flags][size])
         out.append(body if type(body) is bytes else bytes(body))
         return
-    out.append(_LONG_HEADER.pack(flags | LONG, size))
+    out.append(LONG_HEADER.pack(flags | LONG, size))
     if size >= ZERO_COPY_MIN:
         out.append(body if isinstance(body, memoryview) else memoryview(body))
     else:
@@ -96,18 +104,99 @@ def append_frame(out: list[Buffer], flags: int, body: Buffer) -> None:
 
 def append_message(out: list[Buffer], frames: Sequence[Buffer]) -> None:
     """Queue a multipart message as 2.0/3.x data frames (MORE on all but the last)."""
+    append = out.append
     last = len(frames) - 1
     short_more = SHORT_HEADERS[MORE]
-    short_last = SHORT_HEADERS[0]
     for index, body in enumerate(frames):
         if type(body) is bytes and len(body) <= 255:
-            out.append(short_more[len(body)] if index < last else short_last[len(body)])
-            out.append(body)
+            append(short_more[len(body)] if index < last else SHORT_HEADERS[0][len(body)])
+            append(body)
         else:
             append_frame(out, MORE if index < last else 0, body)
 
 
-class FrameDecoder:
+class LargeBody:
+    """Collection of one large frame body into its own ``bytearray`` (shared by the decoders).
+
+    The body is preallocated to the announced size up to :data:`PREALLOC_LIMIT`; beyond that it
+    grows as bytes arrive, or in steps of at most what was already received (at least
+    :data:`GROW_STEP`) when :meth:`large_buffer` hands out room, so the memory held is bounded by
+    twice what the peer actually sent, never by what it announced. The finished ``bytearray`` is
+    delivered as the frame itself: no further copy.
+    """
+
+    __slots__ = ("_large", "_large_filled", "_large_flags", "_large_size")
+
+    _large: bytearray | None
+    _large_filled: int
+    _large_flags: int
+    _large_size: int
+    stopped: bool
+
+    def _deliver(self, flags: int, body: bytes) -> None:
+        raise NotImplementedError
+
+    @property
+    def in_large_body(self) -> bool:
+        """True while a large body is being collected (the caller keeps no leftover then)."""
+        return self._large is not None
+
+    def _start_large(self, flags: int, size: int) -> None:
+        self._large = bytearray(size) if size <= PREALLOC_LIMIT else bytearray()
+        self._large_flags = flags
+        self._large_size = size
+        self._large_filled = 0
+
+    def _fill_large(self, buf: Buffer, pos: int, end: int) -> int:
+        body = self._large
+        assert body is not None
+        filled = self._large_filled
+        take = min(end - pos, self._large_size - filled)
+        if take:
+            # Same length: copied in place; past the allocation: the bytearray grows by exactly
+            # the bytes that arrived.
+            body[filled : filled + take] = memoryview(buf)[pos : pos + take]
+            self._large_filled = filled = filled + take
+            pos += take
+        if filled == self._large_size:
+            self._large = None
+            # A bytearray is handed out as is (no extra copy); see events.Message.
+            self._deliver(self._large_flags, body)  # type: ignore[arg-type]
+        return pos
+
+    def large_buffer(self) -> memoryview | None:
+        """Writable room for the next bytes of the large body in progress (None when there is none).
+
+        The view covers at most the rest of this body, so filling it never crosses a frame
+        boundary. It must be released (dropped) before the next call: the body may grow then.
+        """
+        body = self._large
+        if body is None or self.stopped:
+            return None
+        filled = self._large_filled
+        if filled == len(body):
+            # Grown mode: add bounded room (never more than was received so far, at least
+            # GROW_STEP), so an announced size alone allocates nothing.
+            body += bytes(min(self._large_size - filled, max(filled, GROW_STEP)))
+        return memoryview(body)[filled:]
+
+    def large_filled(self, count: int) -> None:
+        """``count`` bytes were written at the start of the last :meth:`large_buffer` view."""
+        body = self._large
+        if body is None:
+            raise LocalProtocolError("no large body is being received")
+        filled = self._large_filled + count
+        if count < 0 or filled > len(body):
+            raise LocalProtocolError(f"{count} bytes do not fit the large-body buffer")
+        self._large_filled = filled
+        if filled == self._large_size:
+            self._large = None
+            if len(body) != filled:  # pragma: no cover - the view never exceeds the body
+                del body[filled:]
+            self._deliver(self._large_flags, body)  # type: ignore[arg-type]
+
+
+class FrameDecoder(LargeBody):
     """Incremental decoder for ZMTP 2.0 and 3.x frames.
 
     ``plain`` (set by the connection once the handshake is done and no mechanism wraps frames)
@@ -119,10 +208,7 @@ class FrameDecoder:
 
     __slots__ = (
         "_frames",
-        "_large",
-        "_large_filled",
-        "_large_flags",
-        "_large_size",
+        "lists",
         "max_size",
         "on_frame",
         "out",
@@ -140,16 +226,13 @@ class FrameDecoder:
         self.reserved = reserved
         self.plain = False
         self.stopped = False
+        #: Deliver each message as its plain frames list instead of a Message event.
+        self.lists = False
         self._frames: list[bytes] = []
         self._large: bytearray | None = None
         self._large_flags = 0
         self._large_size = 0
         self._large_filled = 0
-
-    @property
-    def in_large_body(self) -> bool:
-        """True while a large body is being collected (the caller keeps no leftover then)."""
-        return self._large is not None
 
     @property
     def mid_message(self) -> bool:
@@ -164,6 +247,7 @@ class FrameDecoder:
             if self.in_large_body or self.stopped:
                 return pos
         out = self.out
+        append_out = out.append
         unpack_u64 = _U64.unpack_from
         new_object = object.__new__
         set_frames = _SET_FRAMES
@@ -171,11 +255,15 @@ class FrameDecoder:
             if self.plain:
                 # Data frames within maxmsgsize take the inlined fast path: flags 00/01 (RFC 37
                 # message-last / message-more, short size) and 02/03 (the same, long size).
+                # Everything else (commands, reserved bits, incomplete or oversized frames)
+                # leaves the loop for _slow_frame.
                 max_size = self.max_size
                 small_max = 255 if max_size < 0 else min(max_size, 255)
                 long_max = MAX_FRAME if max_size < 0 else max_size
+                lists = self.lists
                 frames = self._frames
-                while end - pos >= 2:
+                last = end - 1
+                while pos < last:
                     flags = buf[pos]
                     if flags <= MORE:
                         size = buf[pos + 1]
@@ -192,14 +280,22 @@ class FrameDecoder:
                     stop = start + size
                     if stop > end:
                         break
-                    frames.append(buf[start:stop])
                     pos = stop
-                    if not flags & MORE:
+                    if flags & MORE:
+                        frames.append(buf[start:stop])
+                        continue
+                    if frames:
+                        frames.append(buf[start:stop])
+                    else:
+                        frames = [buf[start:stop]]
+                    if lists:
+                        append_out(frames)  # type: ignore[arg-type]  # see Connection.message_lists
+                    else:
                         # Equivalent to Message(frames), without the frozen-dataclass __init__.
                         message = new_object(Message)
                         set_frames(message, frames)
-                        out.append(message)
-                        frames = []
+                        append_out(message)
+                    frames = []
                 self._frames = frames
             if end - pos < 2:
                 return pos
@@ -255,35 +351,11 @@ class FrameDecoder:
                 f"frame of {size} bytes exceeds maxmsgsize {self.max_size}",
             )
 
-    def _start_large(self, flags: int, size: int) -> None:
-        self._large = bytearray(size) if size <= PREALLOC_LIMIT else bytearray()
-        self._large_flags = flags
-        self._large_size = size
-        self._large_filled = 0
-
-    def _fill_large(self, buf: bytes, pos: int, end: int) -> int:
-        body = self._large
-        assert body is not None
-        take = min(end - pos, self._large_size - self._large_filled)
-        if take:
-            chunk = memoryview(buf)[pos : pos + take]
-            if len(body) == self._large_size:
-                body[self._large_filled : self._large_filled + take] = chunk
-            else:
-                body += chunk
-            self._large_filled += take
-            pos += take
-        if self._large_filled == self._large_size:
-            self._large = None
-            # A bytearray is handed out as is (no extra copy); see events.Message.
-            self._deliver(self._large_flags, body)  # type: ignore[arg-type]
-        return pos
-
     def _deliver(self, flags: int, body: bytes) -> None:
         if not self.plain or flags & COMMAND:
             self.on_frame(flags, body)
             return
         self._frames.append(body)
         if not flags & MORE:
-            self.out.append(Message(self._frames))
+            self.out.append(self._frames if self.lists else Message(self._frames))  # type: ignore[arg-type]
             self._frames = []

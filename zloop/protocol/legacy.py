@@ -29,10 +29,10 @@ from zloop.protocol.frames import (
     LARGE_BODY,
     MAX_FRAME,
     MORE,
-    PREALLOC_LIMIT,
     ZERO_COPY_MIN,
     Buffer,
     FrameHandler,
+    LargeBody,
     buffer_size,
 )
 
@@ -61,15 +61,12 @@ def v1_append_message(out: list[Buffer], frames: Sequence[Buffer]) -> None:
             out.append(body if type(body) is bytes else bytes(body))
 
 
-class V1Decoder:
+class V1Decoder(LargeBody):
     """Incremental RFC 13 decoder with the same interface as ``frames.FrameDecoder``."""
 
     __slots__ = (
         "_frames",
-        "_large",
-        "_large_filled",
-        "_large_flags",
-        "_large_size",
+        "lists",
         "max_size",
         "on_frame",
         "out",
@@ -83,15 +80,12 @@ class V1Decoder:
         self.max_size = max_size
         self.plain = False
         self.stopped = False
+        self.lists = False
         self._frames: list[bytes] = []
         self._large: bytearray | None = None
         self._large_flags = 0
         self._large_size = 0
         self._large_filled = 0
-
-    @property
-    def in_large_body(self) -> bool:
-        return self._large is not None
 
     @property
     def mid_message(self) -> bool:
@@ -134,28 +128,8 @@ class V1Decoder:
                 continue
             if size < LARGE_BODY:
                 break
-            self._large = bytearray(size) if size <= PREALLOC_LIMIT else bytearray()
-            self._large_flags = flags
-            self._large_size = size
-            self._large_filled = 0
+            self._start_large(flags, size)
             pos = self._fill_large(buf, start, end)
-        return pos
-
-    def _fill_large(self, buf: bytes, pos: int, end: int) -> int:
-        body = self._large
-        assert body is not None
-        take = min(end - pos, self._large_size - self._large_filled)
-        if take:
-            chunk = memoryview(buf)[pos : pos + take]
-            if len(body) == self._large_size:
-                body[self._large_filled : self._large_filled + take] = chunk
-            else:
-                body += chunk
-            self._large_filled += take
-            pos += take
-        if self._large_filled == self._large_size:
-            self._large = None
-            self._deliver(self._large_flags, body)  # type: ignore[arg-type]
         return pos
 
     def _deliver(self, flags: int, body: bytes) -> None:
@@ -164,5 +138,5 @@ class V1Decoder:
             return
         self._frames.append(body)
         if not flags:
-            self.out.append(Message(self._frames))
+            self.out.append(self._frames if self.lists else Message(self._frames))  # type: ignore[arg-type]
             self._frames = []

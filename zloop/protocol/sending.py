@@ -14,7 +14,17 @@ from collections.abc import Iterable, Sequence
 from zloop.protocol import commands as cmd
 from zloop.protocol.errors import LocalProtocolError
 from zloop.protocol.events import Event
-from zloop.protocol.frames import COMMAND, MORE, ZERO_COPY_MIN, Buffer, append_frame, append_message
+from zloop.protocol.frames import (
+    COMMAND,
+    LONG,
+    LONG_HEADER,
+    MORE,
+    SHORT_HEADERS,
+    ZERO_COPY_MIN,
+    Buffer,
+    append_frame,
+    append_message,
+)
 from zloop.protocol.legacy import v1_append_message
 from zloop.protocol.mechanism import Mechanism
 
@@ -74,8 +84,33 @@ class Sender:
     def send_messages(self, messages: Iterable[Sequence[FrameInput]]) -> None:
         """Queue several multipart messages."""
         self._check_traffic()
+        version = self._peer_version
+        if self._mech.wraps_frames or version is None or version < (2, 0):
+            for frames in messages:
+                self._queue_message(frames)
+            return
+        # ZMTP 2.0/3.x without a wrapping mechanism (the hot path): short single-frame bytes
+        # messages are two appends; everything else takes append_message.
+        out = self._out
+        append = out.append
+        short_last = SHORT_HEADERS[0]
+        long_header = LONG_HEADER.pack
         for frames in messages:
-            self._queue_message(frames)
+            if len(frames) == 1:
+                body = frames[0]
+                if type(body) is bytes:
+                    size = len(body)
+                    if size <= 255:
+                        append(short_last[size])
+                        append(body)
+                        continue
+                    if size < ZERO_COPY_MIN:
+                        append(long_header(LONG, size))
+                        append(body)
+                        continue
+            elif not frames:
+                raise LocalProtocolError("a message needs at least one frame")
+            append_message(out, frames)
 
     def _send_subscription(self, body: bytes, prefix: bytes, topic: bytes) -> None:
         self._check_traffic()
@@ -135,6 +170,13 @@ class Sender:
         """Everything queued as few buffers as possible (small pieces joined, large bodies as
         memoryviews without a copy) for ``socket.sendmsg``; clears the queue."""
         out = self._out
+        if not out:
+            return []
+        if memoryview not in set(map(type, out)):
+            # Only bytes pieces (the common small-message case): one joined buffer.
+            data = b"".join(out)
+            out.clear()
+            return [data]
         result: list[bytes | memoryview] = []
         small: list[Buffer] = []
         for piece in out:

@@ -1,0 +1,174 @@
+"""Interleaved A/B throughput of two zloop trees (PUSH -> PULL), with CPU time per message.
+
+Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]``
+
+``A_DIR`` and ``B_DIR`` are folders that each contain a ``zloop`` package (e.g. a copy of the tree
+before a change, and the checkout). Every round runs A then B (then B then A on the next round, so
+neither always goes first) for each transport and size, in fresh processes with ``PYTHONPATH``
+pointing at that folder. On a shared, noisy machine wall-clock rates swing by 30 %; the CPU time
+each process spent per message (all of its threads, ``time.process_time``) is much steadier and is
+what a code change moves. Printed per configuration: the median rate and the median receiver /
+sender CPU microseconds per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _proc import BenchError, emit, fmt_rate, fmt_size, render
+
+SCRIPT = Path(__file__).resolve()
+COUNTS = {16: 300_000, 1024: 200_000, 64 * 1024: 15_000, 1024 * 1024: 1_500}
+TIMEOUT = 90.0
+
+
+def _receiver(endpoint: str, size: int, count: int) -> None:
+    import zloop as zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.setsockopt(zmq.RCVTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+    recv = sock.recv
+    first = recv()
+    start, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(count - 1):
+        recv()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    if len(first) != size:
+        raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
+    emit("RESULT", json.dumps({"seconds": elapsed, "cpu": cpu, "where": zmq.__file__}))
+    sock.close()
+    ctx.term()
+
+
+def _sender(endpoint: str, size: int, count: int) -> None:
+    import zloop as zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.setsockopt(zmq.SNDTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 20_000)
+    sock.connect(endpoint)
+    payload = b"x" * size
+    send = sock.send
+    cpu0 = time.process_time()
+    for _ in range(count):
+        send(payload)
+    sock.close()
+    ctx.term()
+    emit("SENT", json.dumps({"cpu": time.process_time() - cpu0}))
+
+
+def _start(tree: str, args: list[str]) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=tree)
+    return subprocess.Popen(
+        [sys.executable, "-u", str(SCRIPT), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _line(proc: subprocess.Popen[bytes], tag: str) -> str:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.decode()
+        if line.startswith(tag + " "):
+            return line[len(tag) + 1 :].strip()
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    raise BenchError(f"worker ended without {tag}: {err[-1500:]}")
+
+
+def run_one(tree: str, transport: str, size: int, count: int, tmp: str) -> dict[str, float]:
+    endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp}/ab-{size}.ipc"
+    common = ["--size", str(size), "--count", str(count)]
+    recv = _start(tree, ["--worker", "recv", "--endpoint", endpoint, *common])
+    send = None
+    try:
+        bound = _line(recv, "READY")
+        send = _start(tree, ["--worker", "send", "--endpoint", bound, *common])
+        result = json.loads(_line(recv, "RESULT"))
+        sent = json.loads(_line(send, "SENT"))
+        send.wait(TIMEOUT)
+        recv.wait(TIMEOUT)
+    finally:
+        for proc in (recv, send):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return {
+        "rate": (count - 1) / result["seconds"],
+        "rcpu": result["cpu"] / count * 1e6,
+        "scpu": sent["cpu"] / count * 1e6,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("trees", nargs="*")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sizes", default="16,1048576")
+    parser.add_argument("--transports", default="tcp,ipc")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--worker", choices=("recv", "send"), help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        (_receiver if args.worker == "recv" else _sender)(args.endpoint, args.size, args.count)
+        return 0
+    if len(args.trees) != 2:
+        parser.error("give two trees: A_DIR B_DIR")
+    trees = [str(Path(t).resolve()) for t in args.trees]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    transports = args.transports.split(",")
+    runs: dict[tuple[str, int, int], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="zloop-ab-") as tmp:
+        for rnd in range(args.rounds):
+            for transport in transports:
+                for size in sizes:
+                    count = args.count or COUNTS.get(size, 10_000)
+                    order = (0, 1) if rnd % 2 == 0 else (1, 0)
+                    for which in order:
+                        res = run_one(trees[which], transport, size, count, tmp)
+                        runs.setdefault((transport, size, which), []).append(res)
+                        print(
+                            f"  round {rnd} {transport} {fmt_size(size)} {'AB'[which]}: "
+                            f"{fmt_rate(res['rate'])} msg/s rcpu {res['rcpu']:.2f} us "
+                            f"scpu {res['scpu']:.2f} us",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+    rows = []
+    for transport in transports:
+        for size in sizes:
+            cells = [f"{transport} {fmt_size(size)}"]
+            meds = []
+            for which in (0, 1):
+                rs = runs[(transport, size, which)]
+                med = {k: statistics.median(r[k] for r in rs) for k in ("rate", "rcpu", "scpu")}
+                meds.append(med)
+                cells += [fmt_rate(med["rate"]), f"{med['rcpu']:.2f}", f"{med['scpu']:.2f}"]
+            cells.append(f"{meds[1]['rate'] / meds[0]['rate']:.2f}")
+            cells.append(f"{meds[1]['rcpu'] / meds[0]['rcpu']:.2f}")
+            rows.append(cells)
+    headers = ["config", "A msg/s", "A rcpu us", "A scpu us", "B msg/s", "B rcpu us"]
+    headers += ["B scpu us", "B/A rate", "B/A rcpu"]
+    print(render(headers, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
