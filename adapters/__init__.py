@@ -1,8 +1,31 @@
 """Event-loop adapters for zloop (imported as ``zloop.adapters``).
 
-This folder sits at the top of the repository and is installed as the ``zloop.adapters``
-sub-package (see ``pyproject.toml``). Each adapter will register a socket's edge-triggered
-``FD`` with its loop and drain the socket until ``Again``; the shared discipline lives in one core
-module. The adapters themselves arrive with the adapters issue; until then this package only
-marks the place.
+One loop-agnostic core (:mod:`zloop.adapters._core`: the edge-triggered discipline, cancellation
+safety, written once) and one thin module per loop, each in that loop's idiom and named like pyzmq's
+equivalent where there is one:
+
+* :mod:`zloop.adapters.asyncio` — ``Context``, ``Socket`` (``from_socket``), ``Poller``, like ``zmq.asyncio``;
+* :mod:`zloop.adapters.selectors` — ``Reactor`` (libevent-style callbacks) and ``ZMQSelector``
+  (a ``selectors.BaseSelector`` that accepts ZeroMQ sockets);
+* :mod:`zloop.adapters.trio`, :mod:`zloop.adapters.gevent` (like ``zmq.green``),
+  :mod:`zloop.adapters.tornado` (``ZMQStream``).
+
+Every adapter drives zloop sockets **and** pyzmq sockets (only the public FD/EVENTS/NOBLOCK/Again
+contract is used). Importing this package imports no event loop: each submodule imports its loop
+when it is itself imported (``zloop.adapters.asyncio`` etc., also reachable as attributes).
 """
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_SUBMODULES = ("asyncio", "selectors", "trio", "gevent", "tornado")
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
