@@ -1,0 +1,564 @@
+"""gevent support, like ``zmq.green``: blocking calls that block only the calling greenlet.
+
+::
+
+    import gevent, zloop
+    from zloop.adapters import gevent as zgreen
+
+    ctx = zgreen.Context()                 # or zgreen.Context.shadow(zloop_or_pyzmq_context)
+    rep = ctx.socket(zloop.REP)
+    rep.bind("tcp://127.0.0.1:5555")
+    gevent.spawn(lambda: [rep.send(rep.recv()) for _ in iter(int, 1)])
+
+* :class:`Context`, :class:`Socket` (``Socket.from_socket(existing)`` wraps a zloop **or pyzmq**
+  socket), :class:`Poller` and :func:`poll`, with the blocking API of ``zmq.Socket``:
+  ``send / recv / send_multipart / recv_multipart / send_string / recv_string / send_json /
+  recv_json / send_pyobj / recv_pyobj / poll``. ``NOBLOCK`` raises ``Again`` at once, as usual.
+* A blocked call parks its greenlet on a ``gevent.hub.Waiter``; the socket's FD is watched by one
+  hub ``io`` watcher (read interest) while anybody waits, and the shared core
+  (:mod:`zloop.adapters._core`) serves waiters in FIFO order, re-reading ``EVENTS`` after every
+  operation. Thousands of greenlets may block on one socket or on thousands of sockets.
+* **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
+  blocked call creates no timer at all (a test proves it). The only timers are the ones the user
+  asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
+* Interrupting a blocked call (``gevent.Timeout``, ``Greenlet.kill``) takes nothing from the socket:
+  the queued operation is removed, or — if the hub had already performed it for this greenlet — a
+  received message goes back to the core's push-back buffer and the next recv gets it whole; a
+  ``send_multipart`` is sent whole or not at all.
+
+Greenlets are resumed *after* the refresh that completed them (a hub callback runs the refresh,
+then switches to each completed greenlet in order), so user code never runs inside the core.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import select
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]
+import gevent.hub  # type: ignore[import-untyped]
+from gevent.hub import Waiter as _HubWaiter
+
+from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+
+__all__ = ["Context", "GeventBackend", "Poller", "Socket", "poll"]
+
+NOBLOCK = 1
+_FD = 14
+_EVENTS = 15
+_RCVTIMEO = 27
+_SNDTIMEO = 28
+
+
+def _flavour(sock: Any) -> Any:
+    """The error module of ``sock``'s flavour: ``zmq`` for pyzmq sockets, else ``zloop``."""
+    if type(sock).__module__.split(".")[0] == "zmq":
+        import zmq
+
+        return zmq
+    import zloop
+
+    return zloop
+
+
+class _GreenWaiter:
+    """A core ``Waiter`` for one blocked greenlet. Completion is recorded; the backend switches."""
+
+    __slots__ = ("_done", "backend", "hub_waiter")
+
+    def __init__(self, backend: GeventBackend) -> None:
+        self.backend = backend
+        self.hub_waiter = _HubWaiter(backend.hub)
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any, /) -> None:
+        self._done = True
+        self.backend._wake(self.hub_waiter, value, None)
+
+    def set_exception(self, exc: BaseException, /) -> None:
+        self._done = True
+        self.backend._wake(self.hub_waiter, None, exc)
+
+
+class _AnyWaiter:
+    """One of several poll waiters of a :class:`Poller` call: the first completion wakes the greenlet."""
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: _GreenWaiter) -> None:
+        self.group = group
+
+    def done(self) -> bool:
+        return self.group._done
+
+    def set_result(self, value: Any, /) -> None:
+        self.group.set_result(None)
+
+    def set_exception(self, exc: BaseException, /) -> None:
+        self.group.set_exception(exc)
+
+
+class GeventBackend:
+    """The core's :class:`~zloop.adapters._core.Backend` for one gevent hub (one per thread).
+
+    Every callback it runs in the hub (fd readable, ``call_soon``) is followed by switching to the
+    greenlets that callback completed, in completion order.
+    """
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self._io: dict[int, Any] = {}
+        self._ready: deque[tuple[Any, Any, BaseException | None]] = deque()
+        self._running = False
+        self._flush_scheduled = False
+        self.watchers: dict[int, Watcher] = {}
+
+    # -- Backend -------------------------------------------------------------------------------------
+
+    def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        watcher = self.hub.loop.io(fd, 1)
+        watcher.start(self._run, callback)
+        self._io[fd] = watcher
+
+    def remove_reader(self, fd: int, /) -> None:
+        watcher = self._io.pop(fd, None)
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
+
+    def call_soon(self, callback: Callable[[], None], /) -> None:
+        self.hub.loop.run_callback(self._run, callback)
+
+    def create_waiter(self) -> _GreenWaiter:
+        return _GreenWaiter(self)
+
+    # -- resuming greenlets --------------------------------------------------------------------------
+
+    def _run(self, callback: Callable[[], None]) -> None:
+        self._running = True
+        try:
+            callback()
+        finally:
+            self._running = False
+            self._flush()
+
+    def _wake(self, hub_waiter: Any, value: Any, exc: BaseException | None) -> None:
+        self._ready.append((hub_waiter, value, exc))
+        if not self._running and not self._flush_scheduled:
+            # Completed outside a hub callback (e.g. close() in a greenlet): resume from the hub.
+            self._flush_scheduled = True
+            self.hub.loop.run_callback(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        ready = self._ready
+        while ready:
+            hub_waiter, value, exc = ready.popleft()
+            if exc is None:
+                hub_waiter.switch(value)
+            else:
+                hub_waiter.throw(exc)
+
+
+_backends: weakref.WeakKeyDictionary[Any, GeventBackend] = weakref.WeakKeyDictionary()
+
+
+def backend() -> GeventBackend:
+    """The backend of this thread's hub."""
+    hub = gevent.get_hub()
+    b = _backends.get(hub)
+    if b is None:
+        b = _backends[hub] = GeventBackend(hub)
+    return b
+
+
+def _watcher_for(sock: Any) -> Watcher:
+    """The one watcher of ``sock`` in this thread (shared by every wrapper of that socket)."""
+    b = backend()
+    fd = int(sock.getsockopt(_FD))
+    w = b.watchers.get(fd)
+    if w is None or w.socket is not sock or w.closed:
+        if w is not None and w.socket is not sock:
+            # The fd number was reused: the previous socket was closed behind our back.
+            w.close()
+        w = Watcher(sock, b)
+        b.watchers[fd] = w
+    return w
+
+
+def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | None) -> Any:
+    """Park the greenlet until ``pending`` completes; ``Again``-like ``timeout`` (s) if asked for."""
+    timer = None
+    if timeout is not None:
+        timer = gevent.Timeout.start_new(timeout)
+    try:
+        return waiter.hub_waiter.get()
+    except BaseException as exc:
+        waiter._done = True
+        w.cancel(pending)
+        if timer is not None and exc is timer:
+            return NOT_READY
+        raise
+    finally:
+        if timer is not None:
+            timer.close()
+
+
+class Socket:
+    """A green socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's."""
+
+    _sock: Any
+
+    def __init__(self, sock: Any) -> None:
+        if isinstance(sock, Socket):
+            sock = sock._sock
+        self._sock = sock
+        self._w: Watcher | None = None
+        self._b: GeventBackend | None = None
+        self._zmod = _flavour(sock)
+
+    @classmethod
+    def from_socket(cls, sock: Any) -> Socket:
+        """Wrap an existing zloop or pyzmq socket."""
+        return cls(sock)
+
+    def __repr__(self) -> str:
+        return f"<zloop.adapters.gevent.Socket {self._sock!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    @property
+    def socket(self) -> Any:
+        return self._sock
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._sock.closed)
+
+    def _watcher(self) -> Watcher:
+        w = self._w
+        if w is not None and not w.closed and self._b is _backends.get(gevent.get_hub()):
+            return w
+        if self._sock.closed:
+            raise self._zmod.ZMQError(self._zmod.ENOTSOCK, "socket is closed")
+        w = self._w = _watcher_for(self._sock)
+        self._b = w.backend  # type: ignore[assignment]
+        return w
+
+    def getsockopt(self, option: int) -> Any:
+        if option == _EVENTS and not self._sock.closed:
+            return self._watcher().events()
+        return self._sock.getsockopt(option)
+
+    get = getsockopt
+
+    @property
+    def EVENTS(self) -> int:
+        return int(self.getsockopt(_EVENTS))
+
+    # -- the one pattern ---------------------------------------------------------------------------
+
+    def _op(self, op: Op, flags: int, timeout_opt: int) -> Any:
+        w = self._watcher()
+        if flags & NOBLOCK:
+            return w.now(op)
+        value = w.attempt(op)
+        if value is not NOT_READY:
+            return value
+        timeout_ms = self._sock.getsockopt(timeout_opt)
+        waiter = _GreenWaiter(w.backend)  # type: ignore[arg-type]
+        pending = w.wait(op, waiter)
+        value = _block(w, pending, waiter, timeout_ms / 1000 if timeout_ms >= 0 else None)
+        if value is NOT_READY:
+            raise self._zmod.Again()
+        return value
+
+    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+
+    def send_multipart(
+        self, msg_parts: Iterable[Any], flags: int = 0, copy: bool = True, track: bool = False
+    ) -> Any:
+        return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        result: list[Any] = self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
+        return result
+
+    def send_string(
+        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> Any:
+        if not isinstance(u, str):
+            raise TypeError("str objects only")
+        return self.send(u.encode(encoding), flags, copy)
+
+    send_unicode = send_string
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        return str(self.recv(flags).decode(encoding))
+
+    recv_unicode = recv_string
+
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
+        return self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self.recv(flags), **kwargs)
+
+    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
+        return self.send(pickle.dumps(obj, protocol), flags)
+
+    def recv_pyobj(self, flags: int = 0) -> Any:
+        return pickle.loads(self.recv(flags))
+
+    def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
+        """Events in ``flags`` that are ready, waiting up to ``timeout`` ms (None or -1: forever)."""
+        w = self._watcher()
+        ev = w.poll_now(flags)
+        if ev or timeout == 0:
+            return ev
+        waiter = _GreenWaiter(w.backend)  # type: ignore[arg-type]
+        pending = w.wait_poll(flags, waiter)
+        seconds = None if timeout is None or timeout < 0 else timeout / 1000
+        result = _block(w, pending, waiter, seconds)
+        return 0 if result is NOT_READY else int(result)
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def _release(self, why: str = "socket released while waiting") -> None:
+        """Stop watching (blocked greenlets get ``ZMQError(ENOTSOCK)``) without closing the socket."""
+        sock = self._sock
+        self._w = None
+        if sock.closed:
+            return
+        fd = int(sock.getsockopt(_FD))
+        zmod = self._zmod
+        for b in list(_backends.values()):
+            w = b.watchers.get(fd)
+            if w is not None and w.socket is sock:
+                del b.watchers[fd]
+                w.close(lambda: zmod.ZMQError(zmod.ENOTSOCK, why))
+
+    def close(self, linger: int | None = None) -> None:
+        """Wake blocked greenlets with ``ZMQError(ENOTSOCK)``, stop watching, close the socket."""
+        if self._sock.closed:
+            return
+        self._release("socket closed while waiting")
+        self._sock.close(linger=linger)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_zmq_socket(item: Any) -> bool:
+    return isinstance(item, Socket) or (
+        hasattr(item, "getsockopt") and hasattr(item, "recv_multipart")
+    )
+
+
+def _fileno(item: Any) -> int:
+    return item if isinstance(item, int) else int(item.fileno())
+
+
+class Poller:
+    """Like ``zmq.Poller`` for greenlets: zloop/pyzmq sockets (green or not) and plain fds / objects
+    with ``fileno()``. ``poll(timeout)`` (ms; None or negative = forever) blocks only the greenlet and
+    returns every registered item that is ready (level-triggered, like ``zmq_poll``)."""
+
+    def __init__(self) -> None:
+        self.sockets: list[tuple[Any, int]] = []
+        self._map: dict[int, int] = {}
+
+    def __contains__(self, item: Any) -> bool:
+        return id(item) in self._map
+
+    def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
+        if id(socket) in self._map:
+            self.modify(socket, flags)
+        elif flags:
+            self._map[id(socket)] = len(self.sockets)
+            self.sockets.append((socket, flags))
+
+    def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
+        if id(socket) not in self._map:
+            self.register(socket, flags)
+        elif not flags:
+            self.unregister(socket)
+        else:
+            self.sockets[self._map[id(socket)]] = (socket, flags)
+
+    def unregister(self, socket: Any) -> None:
+        index = self._map.pop(id(socket))
+        self.sockets.pop(index)
+        for i, (s, _) in enumerate(self.sockets[index:], index):
+            self._map[id(s)] = i
+
+    def _ready_now(self) -> list[tuple[Any, int]]:
+        ready: list[tuple[Any, int]] = []
+        fds: list[tuple[Any, int]] = []
+        for item, mask in self.sockets:
+            if _is_zmq_socket(item):
+                w = item._watcher() if isinstance(item, Socket) else _watcher_for(item)
+                ev = w.poll_now(mask)
+                if ev:
+                    ready.append((item, ev))
+            else:
+                fds.append((item, mask))
+        if fds:
+            rlist = [_fileno(i) for i, m in fds if m & POLLIN]
+            wlist = [_fileno(i) for i, m in fds if m & POLLOUT]
+            r, wr, _ = select.select(rlist, wlist, [], 0)
+            for item, _mask in fds:
+                fd = _fileno(item)
+                ev = (POLLIN if fd in r else 0) | (POLLOUT if fd in wr else 0)
+                if ev:
+                    ready.append((item, ev))
+        return ready
+
+    def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+        ready = self._ready_now()
+        if ready or timeout == 0 or not self.sockets:
+            return ready
+        b = backend()
+        deadline = None
+        if timeout is not None and timeout >= 0:
+            deadline = b.hub.loop.now() + timeout / 1000
+        while True:
+            group = _GreenWaiter(b)
+            pendings: list[tuple[Watcher, Pending]] = []
+            ios: list[Any] = []
+            try:
+                for item, mask in self.sockets:
+                    if _is_zmq_socket(item):
+                        w = item._watcher() if isinstance(item, Socket) else _watcher_for(item)
+                        pendings.append((w, w.wait_poll(mask, _AnyWaiter(group))))
+                    else:
+                        io = b.hub.loop.io(_fileno(item), mask & (POLLIN | POLLOUT))
+                        io.start(b._run, _wake_group(group))
+                        ios.append(io)
+                remaining = None if deadline is None else max(0.0, deadline - b.hub.loop.now())
+                result = _block_group(pendings, group, remaining)
+            finally:
+                for io in ios:
+                    io.stop()
+                    io.close()
+            ready = self._ready_now()
+            if ready or result is NOT_READY:
+                return ready
+
+
+def _wake_group(group: _GreenWaiter) -> Callable[[], None]:
+    def wake() -> None:
+        if not group._done:
+            group.set_result(None)
+
+    return wake
+
+
+def _block_group(
+    pendings: list[tuple[Watcher, Pending]], group: _GreenWaiter, timeout: float | None
+) -> Any:
+    timer = None
+    if timeout is not None:
+        timer = gevent.Timeout.start_new(timeout)
+    try:
+        return group.hub_waiter.get()
+    except BaseException as exc:
+        if timer is not None and exc is timer:
+            return NOT_READY
+        raise
+    finally:
+        group._done = True
+        for w, p in pendings:
+            w.cancel(p)
+        if timer is not None:
+            timer.close()
+
+
+def poll(sockets: Iterable[tuple[Any, int]], timeout: int | None = None) -> list[tuple[Any, int]]:
+    """``zmq.poll`` for greenlets: ``[(socket_or_fd, flags), ...]`` -> ready ``(item, events)``."""
+    poller = Poller()
+    for item, flags in sockets:
+        poller.register(item, flags)
+    return poller.poll(timeout)
+
+
+class Context:
+    """A context whose ``socket()`` returns green :class:`Socket`\\ s. Creates a zloop context by
+    default; ``Context.shadow(ctx)`` wraps an existing zloop or pyzmq context."""
+
+    _instance: Context | None = None
+
+    def __init__(self, io_threads: int = 1, *, context: Any = None) -> None:
+        if context is None:
+            import zloop
+
+            context = zloop.Context(io_threads)
+        self._ctx = context
+        self._sockets: weakref.WeakSet[Socket] = weakref.WeakSet()
+
+    @classmethod
+    def shadow(cls, context: Any) -> Context:
+        return cls(context=context)
+
+    @classmethod
+    def instance(cls, io_threads: int = 1) -> Context:
+        if cls._instance is None or cls._instance.closed:
+            cls._instance = cls(io_threads)
+        return cls._instance
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    @property
+    def context(self) -> Any:
+        return self._ctx
+
+    def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        s = Socket(self._ctx.socket(socket_type, **kwargs))
+        self._sockets.add(s)
+        return s
+
+    def destroy(self, linger: int | None = None) -> None:
+        """Close every socket (waking blocked greenlets) and terminate the context."""
+        for s in list(self._sockets):
+            s.close(linger=linger)
+        self._ctx.destroy(linger)
+
+    def term(self) -> None:
+        self._ctx.term()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.term()
+
+
+_ = POLLOUT
+
+
+def __getattr__(name: str) -> Any:
+    """Everything else is zloop's (constants, errors...), so ``import zloop.adapters.gevent as zmq``
+    works like ``import zmq.green as zmq``."""
+    import zloop
+
+    try:
+        return getattr(zloop, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
