@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from zloop import _adapters_path
+from zloop import _adapters_path, z85
 from zloop._names import *  # noqa: F403 - the flat pyzmq names
 from zloop._names import NAMES as _NAMES
 from zloop.constants import (
@@ -33,6 +33,7 @@ from zloop.errors import (
     ZMQVersionError,
     strerror,
 )
+from zloop.keys import curve_keypair, curve_public, has_curve
 from zloop.message import Frame, Message
 from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select
@@ -62,6 +63,8 @@ def pyzmq_version() -> str:
 
 def has(capability: str) -> bool:
     """Which optional capabilities are available (``zmq.has``): ipc, curve (with PyNaCl) ..."""
+    if capability == "curve":
+        return has_curve()
     return capability == "ipc"
 
 
@@ -88,7 +91,10 @@ __all__ = [
     "ZMQBindError",
     "ZMQError",
     "ZMQVersionError",
+    "curve_keypair",
+    "curve_public",
     "has",
+    "z85",
     "parse_monitor_message",
     "poll",
     "proxy",

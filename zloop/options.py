@@ -48,6 +48,15 @@ class Options:
     conflate: bool = False
     zap_domain: bytes = b""
     metadata: dict[str, bytes] = field(default_factory=dict)
+    # Security (libzmq options_t): ``mechanism`` is a SecurityMechanism value; ``as_server`` is
+    # shared by PLAIN and CURVE exactly as in libzmq (see ``_set_security``).
+    mechanism: int = 0
+    as_server: bool = False
+    plain_username: bytes = b""
+    plain_password: bytes = b""
+    curve_publickey: bytes = b""
+    curve_secretkey: bytes = b""
+    curve_serverkey: bytes = b""
 
     def snapshot(self) -> Options:
         """An independent copy for the I/O thread."""
@@ -134,8 +143,84 @@ COMMON_OPTIONS: dict[SocketOption, tuple[str, Callable[[SocketOption, Any], Any]
 }
 
 
+#: Security options (libzmq ``options_t::setsockopt``): setting them switches the mechanism.
+SECURITY_OPTIONS = frozenset(
+    {
+        Opt.MECHANISM,
+        Opt.PLAIN_SERVER,
+        Opt.PLAIN_USERNAME,
+        Opt.PLAIN_PASSWORD,
+        Opt.CURVE_SERVER,
+        Opt.CURVE_PUBLICKEY,
+        Opt.CURVE_SECRETKEY,
+        Opt.CURVE_SERVERKEY,
+    }
+)
+
+_NULL, _PLAIN, _CURVE = 0, 1, 2  # SecurityMechanism values
+_CURVE_KEY_ATTRS = {
+    Opt.CURVE_PUBLICKEY: "curve_publickey",
+    Opt.CURVE_SECRETKEY: "curve_secretkey",
+    Opt.CURVE_SERVERKEY: "curve_serverkey",
+}
+
+
+def _set_security(options: Options, option: SocketOption, value: Any) -> None:
+    """libzmq's rules: PLAIN_SERVER / CURVE_SERVER set ``as_server`` and the mechanism (0: NULL);
+    a PLAIN user name or password makes a PLAIN client; any CURVE key selects CURVE and the
+    server key makes a client. Keys are 32 raw bytes or Z85 (40 chars, or 41 with a NUL)."""
+    if option == Opt.MECHANISM:
+        raise ZMQError(Errno.EINVAL, "MECHANISM is read-only")
+    if option in (Opt.PLAIN_SERVER, Opt.CURVE_SERVER):
+        server = _flag(option, value)
+        if option == Opt.CURVE_SERVER and server:
+            from zloop.keys import require_nacl  # lazy: CURVE is an optional extra
+
+            require_nacl()
+        options.as_server = server
+        options.mechanism = (_PLAIN if option == Opt.PLAIN_SERVER else _CURVE) if server else _NULL
+        return
+    if option in (Opt.PLAIN_USERNAME, Opt.PLAIN_PASSWORD):
+        if value is None:  # libzmq: a NULL value switches back to NULL
+            options.mechanism = _NULL
+            return
+        data = _blob(255, 1)(option, value)
+        if option == Opt.PLAIN_USERNAME:
+            options.plain_username = data
+        else:
+            options.plain_password = data
+        options.as_server = False
+        options.mechanism = _PLAIN
+        return
+    from zloop.keys import key_from_option  # lazy: keeps options.py light
+
+    key = key_from_option(value)
+    setattr(options, _CURVE_KEY_ATTRS[option], key)
+    options.mechanism = _CURVE
+    if option == Opt.CURVE_SERVERKEY:
+        options.as_server = False
+
+
+def _get_security(options: Options, option: SocketOption) -> Any:
+    if option == Opt.MECHANISM:
+        return options.mechanism
+    if option == Opt.PLAIN_SERVER:
+        return int(options.as_server and options.mechanism == _PLAIN)
+    if option == Opt.CURVE_SERVER:
+        return int(options.as_server and options.mechanism == _CURVE)
+    if option == Opt.PLAIN_USERNAME:
+        return options.plain_username
+    if option == Opt.PLAIN_PASSWORD:
+        return options.plain_password
+    # CURVE keys: the 32 raw bytes (libzmq's binary form); b"" while unset.
+    return getattr(options, _CURVE_KEY_ATTRS[option])
+
+
 def set_common(options: Options, option: SocketOption, value: Any) -> None:
     """Validate and store one common option (raises ZMQError(EINVAL) with a precise message)."""
+    if option in SECURITY_OPTIONS:
+        _set_security(options, option, value)
+        return
     if option == Opt.IPV4ONLY:
         options.ipv6 = not _flag(option, value)
         return
@@ -148,6 +233,8 @@ def set_common(options: Options, option: SocketOption, value: Any) -> None:
 
 
 def get_common(options: Options, option: SocketOption) -> Any:
+    if option in SECURITY_OPTIONS:
+        return _get_security(options, option)
     if option == Opt.IPV4ONLY:
         return int(not options.ipv6)
     if option == Opt.TYPE:
@@ -158,4 +245,8 @@ def get_common(options: Options, option: SocketOption) -> Any:
 
 
 def is_common(option: int) -> bool:
-    return option in COMMON_OPTIONS or option in (Opt.IPV4ONLY, Opt.METADATA, Opt.TYPE)
+    return (
+        option in COMMON_OPTIONS
+        or option in SECURITY_OPTIONS
+        or option in (Opt.IPV4ONLY, Opt.METADATA, Opt.TYPE)
+    )

@@ -1,0 +1,247 @@
+"""The ZAP decision logic (RFC 27 handler side), shared by every authenticator.
+
+:class:`Authenticator` holds the policy (IP allow/deny lists, PLAIN passwords per domain, CURVE
+keys per domain or "any key", CURVE callbacks) and answers one request with
+:meth:`Authenticator.handle_zap_message`. It does no I/O of its own beyond the ZAP socket it is
+given; :class:`zloop.auth.thread.ThreadAuthenticator` runs it in a thread.
+
+Decisions follow pyzmq's ``zmq.auth`` so that programs behave the same with either library:
+
+* with an allow list, only listed addresses pass the address check, others are refused ("Address
+  not allowed"); otherwise listed deny addresses are refused ("Address denied");
+* NULL: admitted unless the address was refused;
+* PLAIN: even an allowed address must present a password of the request's domain ("*" when the
+  domain is empty); user id = the user name;
+* CURVE: "any key" mode admits everyone, else the client key must be among the certificates
+  loaded for the domain (or the domain's callback must accept it); user id = the Z85 key;
+* the reply is 200 "OK" or 400 with the reason.
+
+Configuration methods are safe to call from any thread while the handler runs (one lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from zloop import z85
+from zloop.auth.certs import load_certificates
+
+__all__ = ["CURVE_ALLOW_ANY", "VERSION", "Authenticator", "CredentialsProvider"]
+
+#: ``configure_curve(location=CURVE_ALLOW_ANY)`` admits every CURVE client.
+CURVE_ALLOW_ANY = "*"
+VERSION = b"1.0"
+
+
+class CredentialsProvider(Protocol):
+    """For :meth:`Authenticator.configure_curve_callback` (as pyzmq)."""
+
+    def callback(self, domain: str, key: bytes) -> bool: ...
+
+
+class Authenticator:
+    """ZAP policy and request handling; see the module docstring."""
+
+    def __init__(
+        self,
+        context: Any = None,
+        encoding: str = "utf-8",
+        log: logging.Logger | None = None,
+    ) -> None:
+        if context is None:
+            from zloop.context import Context  # lazy: avoids an import cycle
+
+            context = Context.instance()
+        self.context = context
+        self.encoding = encoding
+        self.log = log or logging.getLogger("zloop.auth")
+        self.allow_addresses: set[str] = set()
+        self.deny_addresses: set[str] = set()
+        self.passwords: dict[str, dict[str, str]] = {}
+        self.certs: dict[str, dict[bytes, bool]] = {}
+        self.allow_any = False
+        self.credentials_providers: dict[str, CredentialsProvider] = {}
+        self.zap_socket: Any = None
+        self._lock = threading.Lock()
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the ZAP socket (a REP at ``inproc://zeromq.zap.01``) in our context."""
+        sock = self.context.socket(4)  # REP
+        sock.linger = 1
+        try:
+            sock.bind("inproc://zeromq.zap.01")
+        except Exception:
+            sock.close(0)
+            raise
+        self.zap_socket = sock
+
+    def stop(self) -> None:
+        """Close the ZAP socket (unbinds the name)."""
+        if self.zap_socket is not None:
+            self.zap_socket.close(1)
+        self.zap_socket = None
+
+    # -- configuration ----------------------------------------------------------------------------
+
+    def allow(self, *addresses: str) -> None:
+        """Admit only these IP addresses (all others are refused once an allow list exists)."""
+        with self._lock:
+            if self.deny_addresses:
+                self.log.warning("zloop.auth: allow() after deny(): the allow list wins")
+            self.allow_addresses.update(addresses)
+
+    def deny(self, *addresses: str) -> None:
+        """Refuse these IP addresses (ignored while an allow list exists)."""
+        with self._lock:
+            if self.allow_addresses:
+                self.log.warning("zloop.auth: deny() after allow(): the allow list wins")
+            self.deny_addresses.update(addresses)
+
+    def configure_plain(
+        self, domain: str = "*", passwords: Mapping[str, str] | None = None
+    ) -> None:
+        """PLAIN users of ``domain`` ("*": requests without a domain): ``{username: password}``."""
+        with self._lock:
+            self.passwords[domain] = dict(passwords or {})
+
+    def configure_curve(
+        self, domain: str = "*", location: str | os.PathLike[str] = CURVE_ALLOW_ANY
+    ) -> None:
+        """CURVE clients of ``domain``: the public keys of the ``*.key`` certificates in the
+        directory ``location``, or every client with ``location=CURVE_ALLOW_ANY``."""
+        if location == CURVE_ALLOW_ANY:
+            with self._lock:
+                self.allow_any = True
+            return
+        try:
+            certs = load_certificates(location)
+        except Exception as exc:  # as pyzmq: a bad directory is logged, the domain stays empty
+            self.log.error(
+                "zloop.auth: failed to load CURVE certificates from %s: %s", location, exc
+            )
+            return
+        with self._lock:
+            self.allow_any = False
+            self.certs[domain] = certs
+
+    def configure_curve_callback(
+        self, domain: str = "*", credentials_provider: CredentialsProvider | None = None
+    ) -> None:
+        """CURVE clients of ``domain`` are decided by ``credentials_provider.callback(domain, key)``
+        (``key``: the Z85 public key)."""
+        with self._lock:
+            self.allow_any = False
+            if credentials_provider is None:
+                self.credentials_providers.pop(domain, None)
+            else:
+                self.credentials_providers[domain] = credentials_provider
+
+    def curve_user_id(self, client_public_key: bytes) -> str:
+        """The User-Id of an admitted CURVE client: its Z85 public key."""
+        return z85.encode(client_public_key).decode("ascii")
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def handle_zap_message(self, msg: list[bytes]) -> None:
+        """Answer one request received on :attr:`zap_socket` (frames after the REP envelope)."""
+        reply = self.decide(msg)
+        if reply is not None:
+            self.zap_socket.send_multipart(reply)
+
+    def decide(self, msg: Iterable[bytes]) -> list[bytes] | None:
+        """The reply frames for one request (None if it is too short to answer)."""
+        frames = [bytes(f) for f in msg]
+        if len(frames) < 6:
+            self.log.error("zloop.auth: invalid ZAP request, %d frames", len(frames))
+            if len(frames) < 2:
+                return None
+            return self._reply(frames[1], b"400", b"Invalid request")
+        version, request_id, domain_b, address_b, _identity, mechanism = frames[:6]
+        credentials = frames[6:]
+        if version != VERSION:
+            self.log.error("zloop.auth: invalid ZAP version %r", version)
+            return self._reply(request_id, b"400", b"Invalid version")
+        domain = domain_b.decode(self.encoding, "replace")
+        address = address_b.decode(self.encoding, "replace")
+        with self._lock:
+            allowed, reason, user_id = self._decide(domain, address, mechanism, credentials)
+        if allowed:
+            return self._reply(request_id, b"200", b"OK", user_id)
+        return self._reply(request_id, b"400", reason)
+
+    def _decide(
+        self, domain: str, address: str, mechanism: bytes, credentials: list[bytes]
+    ) -> tuple[bool, bytes, str]:
+        allowed = False
+        denied = False
+        reason = b"NO ACCESS"
+        if self.allow_addresses:
+            if address in self.allow_addresses:
+                allowed = True
+            else:
+                denied, reason = True, b"Address not allowed"
+        elif self.deny_addresses:
+            if address in self.deny_addresses:
+                denied, reason = True, b"Address denied"
+            else:
+                allowed = True
+        user_id = "anonymous"
+        if denied:
+            self.log.debug("zloop.auth: DENIED address %s: %s", address, reason)
+            return False, reason, user_id
+        if mechanism == b"NULL":
+            return True, b"OK", user_id
+        if mechanism == b"PLAIN":
+            if len(credentials) != 2:
+                return False, b"Invalid credentials", user_id
+            username, password = (c.decode(self.encoding, "replace") for c in credentials)
+            allowed, reason = self._plain(domain, username, password)
+            return allowed, reason, username
+        if mechanism == b"CURVE":
+            if len(credentials) != 1 or len(credentials[0]) != 32:
+                return False, b"Invalid credentials", user_id
+            key = credentials[0]
+            allowed, reason = self._curve(domain, key)
+            return allowed, reason, self.curve_user_id(key) if allowed else user_id
+        return False, b"Unsupported mechanism", user_id
+
+    def _plain(self, domain: str, username: str, password: str) -> tuple[bool, bytes]:
+        if not self.passwords:
+            return False, b"No passwords defined"
+        domain = domain or "*"
+        users = self.passwords.get(domain)
+        if users is None:
+            return False, b"Domain not found"
+        if username in users and users[username] == password:
+            return True, b"OK"
+        return False, b"Invalid username or password"
+
+    def _curve(self, domain: str, key: bytes) -> tuple[bool, bytes]:
+        if self.allow_any:
+            return True, b"OK"
+        domain = domain or "*"
+        z85_key = z85.encode(key)
+        provider = self.credentials_providers.get(domain)
+        if provider is not None:
+            if provider.callback(domain, z85_key):
+                return True, b"OK"
+            return False, b"Unknown key"
+        certs = self.certs.get(domain)
+        if certs is None:
+            return False, b"Unknown domain"
+        if certs.get(z85_key):
+            return True, b"OK"
+        return False, b"Unknown key"
+
+    def _reply(
+        self, request_id: bytes, status: bytes, text: bytes, user_id: str = ""
+    ) -> list[bytes]:
+        self.log.debug("zloop.auth: ZAP reply %s %s", status, text)
+        user = user_id.encode(self.encoding) if status == b"200" else b""
+        return [VERSION, request_id, status, text, user, b""]
