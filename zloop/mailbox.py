@@ -68,13 +68,20 @@ class Mailbox:
         deadline = None if timeout is None else time.monotonic() + timeout
         signaler = self.signaler
         # Invariant kept for the fast path above: whenever we leave with _asleep raised, every
-        # signal sent before that was consumed (a writer that signals also lowers the flag).
+        # signal sent before that was consumed (a writer that signals also lowers the flag). So a
+        # signal can only be pending while the flag is down: read the fd only then (one read per
+        # wake-up, and none before a wait that follows a quiet look).
+        pending = not self._asleep
         while True:
-            self._asleep = True
+            if pending:
+                self._asleep = True
+                signaler.recv()  # consume what is pending (possibly stale) before looking
             if commands:  # a writer may have appended before it saw _asleep
                 return commands.popleft()
-            if signaler.recv():  # a pending (possibly stale) signal: consume it and look again
+            if not self._asleep:  # a writer signalled after our read: consume that too
+                pending = True
                 continue
+            pending = False
             if deadline is None:
                 remaining = None
             else:
@@ -82,7 +89,7 @@ class Mailbox:
                 if remaining <= 0:
                     return None
             if signaler.wait(remaining):
-                signaler.recv()
+                pending = True
                 continue
             return commands.popleft() if commands else None
 

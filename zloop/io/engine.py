@@ -26,6 +26,24 @@ frames go out as memoryviews, never copied). A partial write keeps the remainder
 writability; the pipe is not read again until the remainder is gone, so SNDHWM backpressure reaches
 the application.
 
+*Direct writes from the application thread.* A reply on an idle connection need not wake the I/O
+thread. When the socket's flush would post ``activate_read`` to a session whose pipe end is asleep
+(it found the pipe empty, so every earlier message was taken by :meth:`_pump`), the session calls
+:meth:`try_direct_write` in the application thread instead. It takes the engine's lock **without
+blocking** and proceeds only if the handshake is done, nothing is waiting in ``_out``, the
+connection is not closed and peer data arrived since the last direct write (so replies take this
+path while a one-way stream stays batched by the I/O thread, and SNDHWM fills as before); it then
+takes the queued messages out of the pipe itself, encodes them and sends them. Ownership: every
+I/O-thread path that touches the ``Connection``, ``_out``, ``_writing`` or the sending side of the
+OS socket holds the same (re-entrant) lock, and ``_pump`` holds it from ``read_many`` until the
+batch is in ``_out`` or sent, so a message is never overtaken. The lock covers the read and the
+decoding of input but not the delivery to the pipe, so the application woken by that delivery
+finds the engine free. What a direct write cannot finish (partial write, EAGAIN, an error, an
+encoder exception) stays in ``_out`` (or is re-raised) in the I/O thread through one posted
+command, which registers writability or handles the error exactly as its own write would. Any
+doubt (lock busy, conflating pipe, a non-plain message) falls back to the normal post: correct,
+only slower.
+
 *Timers.* ``HANDSHAKE_IVL`` bounds the handshake. With ``HEARTBEAT_IVL`` a PING goes out every
 interval and arms a ``HEARTBEAT_TIMEOUT`` timer; a peer PING with a TTL arms a TTL timer; any event
 received after the handshake cancels both (ZMTP 3.1 / libzmq ``stream_engine_base``). Expiry is a
@@ -43,6 +61,7 @@ import contextlib
 import errno
 import logging
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +69,7 @@ from zloop.constants import Event, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
 from zloop.options import Options
-from zloop.pipe import SubscriptionMsg
+from zloop.pipe import Msg, Pipe, SubscriptionMsg
 from zloop.protocol import (
     AuthenticationFailed,
     Cancel,
@@ -63,6 +82,16 @@ from zloop.protocol import (
     ProtocolError,
     Subscribe,
     ZapRequest,
+)
+from zloop.security import (
+    NO_HANDLER_ACCEPTS,
+    ZapClient,
+    ZapReplyError,
+    find_zap_handler,
+    make_mechanism,
+    parse_zap_reply,
+    zap_properties,
+    zap_request_frames,
 )
 
 log = logging.getLogger("zloop")
@@ -88,6 +117,13 @@ _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
 
 
+def _raiser(exc: Exception) -> Callable[[], None]:
+    def run() -> None:
+        raise exc
+
+    return run
+
+
 class StreamEngine:
     """Moves bytes between one OS socket and one ZMTP connection and messages to/from a pipe."""
 
@@ -110,6 +146,7 @@ class StreamEngine:
         self._endpoint = endpoint
         self._conn = Connection(
             SocketType(options.socket_type),
+            mechanism=make_mechanism(options),
             routing_id=options.routing_id,
             metadata=options.metadata,
             maxmsgsize=options.maxmsgsize,
@@ -130,6 +167,16 @@ class StreamEngine:
         self._hb_ivl_timer: Timer | None = None
         self._hb_timeout_timer: Timer | None = None
         self._hb_ttl_timer: Timer | None = None
+        # Owner of the sending side (see "Direct writes"): the I/O thread holds it around all its
+        # work on this connection, an application thread only tries it (never blocks on it).
+        self._lock = threading.RLock()
+        # A direct write is allowed once per arrival of peer data: replies (request/reply,
+        # ping-pong) skip the I/O thread, while a one-way stream keeps being batched by _pump
+        # (one syscall per batch, and SNDHWM fills as it always did).
+        self._direct_ok = False
+        # ZAP (zloop.security): the exchange in progress, and User-Id + ZAP metadata once accepted.
+        self._zap: ZapClient | None = None
+        self._zap_properties: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"<StreamEngine fd={self._fd} {self._endpoint}>"
@@ -143,14 +190,21 @@ class StreamEngine:
         return self._handshaked
 
     def has_pending_output(self) -> bool:
-        return bool(self._out)
+        # Under the lock: a direct write between taking messages from the pipe and queueing
+        # their bytes must not look like "nothing pending" (linger).
+        with self._lock:
+            return bool(self._out)
 
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Register with the reactor and send the first greeting bytes."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         self._reading = True
-        self._io.add_reader(self._fd, self._guarded(self._on_readable))
+        self._io.add_reader(self._fd, self._guarded(self._on_readable, locked=False))
         ivl = self._options.handshake_ivl
         if ivl > 0:
             self._handshake_timer = self._io.call_later(
@@ -160,7 +214,8 @@ class StreamEngine:
 
     def close(self) -> None:
         """Local close (session ending): no monitor events, like libzmq's ``terminate``."""
-        self._teardown()
+        with self._lock:
+            self._teardown()
 
     def _teardown(self) -> None:
         if self._closed:
@@ -174,23 +229,36 @@ class StreamEngine:
         ):
             if timer is not None:
                 timer.cancel()
+        if self._zap is not None:
+            self._zap.close()
+            self._zap = None
         self._io.remove_fd(self._fd)
         with contextlib.suppress(OSError):
             self._sock.close()
         self._out.clear()
         self._stalled = None
 
-    def _guarded(self, handler: Callable[[], None]) -> Callable[[], None]:
-        """Wrap a reactor callback: a bug in one connection closes that connection only."""
+    def _guarded(self, handler: Callable[[], None], locked: bool = True) -> Callable[[], None]:
+        """Wrap a reactor callback: a bug in one connection closes that connection only.
+
+        ``locked``: run ``handler`` holding the engine lock (``_on_readable`` takes it itself).
+        """
+
+        lock = self._lock
 
         def run() -> None:
             if self._closed:
                 return
             try:
-                handler()
+                if locked:
+                    with lock:
+                        handler()
+                else:
+                    handler()
             except Exception:
                 log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
-                self._error(ErrorReason.CONNECTION, errno.EPROTO)
+                with lock:
+                    self._error(ErrorReason.CONNECTION, errno.EPROTO)
 
         return run
 
@@ -211,6 +279,21 @@ class StreamEngine:
     # -- input -----------------------------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        # The engine lock covers the read and the decoding, not the delivery: the pipe flush wakes
+        # the application, whose reply should find the engine free for a direct write.
+        with self._lock:
+            events = self._read_events()
+        if events:
+            if self._handshaked:
+                self._heard_from_peer()
+            self._process(events)
+        if not self._closed:
+            with self._lock:
+                self._queue_connection_output()
+
+    def _read_events(self) -> list[Any]:
+        """Under the lock: one read from the socket, decoded (empty when nothing came or the
+        connection failed)."""
         conn = self._conn
         # A large frame body in progress is received straight into its own bytearray (the
         # kernel's copy is the only one); everything else goes through the shared buffer.
@@ -226,10 +309,11 @@ class StreamEngine:
             else:
                 n = self._sock.recv_into(target)
         except (BlockingIOError, InterruptedError):
-            return
+            return []
         except OSError as exc:
             self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
-            return
+            return []
+        self._direct_ok = True
         if target is None:
             self._read_size = RECV_BUFFER
             if n == 0:
@@ -242,13 +326,7 @@ class StreamEngine:
             # The next read starts at a frame header: keep it short, so that the start of a
             # following large body is not copied through the shared buffer.
             self._read_size = AFTER_LARGE_READ
-        events = conn.events()
-        if events:
-            if self._handshaked:
-                self._heard_from_peer()
-            self._process(events)
-        if not self._closed:
-            self._queue_connection_output()
+        return conn.events()
 
     def _heard_from_peer(self) -> None:
         """Any frame from the peer cancels the heartbeat timeout and TTL timers (libzmq)."""
@@ -305,8 +383,9 @@ class StreamEngine:
             if index < stop:  # the run ended at a control event
                 event = events[index]
                 index += 1
-                if not self._control_event(event):
-                    return
+                with self._lock:  # control events use the connection (handshake, errors, ZAP)
+                    if not self._control_event(event):
+                        return
 
     def _control_event(self, event: Any) -> bool:
         """Handle a non-message event; False when the connection ended."""
@@ -354,18 +433,53 @@ class StreamEngine:
         return not self._closed
 
     def _on_zap_request(self, event: ZapRequest) -> bool:
-        """No ZAP handler is reachable from the I/O thread yet (L4 owns inproc).
+        """Ask the ZAP handler bound in our context (zloop.security), or apply libzmq's rules
+        when none is bound: NULL and CURVE proceed unauthenticated, PLAIN fails the handshake
+        (libzmq ``plain_server_t::process_hello``: HANDSHAKE_FAILED_NO_DETAIL with EFAULT)."""
+        mechanism = bytes(event.mechanism)
+        handler = find_zap_handler(self._core)
+        if handler is None:
+            if mechanism in NO_HANDLER_ACCEPTS:
+                self._conn.zap_reply(b"200", b"OK")
+                self._process(self._conn.events())
+                return not self._closed
+            log.warning("zloop: %s needs a ZAP handler, none is bound; closing", self._endpoint)
+            self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, self._endpoint)
+            self._error(ErrorReason.PROTOCOL, errno.EFAULT)
+            return False
+        request = zap_request_frames(
+            event,
+            domain=self._options.zap_domain,
+            address=str(getattr(self._host, "peer_address", "")),
+            routing_id=self._options.routing_id,
+        )
+        self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
+        return not self._closed
 
-        libzmq with no handler bound at ``inproc://zeromq.zap.01``: NULL proceeds unauthenticated,
-        PLAIN fails the handshake (digest section 6). CURVE servers are not wired up here yet.
-        """
-        if bytes(event.mechanism) == b"NULL":
-            self._conn.zap_reply(b"200", b"OK")
-            self._process(self._conn.events())
-            return not self._closed
-        log.warning("zloop: %s needs a ZAP handler, none available; closing", self._endpoint)
-        self._error(ErrorReason.PROTOCOL, errno.EACCES)
-        return False
+    def _zap_answer(self, reply: Msg | None) -> None:
+        """I/O thread (a pipe command): the ZAP handler answered (None: it went away)."""
+        self._guarded(lambda: self._on_zap_reply(reply))()
+
+    def _on_zap_reply(self, frames: Msg | None) -> None:
+        self._zap = None
+        if frames is None:
+            log.warning("zloop: the ZAP handler went away before answering %s", self._endpoint)
+            self._error(ErrorReason.CONNECTION, errno.ECONNREFUSED)
+            return
+        try:
+            reply = parse_zap_reply(frames)
+        except ZapReplyError as exc:
+            # libzmq zap_client_t: a bad reply is a protocol error of this handshake.
+            log.warning("zloop: bad ZAP reply for %s: %s", self._endpoint, exc.reason)
+            self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(exc.code), self._endpoint)
+            self._error(ErrorReason.PROTOCOL, errno.EPROTO)
+            return
+        if reply.status_code == b"200":
+            self._zap_properties = zap_properties(reply)
+        self._conn.zap_reply(reply.status_code, reply.status_text, reply.user_id, reply.metadata)
+        self._process(self._conn.events())
+        if not self._closed:
+            self._queue_connection_output()
 
     def _on_handshake(self, event: HandshakeComplete) -> None:
         self._handshaked = True
@@ -376,6 +490,14 @@ class StreamEngine:
         if ivl > 0 and self._hb_ivl_timer is None:
             self._hb_ivl_timer = self._io.call_later(ivl / 1000, self._guarded(self._on_heartbeat))
         self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
+        if self._zap_properties:
+            # libzmq (stream_engine_base::mechanism_ready): ZAP properties win over the peer's.
+            event = HandshakeComplete(
+                event.peer_socket_type,
+                event.peer_version,
+                {**event.peer_metadata, **self._zap_properties},
+                event.peer_routing_id,
+            )
         self._host.engine_ready(event)
         self._io.post(self._guarded(self.restart_output))
 
@@ -389,8 +511,9 @@ class StreamEngine:
             return
         if not self._reading:
             self._reading = True
-            self._io.add_reader(self._fd, self._guarded(self._on_readable))
-        self._queue_connection_output()
+            self._io.add_reader(self._fd, self._guarded(self._on_readable, locked=False))
+        with self._lock:
+            self._queue_connection_output()
 
     def _is_stalled(self) -> bool:
         return self._stalled is not None
@@ -401,7 +524,9 @@ class StreamEngine:
         """The pipe may have messages: encode and send them (after the handshake only)."""
         if self._closed or not self._handshaked or self._writing:
             return
-        self._pump()
+        with self._lock:
+            if not self._writing:
+                self._pump()
 
     def _pump(self) -> None:
         """Move batches pipe -> connection -> socket until the pipe is empty or the socket is full."""
@@ -489,6 +614,79 @@ class StreamEngine:
 
     def _on_writable(self) -> None:
         if self._flush() and self._handshaked:
+            self._pump()
+
+    def try_direct_write(self, pipe: Pipe) -> bool:
+        """Application thread: send what the socket just queued in ``pipe`` (this engine's pipe
+        end, whose reader is asleep) without waking the I/O thread; False if it must be woken.
+
+        See "Direct writes" in the module docstring. On True, the messages left the pipe: they are
+        sent, or queued in ``_out`` with a command posted that finishes the write in the I/O thread.
+        """
+        lock = self._lock
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._direct_ok or self._closed or not self._handshaked or self._out:
+                return False
+            if pipe is not self._host.pipe or pipe.terminated:
+                return False
+            queue = pipe._in
+            if queue.conflate:
+                return False
+            items = queue.items
+            # Only plain frame lists (not subscriptions, not the delimiter); the writer is the
+            # calling thread and the reader is asleep, so nobody else changes the queue now.
+            for item in items:
+                if type(item) is not list:
+                    return False
+            count = len(items)
+            if not count or self._writing:
+                return False
+            self._direct_ok = False
+            msgs = [items.popleft() for _ in range(count)]
+            # As if never written: the writer's HWM count stays in step with what the reader
+            # counts (it never saw these), and the reader stays asleep for the next flush.
+            pipe.peer._msgs_written -= count
+            queue.reader_asleep = True
+            try:
+                self._conn.send_messages(msgs)
+            except Exception as exc:
+                # Re-raise in the I/O thread: the connection fails as if _pump had hit it.
+                self._io.post(self._guarded(_raiser(exc)))
+                return True
+            self._queue(self._conn.buffers_to_send())
+            if not self._send_out():
+                self._io.post(self._guarded(self._finish_write))
+            return True
+        finally:
+            lock.release()
+
+    def _send_out(self) -> bool:
+        """Application thread, under the lock: write ``_out`` without touching the reactor; True
+        when all of it went out (anything else, errors included, is left to the I/O thread)."""
+        out = self._out
+        sock = self._sock
+        while out:
+            try:
+                sent = sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out[:IOV_MAX])
+            except OSError:
+                return False
+            done = 0
+            for buf in out:
+                size = len(buf)
+                if sent < size:
+                    if sent:
+                        out[done] = memoryview(buf)[sent:]
+                    break
+                sent -= size
+                done += 1
+            del out[:done]
+        return True
+
+    def _finish_write(self) -> None:
+        """I/O thread: complete a direct write that left bytes behind (or hit an error)."""
+        if self._out and not self._writing and self._flush() and self._handshaked:
             self._pump()
 
     def _send_final_output(self) -> None:

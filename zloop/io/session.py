@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("zloop")
 
 _POLLINOUT = int(PollEvent.POLLIN | PollEvent.POLLOUT)
+_POLLIN = int(PollEvent.POLLIN)
+#: The command a writer's flush posts to wake an asleep reader (see ``Session.post``).
+_ACTIVATE_READ = Pipe._process_activate_read
 
 
 class Connecter(Protocol):
@@ -117,6 +120,11 @@ class Session:
         return self._pipe
 
     @property
+    def peer_address(self) -> str:
+        """The connected peer's numeric IP ("" for ipc): ZAP's address frame, ``Peer-Address``."""
+        return self._peer_address
+
+    @property
     def engine(self) -> StreamEngine | RawEngine | None:
         return self._engine
 
@@ -146,6 +154,19 @@ class Session:
     # -- PipeOwner ------------------------------------------------------------------------------
 
     def post(self, command: Callable[[], Any], hint: int = 0) -> None:
+        # The socket's flush wakes us for messages it queued while our pipe end was asleep: if
+        # the engine is idle, the calling (application) thread sends them itself and the I/O
+        # thread is not woken at all (see "Direct writes" in zloop/io/engine.py).
+        if hint == _POLLIN and getattr(command, "__func__", None) is _ACTIVATE_READ:
+            pipe = self._pipe
+            engine = self._engine
+            if (
+                pipe is not None
+                and type(engine) is StreamEngine
+                and getattr(command, "__self__", None) is self._pipe
+                and engine.try_direct_write(pipe)
+            ):
+                return
         self.io.post(command)
 
     def read_activated(self, pipe: Pipe) -> None:
