@@ -1,6 +1,6 @@
 """Drive a zloop socket from a raw ``select.epoll`` loop in edge-triggered mode (EPOLLET).
 
-The receiver registers the socket's ``FD`` with EPOLLET and follows the contract: after every wake-up,
+A DEALER is bound on ``ipc://`` (seed 000). The receiver registers the socket's ``FD`` with EPOLLET and follows the contract: after every wake-up,
 read ``EVENTS`` and drain with ``NOBLOCK`` until ``Again``; only then sleep on the fd again. A sender
 thread connects over ``ipc://`` and sends "hello world" a few times, with pauses, so the loop sleeps
 and wakes repeatedly. Wake-ups where ``EVENTS`` shows nothing to read (the fd only said "something may
@@ -23,14 +23,14 @@ MESSAGES = 5
 
 def main() -> None:
     ctx = zloop.Context()
-    receiver = ctx.socket(zloop.PULL)
+    receiver = ctx.socket(zloop.DEALER)
     endpoint = f"ipc://{Path(tempfile.mkdtemp()) / 'hello.ipc'}"
     receiver.bind(endpoint)
 
     ack = threading.Event()
 
     def sender() -> None:
-        push = ctx.socket(zloop.PUSH)
+        push = ctx.socket(zloop.DEALER)
         push.connect(endpoint)
         for i in range(MESSAGES):
             push.send_string(f"hello world {i}")
