@@ -68,6 +68,7 @@ from typing import Any
 from zloop.constants import Event, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
+from zloop.io.sendbuf import write_buffers
 from zloop.options import Options
 from zloop.pipe import Msg, Pipe, SubscriptionMsg
 from zloop.protocol import (
@@ -109,8 +110,6 @@ OUT_BATCH = 256
 DELIVER_BATCH = 256
 #: Batches below this many bytes are joined into one buffer for a plain ``send``.
 JOIN_LIMIT = 64 * 1024
-#: At most this many buffers per ``sendmsg`` (IOV_MAX is 1024 on Linux).
-IOV_MAX = 1024
 
 _SUBSCRIBE_PREFIX = b"\x01"
 _CANCEL_PREFIX = b"\x00"
@@ -583,25 +582,10 @@ class StreamEngine:
     def _flush(self) -> bool:
         """Write queued output; True when all of it went out."""
         out = self._out
-        sock = self._sock
-        while out:
-            try:
-                sent = sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out[:IOV_MAX])
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self._error(ErrorReason.CONNECTION, exc.errno or errno.EPIPE)
-                return False
-            done = 0
-            for buf in out:
-                size = len(buf)
-                if sent < size:
-                    if sent:
-                        out[done] = memoryview(buf)[sent:]
-                    break
-                sent -= size
-                done += 1
-            del out[:done]
+        err = write_buffers(self._sock, out)
+        if err:
+            self._error(ErrorReason.CONNECTION, err)
+            return False
         if out:
             if not self._writing:
                 self._writing = True
@@ -665,24 +649,7 @@ class StreamEngine:
     def _send_out(self) -> bool:
         """Application thread, under the lock: write ``_out`` without touching the reactor; True
         when all of it went out (anything else, errors included, is left to the I/O thread)."""
-        out = self._out
-        sock = self._sock
-        while out:
-            try:
-                sent = sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out[:IOV_MAX])
-            except OSError:
-                return False
-            done = 0
-            for buf in out:
-                size = len(buf)
-                if sent < size:
-                    if sent:
-                        out[done] = memoryview(buf)[sent:]
-                    break
-                sent -= size
-                done += 1
-            del out[:done]
-        return True
+        return write_buffers(self._sock, self._out) == 0 and not self._out
 
     def _finish_write(self) -> None:
         """I/O thread: complete a direct write that left bytes behind (or hit an error)."""

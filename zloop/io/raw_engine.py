@@ -37,6 +37,7 @@ from typing import Any
 from zloop.constants import Event
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread
+from zloop.io.sendbuf import write_buffers
 from zloop.options import Options
 from zloop.protocol import HandshakeComplete
 
@@ -46,8 +47,6 @@ log = logging.getLogger("zloop")
 RECV_BUFFER = 64 * 1024
 #: Messages taken from the pipe per send batch.
 OUT_BATCH = 256
-#: At most this many buffers per ``sendmsg`` (IOV_MAX is 1024 on Linux).
-IOV_MAX = 1024
 
 #: What the session is told on start: a raw peer has no type, version, properties or identity.
 _RAW_PEER = HandshakeComplete(
@@ -216,25 +215,10 @@ class RawEngine:
     def _flush(self) -> bool:
         """Write queued output; True when all of it went out."""
         out = self._out
-        sock = self._sock
-        while out:
-            try:
-                sent = sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out[:IOV_MAX])
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self._error(exc.errno or errno.EPIPE)
-                return False
-            done = 0
-            for buf in out:
-                size = len(buf)
-                if sent < size:
-                    if sent:
-                        out[done] = memoryview(buf)[sent:]
-                    break
-                sent -= size
-                done += 1
-            del out[:done]
+        err = write_buffers(self._sock, out)
+        if err:
+            self._error(err)
+            return False
         if out:
             if not self._writing:
                 self._writing = True
