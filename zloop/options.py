@@ -47,6 +47,9 @@ class Options:
     heartbeat_timeout: int = -1
     conflate: bool = False
     zap_domain: bytes = b""
+    # libzmq draft ZAP_ENFORCE_DOMAIN: a server with a ZAP domain but no handler refuses (instead of
+    # proceeding unauthenticated), and a CURVE server without a domain no longer asks ZAP.
+    zap_enforce_domain: bool = False
     metadata: dict[str, bytes] = field(default_factory=dict)
     # Security (libzmq options_t): ``mechanism`` is a SecurityMechanism value; ``as_server`` is
     # shared by PLAIN and CURVE exactly as in libzmq (see ``_set_security``).
@@ -140,6 +143,7 @@ COMMON_OPTIONS: dict[SocketOption, tuple[str, Callable[[SocketOption, Any], Any]
     Opt.HEARTBEAT_TIMEOUT: ("heartbeat_timeout", _INT),
     Opt.CONFLATE: ("conflate", _flag),
     Opt.ZAP_DOMAIN: ("zap_domain", _blob(255)),
+    Opt.ZAP_ENFORCE_DOMAIN: ("zap_enforce_domain", _flag),
 }
 
 

@@ -55,7 +55,8 @@ ZAP_VERSION = b"1.0"
 #: libzmq always uses request id "1" (one request per connection at a time).
 ZAP_REQUEST_ID = b"1"
 #: What libzmq does when no handler is bound (digest section 6): NULL proceeds (it only asks when
-#: ZAP_DOMAIN is set), CURVE admits everyone; PLAIN refuses.
+#: ZAP_DOMAIN is set), CURVE admits everyone; PLAIN refuses. With ZAP_ENFORCE_DOMAIN every
+#: mechanism refuses (HANDSHAKE_FAILED_NO_DETAIL, EFAULT), as libzmq's draft option does.
 NO_HANDLER_ACCEPTS = frozenset({b"NULL", b"CURVE"})
 #: Handler socket types libzmq accepts at the ZAP endpoint.
 _HANDLER_TYPES = frozenset({SocketType.REP, SocketType.ROUTER})
@@ -80,7 +81,9 @@ def make_mechanism(options: Options) -> Mechanism:
                 server=True,
                 public_key=options.curve_publickey or _NO_KEY,
                 secret_key=options.curve_secretkey or _NO_KEY,
-                zap=True,
+                # libzmq curve_server_t::process_initiate: with ZAP_ENFORCE_DOMAIN and no domain
+                # the server does not consult ZAP at all.
+                zap=bool(options.zap_domain) or not options.zap_enforce_domain,
             )
         return CurveMechanism(
             server=False,

@@ -258,6 +258,24 @@ def test_message_layout_flags_and_nonces() -> None:
     assert plain == b"\x00back"
 
 
+@pytest.mark.parametrize(
+    "configured_public", [bytes(32), CLIENT_PUBLIC], ids=["unset", "unrelated"]
+)
+def test_server_needs_only_its_secret_key(configured_public: bytes) -> None:
+    """libzmq never reads CURVE_PUBLICKEY on a server: an unset (or unrelated) public key must not
+    break the vouch check, which compares against the key the secret key makes."""
+    server = Connection(
+        SocketType.ROUTER,
+        mechanism=CurveMechanism(
+            server=True, public_key=configured_public, secret_key=SERVER_SECRET, zap=False
+        ),
+    )
+    client = Connection(SocketType.DEALER, mechanism=client_mech())
+    events_c, events_s = pump(client, server)
+    assert isinstance(events_c[0], HandshakeComplete)
+    assert isinstance(events_s[0], HandshakeComplete)
+
+
 def test_zloop_pair_carries_messages_commands_and_metadata() -> None:
     client, server = connected_pair(client_type=SocketType.SUB, server_type=SocketType.PUB)
     assert server.peer_metadata["Socket-Type"] == b"SUB"

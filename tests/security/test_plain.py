@@ -17,6 +17,7 @@ from zloop.protocol import (
     ProtocolError,
     ZapRequest,
 )
+from zloop.protocol.null import NullMechanism
 from zloop.protocol.plain import WELCOME, PlainMechanism, hello_body
 from zloop.security import make_mechanism
 
@@ -79,6 +80,28 @@ def test_refusal_sends_error_with_the_status_code(status: bytes) -> None:
     c_events, s_events = _pump(client, server)
     assert AuthenticationFailed(status, status) in s_events
     assert PeerError(status) in c_events
+
+
+def test_server_spells_error_as_libzmq_and_client_reads_both_forms() -> None:
+    client, server = _pair()
+    _pump(client, server)
+    server.zap_reply(b"400", b"no")
+    wire = server.data_to_send()
+    # One command frame: libzmq's PLAIN "^RROR" prefix (its "\x05ERROR" C literal), length, reason.
+    assert wire == bytes((0x04, 9)) + b"^RROR" + b"\x03400"
+    assert PeerError(b"400") in _client_fed_error(wire)
+    rfc = bytes((0x04, 10)) + b"\x05ERROR\x03400"
+    assert PeerError(b"400") in _client_fed_error(rfc)
+    # Every other mechanism keeps the RFC 37 form.
+    assert NullMechanism().error_command(b"400") == b"\x05ERROR\x03400"
+    assert PlainMechanism(server=False).error_command(b"400") == b"\x05ERROR\x03400"
+
+
+def _client_fed_error(wire: bytes) -> list[Any]:
+    client, server = _pair()
+    _pump(client, server)  # the client sent HELLO and waits for WELCOME
+    client.receive_data(wire)
+    return client.events()
 
 
 def test_temporary_failure_closes_silently() -> None:

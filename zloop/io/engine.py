@@ -433,12 +433,13 @@ class StreamEngine:
 
     def _on_zap_request(self, event: ZapRequest) -> bool:
         """Ask the ZAP handler bound in our context (zloop.security), or apply libzmq's rules
-        when none is bound: NULL and CURVE proceed unauthenticated, PLAIN fails the handshake
-        (libzmq ``plain_server_t::process_hello``: HANDSHAKE_FAILED_NO_DETAIL with EFAULT)."""
+        when none is bound: NULL and CURVE proceed unauthenticated unless ZAP_ENFORCE_DOMAIN is set,
+        PLAIN fails the handshake (libzmq ``plain_server_t::process_hello``, and NULL / CURVE under
+        ZAP_ENFORCE_DOMAIN: HANDSHAKE_FAILED_NO_DETAIL with EFAULT)."""
         mechanism = bytes(event.mechanism)
         handler = find_zap_handler(self._core)
         if handler is None:
-            if mechanism in NO_HANDLER_ACCEPTS:
+            if mechanism in NO_HANDLER_ACCEPTS and not self._options.zap_enforce_domain:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
                 return not self._closed

@@ -440,13 +440,13 @@ class Connection(Sender):
         if error_reason is not None and not self._can_send_command():
             error_reason = None
         if error_reason is not None:
-            self._queue_command(cmd.error_body(error_reason))
+            self._queue_command(self._mech.error_command(error_reason))
         self._finish(ProtocolError(code, reason, error_reason))
 
     def _auth_failed(self, exc: AuthenticationError) -> None:
         error_reason = exc.error_reason if self._can_send_command() else None
         if error_reason is not None:
-            self._queue_command(cmd.error_body(error_reason))
+            self._queue_command(self._mech.error_command(error_reason))
         self._finish(AuthenticationFailed(exc.status_code, error_reason))
 
     # ------------------------------------------------------------------ events out

@@ -129,6 +129,9 @@ class CurveMechanism(Mechanism):
         self._public = _check_key(public_key, "a public key (CURVE_PUBLICKEY)")
         self._secret = _check_key(secret_key, "a secret key (CURVE_SECRETKEY)")
         if self.server:
+            # A server's own public key is whatever its secret key makes: libzmq never reads
+            # CURVE_PUBLICKEY on a server, so servers configured with the secret key alone work.
+            self._public = nacl.crypto_scalarmult_base(self._secret)
             self._server_key = self._public
         else:
             self._server_key = _check_key(server_key, "the server's public key (CURVE_SERVERKEY)")

@@ -35,7 +35,7 @@ The contract, in the order the connection calls it:
     unwrapped. NULL and PLAIN leave :attr:`wraps_frames` false and the fast path untouched.
 
 Errors: raise :class:`~zloop.protocol.errors.MechanismError` (peer broke the protocol; set
-``error_reason`` to have an ERROR command queued first),
+``error_reason`` to have an ERROR command -- built by :meth:`Mechanism.error_command` -- queued first),
 :class:`~zloop.protocol.errors.PeerErrorReceived` (the peer sent ERROR), or
 :class:`~zloop.protocol.errors.AuthenticationError` (ZAP refused). The connection turns each into
 exactly one terminal event. A mechanism never does I/O, never blocks and never reads a clock.
@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from zloop.constants import ProtocolErrorCode, SocketType
+from zloop.protocol import commands as cmd
 from zloop.protocol.compat import is_compatible, socket_type_name
 from zloop.protocol.errors import AuthenticationError, LocalProtocolError, MechanismError
 from zloop.protocol.events import ZapRequest
@@ -184,6 +185,14 @@ class Mechanism(ABC):
     def zap_reply(self, reply: ZapReply) -> list[bytes]:
         """The engine's answer to our ZAP request; return command bodies to send."""
         raise LocalProtocolError(f"the {self.name.decode()} mechanism has no ZAP request pending")
+
+    def error_command(self, reason: bytes) -> bytes:
+        """The ERROR command body the connection sends before failing the handshake.
+
+        The RFC 37 form by default; a mechanism may override it to match what its libzmq
+        counterpart puts on the wire (PLAIN's server does: see ``zloop.protocol.plain``).
+        """
+        return cmd.error_body(reason)
 
     def encode_frame(self, flags: int, body: bytes) -> tuple[int, bytes]:
         """Wrap one outgoing frame (only called when ``wraps_frames``)."""

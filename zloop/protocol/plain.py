@@ -13,7 +13,8 @@ Roles come from local options only (the peer's as-server bit is ignored, as libz
 may send messages once READY arrived, the server once it sent READY.
 
 Server: after a well-formed HELLO it always asks ZAP (mechanism ``PLAIN``, credentials username and
-password) and waits; 200 sends WELCOME, 400/500 send ERROR with the code, 300 closes silently
+password) and waits; 200 sends WELCOME, 400/500 send ERROR with the code (in libzmq's spelling,
+see :data:`LIBZMQ_PLAIN_ERROR_PREFIX`), 300 closes silently
 (:func:`~zloop.protocol.mechanism.check_zap_reply`). ⚠ libzmq refuses the connection when no ZAP
 handler is bound -- that decision belongs to the engine, which sees the :class:`ZapRequest` and
 finds no handler.
@@ -38,7 +39,10 @@ WELCOME = b"\x07WELCOME"
 INITIATE_PREFIX = b"\x08INITIATE"
 #: ⚠ libzmq 4.3's PLAIN spells its ERROR prefix ``"\x05ERROR"`` in C, where ``\x05E`` is ONE hex
 #: escape (0x5E, "^"): its PLAIN server sends ``^RROR`` + reason-length + reason (no name-length
-#: byte) and its PLAIN client only recognises that form. We accept it from servers.
+#: byte) and its PLAIN client only recognises that form -- the RFC form makes a libzmq client
+#: report HANDSHAKE_FAILED_PROTOCOL (unexpected command) instead of HANDSHAKE_FAILED_AUTH. So our
+#: client accepts both forms, and our server sends libzmq's, so that every peer sees exactly what a
+#: libzmq server would have sent (either way the refused client closes and does not reconnect).
 LIBZMQ_PLAIN_ERROR_PREFIX = b"^RROR"
 
 _Code = ProtocolErrorCode
@@ -183,6 +187,15 @@ class PlainMechanism(Mechanism):
             _Code.ZMTP_UNSPECIFIED,
             f"unexpected {name.decode('latin-1')!r} command in the PLAIN handshake ({state.value})",
         )
+
+    def error_command(self, reason: bytes) -> bytes:
+        if not self.server:
+            return super().error_command(reason)
+        if len(reason) > 255:
+            raise LocalProtocolError(
+                f"ERROR reason is {len(reason)} bytes; at most 255 are allowed"
+            )
+        return LIBZMQ_PLAIN_ERROR_PREFIX + bytes((len(reason),)) + bytes(reason)
 
     def zap_reply(self, reply: ZapReply) -> list[bytes]:
         if self._state is not _State.WAIT_ZAP:
