@@ -5,8 +5,10 @@ fair queueing, and the EVENTS/FD guarantee."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reqrep_helpers import (
@@ -20,9 +22,10 @@ from reqrep_helpers import (
     recv_mp,
     wait_writable,
 )
-from zl_testing import fd_readable, fd_wakes_until
+from zl_testing import DEADLINE_MS, fd_readable, fd_wakes_until
 
 import zloop
+from zloop.io.session import Session
 
 TRANSPORTS = ("inproc", "tcp")
 QUIET_MS = 300
@@ -46,6 +49,38 @@ def test_peer_identity_is_the_routing_id(
     assert recv_mp(router) == [b"abc", b"x", b"y"]
     router.send_multipart([b"abc", b"back", b""])
     assert recv_mp(dealer) == [b"back", b""]
+
+
+def test_connecting_router_names_peer_by_identity_even_if_handshake_wins_the_race(
+    ctx: zloop.Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connecting ROUTER's pipe is attached in the app thread while the I/O thread may already
+    have finished the handshake (and published the peer's properties on the pipe). The peer must
+    still be known by its Identity, not an automatic id (seen once as a flaky interop test)."""
+    server = make_socket(ctx, zloop.DEALER, routing_id=b"peer-id")
+    endpoint = bind(server, "tcp", tmp_path)
+    router = make_socket(ctx, zloop.ROUTER)
+    attach = router.attach_pipe
+    handshaken = threading.Event()
+    engine_ready = Session.engine_ready
+
+    def engine_ready_then_signal(self: Session, handshake: Any) -> None:
+        engine_ready(self, handshake)  # publishes the peer's properties on the pipe
+        handshaken.set()
+
+    def attach_after_handshake(pipe: Any, pending: bool = False) -> None:
+        # Force the interleaving: the I/O thread completes the handshake first.
+        assert handshaken.wait(DEADLINE_MS / 1000), "the handshake never completed"
+        attach(pipe, pending)
+
+    monkeypatch.setattr(Session, "engine_ready", engine_ready_then_signal)
+    monkeypatch.setattr(router, "attach_pipe", attach_after_handshake)
+    router.connect(endpoint)
+    monkeypatch.undo()
+    server.send(b"hello")
+    assert recv_mp(router) == [b"peer-id", b"hello"]
+    router.send_multipart([b"peer-id", b"back"])
+    assert recv_mp(server) == [b"back"]
 
 
 def test_auto_routing_ids(ctx: zloop.Context, transport: str, tmp_path: Path) -> None:

@@ -121,12 +121,24 @@ class Router(Pattern):
     # -- pipes -------------------------------------------------------------------------------------
 
     def attach(self, pipe: Pipe) -> None:
-        if self._probe and pipe.write(list(PROBE)):
-            pipe.flush()
-        if pipe.routing_id or pipe.metadata:
+        """A pipe whose peer is known (accepted connection, inproc to a bound peer)."""
+        self._probe_pipe(pipe)
+        self._identify(pipe)
+
+    def attach_pending(self, pipe: Pipe) -> None:
+        """A pipe made by ``connect``: known at once only by CONNECT_ROUTING_ID; otherwise anonymous
+        until ``peer_updated``. (The I/O thread may already have finished the handshake and put
+        the peer's properties on the pipe, but ``pipe.routing_id`` is only set by the socket when
+        it processes ``update_pipe`` -- so never decide from ``pipe.metadata`` here.)"""
+        self._probe_pipe(pipe)
+        if pipe.routing_id:
             self._identify(pipe)
         else:
-            self._anonymous.add(pipe)  # connect side before the handshake: the peer is unknown
+            self._anonymous.add(pipe)
+
+    def _probe_pipe(self, pipe: Pipe) -> None:
+        if self._probe and pipe.write(list(PROBE)):
+            pipe.flush()
 
     def peer_updated(self, pipe: Pipe) -> None:
         if pipe in self._anonymous:
