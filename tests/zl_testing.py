@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import select
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,19 @@ def fd_wakes_until(sock: Any, event: int, timeout_ms: int = DEADLINE_MS) -> bool
             return False
         if sock.EVENTS & event:
             return True
+
+
+def monitor_events_until(
+    monitor: Any, wanted: int, timeout_ms: int = DEADLINE_MS
+) -> list[tuple[int, int]]:
+    """``(event, value)`` pairs read from a zloop or pyzmq monitor socket (libzmq's version-1
+    messages) up to and including the first ``wanted`` event; fails if any one of them takes
+    longer than ``timeout_ms`` to come."""
+    seen: list[tuple[int, int]] = []
+    while True:
+        assert monitor.poll(timeout_ms), f"no event {wanted} within {timeout_ms} ms; saw {seen}"
+        header = monitor.recv_multipart()[0]
+        event, value = struct.unpack("=HI", bytes(header)[:6])
+        seen.append((event, value))
+        if event == wanted:
+            return seen

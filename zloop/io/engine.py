@@ -65,7 +65,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from zloop.constants import Event, SocketType
+from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
 from zloop.io.sendbuf import write_buffers
@@ -111,6 +111,17 @@ DELIVER_BATCH = 256
 #: Batches below this many bytes are joined into one buffer for a plain ``send``.
 JOIN_LIMIT = 64 * 1024
 
+#: What a CURVE peer's MESSAGE can fail with after the handshake. libzmq's CURVE decoder reports
+#: these as HANDSHAKE_FAILED_PROTOCOL even then (``curve_mechanism_base_t::decode``); any other
+#: error after the handshake is reported by DISCONNECTED alone.
+_CURVE_TRAFFIC_ERRORS = frozenset(
+    {
+        ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+        ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_MESSAGE,
+        ProtocolErrorCode.ZMTP_INVALID_SEQUENCE,
+        ProtocolErrorCode.ZMTP_CRYPTOGRAPHIC,
+    }
+)
 _SUBSCRIBE_PREFIX = b"\x01"
 _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
@@ -397,7 +408,10 @@ class StreamEngine:
                     event.ttl / 10, self._guarded(self._on_ttl_expired)
                 )
         elif kind is ProtocolError:
-            if not self._handshaked:
+            if not self._handshaked or (
+                self._options.mechanism == SecurityMechanism.CURVE
+                and event.code in _CURVE_TRAFFIC_ERRORS
+            ):
                 self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(event.code), self._endpoint)
             log.warning(
                 "zloop: protocol error from %s (%s): %s; closing the connection",
