@@ -98,6 +98,7 @@ class Pipe:
 
     __slots__ = (
         "__weakref__",
+        "_epochs",
         "_hwm",
         "_in",
         "_in_active",
@@ -107,6 +108,7 @@ class Pipe:
         "_out",
         "_out_active",
         "_peer_msgs_read",
+        "_props",
         "_terminated",
         "data",
         "metadata",
@@ -132,9 +134,12 @@ class Pipe:
         self._out_active = True
         self._terminated = False
         self.peer_terminated = False
-        #: Routing id of the peer (ROUTER) and the peer's handshake properties (``Frame.get``).
+        #: Routing id of the peer (ROUTER) and its latest handshake properties.
         self.routing_id = b""
         self.metadata: dict[str, Any] = {}
+        #: Properties per message, see :meth:`publish_properties` / :meth:`properties`.
+        self._epochs: deque[tuple[int, dict[str, Any]]] = deque()
+        self._props: dict[str, Any] | None = None
         #: Free slot for the owner's per-pipe bookkeeping (pattern state).
         self.data: Any = None
 
@@ -182,6 +187,8 @@ class Pipe:
             return None
         count = self._msgs_read + 1
         self._msgs_read = count
+        if self._epochs:
+            self._advance_properties(count - 1)
         lwm = self._lwm
         if lwm and count % lwm == 0:
             peer = self.peer
@@ -239,6 +246,37 @@ class Pipe:
         if lwm and count // lwm != before // lwm:
             peer = self.peer
             peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
+
+    # -- properties per message ---------------------------------------------------------------------
+
+    def publish_properties(self, props: dict[str, Any]) -> None:
+        """Writer's thread: the messages this end writes from now on come with ``props``; those
+        written before keep theirs. A connect-side pipe outlives reconnects, so one pipe carries the
+        messages of successive connections, each with its own peer (``Frame.get("User-Id")``...)."""
+        epochs = self.peer._epochs
+        start = self._msgs_written
+        # Nothing written since the previous publication: replace it. The reader cannot be taking
+        # that entry (it only takes entries for messages it read, all numbered below ``start``),
+        # except with CONFLATE, where it takes them all: there, always append.
+        if epochs and not self._out.conflate and epochs[-1][0] == start:
+            epochs[-1] = (start, props)
+        else:
+            epochs.append((start, props))
+
+    def properties(self) -> dict[str, Any]:
+        """Reader's thread: the properties of the message :meth:`read` returned last (for a pipe
+        that never had any published: :attr:`metadata`)."""
+        props = self._props
+        return self.metadata if props is None else props
+
+    def _advance_properties(self, index: int) -> None:
+        # Writer and reader count the same messages (0-based ``index``), except under CONFLATE,
+        # where the counts diverge: the kept message is given the newest properties published,
+        # so one read across a reconnect may show the newer connection's (a documented limit).
+        epochs = self._epochs
+        conflate = self._in.conflate
+        while epochs and (conflate or epochs[0][0] <= index):
+            self._props = epochs.popleft()[1]
 
     def unread_count(self) -> int:
         """Messages queued towards this end (not counting the delimiter)."""

@@ -470,7 +470,7 @@ class Socket:
     def _frame(self, data: Any, more: bool, pipe: Pipe | None, copy: bool) -> Any:
         if copy:
             return data if isinstance(data, bytes) else bytes(data)
-        return Frame._received(data, more, pipe.metadata if pipe is not None else None)
+        return Frame._received(data, more, pipe.properties() if pipe is not None else None)
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a ``Frame`` with ``copy=False``); RCVMORE tells if more follow."""

@@ -218,11 +218,11 @@ class Session:
             pipe = self._pipe
         else:
             sock_end = pipe.peer
-            # Publish the properties before this connection writes any message into the pipe: the
-            # socket may read those messages (recv(copy=False) -> Frame.get) before it processes
-            # the update_pipe command below. One reference assignment, so no lock is needed.
-            sock_end.metadata = metadata
             core.post(lambda: core.update_pipe(sock_end, routing_id, metadata), _POLLINOUT)
+        if pipe is not None:
+            # Before this connection writes any message into the pipe: its messages carry its
+            # properties (Frame.get), while those of an earlier connection still queued keep theirs.
+            pipe.publish_properties(metadata)
         if (
             pipe is not None
             and handshake.peer_version == (1, 0)
