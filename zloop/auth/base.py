@@ -14,23 +14,33 @@ Decisions follow pyzmq's ``zmq.auth`` so that programs behave the same with eith
   domain is empty); user id = the user name;
 * CURVE: "any key" mode admits everyone, else the client key must be among the certificates
   loaded for the domain (or the domain's callback must accept it); user id = the Z85 key;
-* the reply is 200 "OK" or 400 with the reason.
+* the reply is 200 "OK" or 400 with the reason; a request whose decision failed is answered 500
+  (:meth:`Authenticator.error_reply`: a REP must answer before it can read again).
 
-Configuration methods are safe to call from any thread while the handler runs (one lock).
+Configuration methods are safe to call from any thread while the handler runs (one reentrant lock,
+so a CURVE callback may itself change the policy). A CURVE callback may return an awaitable: the
+in-loop authenticators that can await it (asyncio, tornado, trio) do; :meth:`Authenticator.decide`
+then raises :class:`PendingVerdict` and the others answer 500 (never "admitted": an awaitable is
+not a yes).
+
+The context may be a zloop ``Context`` (also ``zloop.adapters.asyncio.Context``, a subclass) or a
+trio/gevent adapter context wrapping one (its ``context``); the ZAP socket is always a plain zloop
+socket of that context.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from zloop import z85
 from zloop.auth.certs import load_certificates
 
-__all__ = ["CURVE_ALLOW_ANY", "VERSION", "Authenticator", "CredentialsProvider"]
+__all__ = ["CURVE_ALLOW_ANY", "VERSION", "Authenticator", "CredentialsProvider", "PendingVerdict"]
 
 #: ``configure_curve(location=CURVE_ALLOW_ANY)`` admits every CURVE client.
 CURVE_ALLOW_ANY = "*"
@@ -40,7 +50,35 @@ VERSION = b"1.0"
 class CredentialsProvider(Protocol):
     """For :meth:`Authenticator.configure_curve_callback` (as pyzmq)."""
 
-    def callback(self, domain: str, key: bytes) -> bool: ...
+    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]: ...
+
+
+class PendingVerdict(Exception):
+    """Raised by :meth:`Authenticator.decide` when a CURVE callback returned an awaitable: await
+    ``awaitable`` and call ``decide(msg, curve_verdict=bool(result))``."""
+
+    def __init__(self, domain: str, awaitable: Awaitable[Any]) -> None:
+        super().__init__(
+            f"the CURVE callback of domain {domain!r} returned an awaitable; only an in-loop "
+            "authenticator (zloop.auth.asyncio / ioloop / trio) can await it"
+        )
+        self.awaitable = awaitable
+
+    def discard(self) -> None:
+        """Close the awaitable unawaited (no "never awaited" warning)."""
+        close = getattr(self.awaitable, "close", None)
+        if close is not None:
+            close()
+
+
+def _zloop_context(context: Any) -> Any:
+    """``context``, or the zloop Context a trio/gevent adapter context wraps."""
+    from zloop.context import Context  # lazy: avoids an import cycle
+
+    if isinstance(context, Context):
+        return context
+    inner = getattr(context, "context", None)
+    return inner if isinstance(inner, Context) else context
 
 
 class Authenticator:
@@ -56,7 +94,7 @@ class Authenticator:
             from zloop.context import Context  # lazy: avoids an import cycle
 
             context = Context.instance()
-        self.context = context
+        self.context = _zloop_context(context)
         self.encoding = encoding
         self.log = log or logging.getLogger("zloop.auth")
         self.allow_addresses: set[str] = set()
@@ -66,13 +104,25 @@ class Authenticator:
         self.allow_any = False
         self.credentials_providers: dict[str, CredentialsProvider] = {}
         self.zap_socket: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- life cycle -------------------------------------------------------------------------------
 
+    def _socket(self, socket_type: int) -> Any:
+        """A socket of our context: a plain zloop socket even from ``zloop.adapters.asyncio.Context``
+        (whose ``socket()`` returns awaitable wrappers)."""
+        from zloop.context import Context
+
+        ctx = self.context
+        return (
+            Context.socket(ctx, socket_type)
+            if isinstance(ctx, Context)
+            else ctx.socket(socket_type)
+        )
+
     def start(self) -> None:
         """Bind the ZAP socket (a REP at ``inproc://zeromq.zap.01``) in our context."""
-        sock = self.context.socket(4)  # REP
+        sock = self._socket(4)  # REP
         sock.linger = 1
         try:
             sock.bind("inproc://zeromq.zap.01")
@@ -154,8 +204,21 @@ class Authenticator:
         if reply is not None:
             self.zap_socket.send_multipart(reply)
 
-    def decide(self, msg: Iterable[bytes]) -> list[bytes] | None:
-        """The reply frames for one request (None if it is too short to answer)."""
+    def error_reply(self, msg: Sequence[bytes], exc: BaseException | None = None) -> list[bytes]:
+        """The 500 reply to ``msg`` when deciding it failed (with ``exc``, if known)."""
+        if isinstance(exc, PendingVerdict):
+            exc.discard()
+        request_id = bytes(msg[1]) if len(msg) > 1 else b""
+        return [VERSION, request_id, b"500", b"Internal error", b"", b""]
+
+    def decide(
+        self, msg: Iterable[bytes], *, curve_verdict: bool | None = None
+    ) -> list[bytes] | None:
+        """The reply frames for one request (None if it is too short to answer).
+
+        Raises :class:`PendingVerdict` if the domain's CURVE callback returned an awaitable;
+        ``curve_verdict`` is then its awaited result (used instead of calling the callback again).
+        """
         frames = [bytes(f) for f in msg]
         if len(frames) < 6:
             self.log.error("zloop.auth: invalid ZAP request, %d frames", len(frames))
@@ -170,13 +233,20 @@ class Authenticator:
         domain = domain_b.decode(self.encoding, "replace")
         address = address_b.decode(self.encoding, "replace")
         with self._lock:
-            allowed, reason, user_id = self._decide(domain, address, mechanism, credentials)
+            allowed, reason, user_id = self._decide(
+                domain, address, mechanism, credentials, curve_verdict
+            )
         if allowed:
             return self._reply(request_id, b"200", b"OK", user_id)
         return self._reply(request_id, b"400", reason)
 
     def _decide(
-        self, domain: str, address: str, mechanism: bytes, credentials: list[bytes]
+        self,
+        domain: str,
+        address: str,
+        mechanism: bytes,
+        credentials: list[bytes],
+        curve_verdict: bool | None = None,
     ) -> tuple[bool, bytes, str]:
         allowed = False
         denied = False
@@ -207,7 +277,7 @@ class Authenticator:
             if len(credentials) != 1 or len(credentials[0]) != 32:
                 return False, b"Invalid credentials", user_id
             key = credentials[0]
-            allowed, reason = self._curve(domain, key)
+            allowed, reason = self._curve(domain, key, curve_verdict)
             return allowed, reason, self.curve_user_id(key) if allowed else user_id
         return False, b"Unsupported mechanism", user_id
 
@@ -222,14 +292,19 @@ class Authenticator:
             return True, b"OK"
         return False, b"Invalid username or password"
 
-    def _curve(self, domain: str, key: bytes) -> tuple[bool, bytes]:
+    def _curve(self, domain: str, key: bytes, verdict: bool | None = None) -> tuple[bool, bytes]:
         if self.allow_any:
             return True, b"OK"
         domain = domain or "*"
         z85_key = z85.encode(key)
         provider = self.credentials_providers.get(domain)
         if provider is not None:
-            if provider.callback(domain, z85_key):
+            if verdict is None:
+                result = provider.callback(domain, z85_key)
+                if inspect.isawaitable(result):
+                    raise PendingVerdict(domain, result)
+                verdict = bool(result)
+            if verdict:
                 return True, b"OK"
             return False, b"Unknown key"
         certs = self.certs.get(domain)

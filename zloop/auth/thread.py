@@ -48,9 +48,9 @@ class ThreadAuthenticator(Authenticator):
             raise RuntimeError("the authenticator is already running")
         super().start()
         name = f"inproc://zloop.auth.thread-{id(self):x}-{next(_ids)}"
-        rx = self.context.socket(_PAIR)
+        rx = self._socket(_PAIR)
         rx.bind(name)
-        tx = self.context.socket(_PAIR)
+        tx = self._socket(_PAIR)
         tx.connect(name)
         self._stop_rx, self._stop_tx = rx, tx
         self._thread = threading.Thread(target=self._run, name="zloop-auth", daemon=True)
@@ -90,19 +90,10 @@ class ThreadAuthenticator(Authenticator):
                         continue
                     try:
                         self.handle_zap_message(msg)
-                    except Exception:
+                    except Exception as exc:
                         self.log.exception("zloop.auth: error handling a ZAP request")
                         # A REP socket must answer before it can read again.
-                        self.zap_socket.send_multipart(
-                            [
-                                b"1.0",
-                                msg[1] if len(msg) > 1 else b"1",
-                                b"500",
-                                b"Internal error",
-                                b"",
-                                b"",
-                            ]
-                        )
+                        self.zap_socket.send_multipart(self.error_reply(msg, exc))
         finally:
             control.close(0)
             self._stop_rx = None
