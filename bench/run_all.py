@@ -3,9 +3,11 @@
 Run: ``uv run python bench/run_all.py [--quick]`` (or ``uv run python -m bench``)
 
 Prints the machine (CPU model, cores, Python, pyzmq/libzmq and zloop versions), then the PUSH/PULL
-throughput table (with the raw-Python-socket ceiling) and the PAIR round-trip latency table. Exits
-non-zero if any run failed. Each run has its own deadline and kills its worker processes on any
-error, so the suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
+throughput table (with the raw-Python-socket ceiling), the PAIR round-trip latency table and the
+CURVE vs NULL table (``bench/bench_curve.py``: zloop and pyzmq over loopback tcp in this process,
+plus zloop's codec alone; a fixed time per measurement, skipped without PyNaCl). Exits non-zero if
+any run failed. Each run has its own deadline and kills its worker processes on any error, so the
+suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
 benchmark, is separate: it runs in one process and has nothing to compare against.)
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_curve
 import latency
 import throughput
 
@@ -53,6 +56,23 @@ def machine_info() -> list[str]:
     ]
 
 
+def curve_section(quick: bool, repeat: int) -> str:
+    """The "CURVE vs NULL" table, or why it was skipped."""
+    title = (
+        "CURVE vs NULL (PUSH->PULL over loopback tcp in one process, receiver-timed msg/s; "
+        "C/N = CURVE/NULL; codec = two in-memory zloop Connections)\n"
+    )
+    try:
+        from zloop.keys import require_nacl
+
+        require_nacl()
+    except ImportError:
+        return title + "skipped: PyNaCl is not installed (zloop[curve])"
+    seconds = bench_curve.QUICK_SECONDS if quick else 1.0
+    rows = bench_curve.run_suite(seconds=seconds, repeat=repeat)
+    return title + bench_curve.format_table(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
@@ -61,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median is shown")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--no-curve", action="store_true")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -87,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             "PAIR round-trip latency (client-timed blocking send + recv)\n"
             + latency.format_results(results)
         )
+    if not args.no_curve:
+        sections.append(curve_section(args.quick, args.repeat))
+        failed |= "FAILED" in sections[-1]
     for section in sections:
         print()
         print(section)

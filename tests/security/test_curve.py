@@ -507,6 +507,53 @@ def frame_bytes(flags: int, body: bytes) -> bytes:
     return bytes((flags, len(body))) + body
 
 
+@pytest.mark.parametrize(
+    ("client_sodium", "server_sodium"),
+    [(True, False), (False, True), (False, False)],
+    ids=["sodium-to-bindings", "bindings-to-sodium", "bindings-only"],
+)
+def test_both_crypto_paths_interoperate_and_refuse_tampering(
+    monkeypatch: pytest.MonkeyPatch, client_sodium: bool, server_sodium: bool
+) -> None:
+    """MESSAGE boxes go through libsodium directly (PyNaCl's cffi module) or, where that module
+    is missing, through PyNaCl's public bindings: both give the same wire, at every size boundary
+    (the scratch buffer, a large body opened in place) and both refuse a tampered box."""
+    import zloop.protocol.curve as curve_module
+
+    real = curve_module._sodium
+
+    def make(sodium: bool, factory: Callable[[], CurveMechanism]) -> CurveMechanism:
+        monkeypatch.setattr(curve_module, "_sodium", real if sodium else lambda: None)
+        mech = factory()
+        assert (mech._lib is not None) is sodium
+        return mech
+
+    client = Connection(SocketType.DEALER, mechanism=make(client_sodium, client_mech))
+    server = Connection(SocketType.ROUTER, mechanism=make(server_sodium, server_mech))
+    pump(client, server)
+    sizes = [0, 1, 16, 8190, 8191, 8192, 10_000, 300_000]
+    sent = [[bytes([i % 251]) * size, b"tail"] for i, size in enumerate(sizes)]
+    for msg in sent:
+        client.send_message(msg)
+        server.send_message(msg)
+    client.send_subscribe(b"t" * 9000)  # a command larger than the scratch buffer
+    events_c, events_s = pump(client, server, rounds=50)
+    got_s = [[bytes(f) for f in e.frames] for e in events_s if hasattr(e, "frames")]
+    got_c = [[bytes(f) for f in e.frames] for e in events_c if hasattr(e, "frames")]
+    assert got_s == sent and got_c == sent
+    assert [bytes(e.topic) for e in events_s if hasattr(e, "topic")] == [b"t" * 9000]
+    for size in (16, 300_000):  # the scratch path and the in-place path
+        client.send_message([b"x" * size])
+        flags, body = split_frames(client.data_to_send())[0]
+        server.receive_data(frame_bytes(flags, body[:-1] + bytes((body[-1] ^ 1,))))
+        assert only_error(server.events()).code == CRYPTO
+        client, server = (
+            Connection(SocketType.DEALER, mechanism=make(client_sodium, client_mech)),
+            Connection(SocketType.ROUTER, mechanism=make(server_sodium, server_mech)),
+        )
+        pump(client, server)
+
+
 def test_tampered_ciphertext_is_cryptographic_and_delivers_nothing() -> None:
     def tamper(frames: list[tuple[int, bytes]]) -> bytes:
         flags, body = frames[0]

@@ -24,7 +24,14 @@ After that, whenever the pipe becomes readable, the engine reads a bounded batch
 them in one go and writes them with one ``send`` (small batches are joined) or ``sendmsg`` (large
 frames go out as memoryviews, never copied). A partial write keeps the remainder and waits for
 writability; the pipe is not read again until the remainder is gone, so SNDHWM backpressure reaches
-the application.
+the application. One call writes batches only until ``OUT_TURN`` bytes went out (as libzmq's
+``out_batch_size``): if the pipe may hold more, the engine registers for writability and returns, so
+the other connections of this I/O thread -- typically the receiving end of the same traffic, and
+the commands that resume a stalled delivery -- get their turn before the next batch is encoded.
+Without that bound a sender whose encoding is slow (CURVE, small frames) kept the I/O thread busy
+filling megabytes of kernel buffer while the receiving side starved. A batch takes up to
+``OUT_BATCH`` messages, fewer once the last batch showed large messages (about ``OUT_BATCH_BYTES``
+of output per batch), so CURVE does not hold a batch of freshly encrypted 64 KiB frames in memory.
 
 *Direct writes from the application thread.* A reply on an idle connection need not wake the I/O
 thread. When the socket's flush would post ``activate_read`` to a session whose pipe end is asleep
@@ -106,6 +113,11 @@ DIRECT_MIN = 128 * 1024
 AFTER_LARGE_READ = 4096
 #: Messages taken from the pipe per encode/send batch.
 OUT_BATCH = 256
+#: Bytes one ``_pump`` call writes (whole batches) before it yields to the reactor (see "Output").
+OUT_TURN = 16 * 1024
+#: Encoded bytes aimed at per batch: the next batch takes fewer than ``OUT_BATCH`` messages when
+#: the last one's messages were large (a CURVE batch is all new buffers, alive until written).
+OUT_BATCH_BYTES = 256 * 1024
 #: Received messages written to the pipe per ``write_many`` (bounds the work redone after a stall).
 DELIVER_BATCH = 256
 #: Batches below this many bytes are joined into one buffer for a plain ``send``.
@@ -167,6 +179,7 @@ class StreamEngine:
         self._view = memoryview(self._buf)
         self._read_size = RECV_BUFFER
         self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
+        self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
         self._reading = False
         self._stalled: list[Any] | None = None  # events the full pipe did not take yet ...
@@ -543,13 +556,16 @@ class StreamEngine:
                 self._pump()
 
     def _pump(self) -> None:
-        """Move batches pipe -> connection -> socket until the pipe is empty or the socket is full."""
+        """Move batches pipe -> connection -> socket until the pipe is empty, the socket is full or
+        this turn wrote ``OUT_TURN`` bytes (then writability resumes it, see "Output")."""
         conn = self._conn
+        turn = 0
         while not self._closed:
             pipe = self._host.pipe
             count = 0
+            limit = self._out_batch
             if pipe is not None:
-                msgs = pipe.read_many(OUT_BATCH)
+                msgs = pipe.read_many(limit)
                 count = len(msgs)
                 if SubscriptionMsg not in set(map(type, msgs)):
                     if count:  # only messages (the common case): one batch, no per-message check
@@ -567,11 +583,25 @@ class StreamEngine:
                                 conn.send_cancel(msg.topic)
                     if start < count:
                         conn.send_messages(msgs[start:] if start else msgs)
-            self._queue(conn.buffers_to_send())
+            bufs = conn.buffers_to_send()
+            size = 0
+            for buf in bufs:
+                size += len(buf)
+            turn += size
+            if count:
+                self._out_batch = max(1, min(OUT_BATCH, OUT_BATCH_BYTES * count // (size or 1)))
+            self._queue(bufs)
             if not self._flush():
                 return  # partial write: _on_writable resumes
-            if count < OUT_BATCH:
-                break
+            if count < limit:
+                break  # the pipe is empty
+            if turn >= OUT_TURN:
+                # Yield: the pipe may hold more, but other fds and commands of this I/O thread
+                # get their turn first; the socket is writable, so _on_writable resumes at once.
+                if not self._writing:
+                    self._writing = True
+                    self._io.add_writer(self._fd, self._guarded(self._on_writable))
+                return
         if not self._closed:
             self._host.engine_drained()
 

@@ -376,7 +376,8 @@ class Connection(Sender):
         state = self._state
         if state is _State.TRAFFIC:
             if self._mech.wraps_frames:
-                flags, body = self._mech.decode_frame(flags, body)
+                flags, plain = self._mech.decode_frame(flags, body)
+                body = plain  # type: ignore[assignment]  # a bytearray is a frame of its own
                 if not flags & COMMAND:
                     self._wrapped_frames.append(body)
                     if not flags & MORE:

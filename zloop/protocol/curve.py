@@ -25,6 +25,14 @@ out of place is ZMTP_UNEXPECTED_COMMAND, a bad HELLO/INITIATE/READY size ZMTP_MA
 any box that does not open ZMTP_CRYPTOGRAPHIC (no ERROR is sent: libzmq closes silently), a
 replayed or decreasing MESSAGE nonce ZMTP_INVALID_SEQUENCE. Crypto comes from PyNaCl
 (``nacl.bindings``, the optional ``curve`` extra).
+
+MESSAGE boxes (the traffic, per frame) call libsodium through PyNaCl's cffi module
+(``nacl._sodium.lib``) when it is there: a box is sealed in place inside the bytearray that becomes
+the frame (one copy of the body in, none out), and opened into a reused scratch buffer (small
+frames: one copy out, as ``bytes``) or in place inside a large body's own bytearray (no copy at
+all). ``nacl.bindings`` allocates, copies and re-slices three to four times per box: 17-23% of
+the codec's per-frame cost from 16 B to 64 KiB frames (``bench/bench_curve.py``, "protocol").
+Without ``nacl._sodium`` the public bindings are used.
 """
 
 from __future__ import annotations
@@ -75,6 +83,27 @@ _ZMTP_COMMAND: Final = 0x04
 _U64 = struct.Struct(">Q")
 _MAX_NONCE: Final = 2**64 - 1
 
+#: Bytes of a MESSAGE body before the box's ciphertext: ``07 MESSAGE`` + nonce(8) + MAC(16).
+_BOX_AT: Final = 32
+#: What follows ``07 MESSAGE`` + nonce in a frame being sealed: room for the MAC, then the inner
+#: flags byte (indexed by the inner flags).
+_MAC_ROOM: Final = tuple(bytes(MAC_SIZE) + bytes((inner,)) for inner in range(4))
+#: Opened small frames go through a scratch buffer of this size (bigger ones get their own).
+_SCRATCH: Final = 8192
+
+
+def _sodium() -> tuple[Any, Any] | None:
+    """PyNaCl's cffi ``(ffi, lib)``, whose functions take pointers into our own buffers (see the
+    module docstring), or None when this PyNaCl has no such module."""
+    try:
+        from nacl._sodium import ffi, lib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - every PyNaCl release since 1.0 has it
+        return None
+    if not hasattr(lib, "crypto_box_easy_afternm"):  # pragma: no cover
+        return None
+    return ffi, lib
+
+
 _CRYPTO = ProtocolErrorCode.ZMTP_CRYPTOGRAPHIC
 _UNEXPECTED = ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND
 
@@ -124,6 +153,11 @@ class CurveMechanism(Mechanism):
         super().__init__()
         nacl = require_nacl()
         self._nacl: Any = nacl
+        sodium = _sodium()
+        self._ffi: Any = sodium[0] if sodium is not None else None
+        self._lib: Any = sodium[1] if sodium is not None else None
+        self._scratch: Any = None  # cffi buffer for opening small MESSAGE boxes, made on first use
+        self._scratch_bytes: Any = None  # ffi.buffer over it: slicing it yields bytes
         self.server = bool(server)
         self.zap = bool(zap) and self.server
         self._public = _check_key(public_key, "a public key (CURVE_PUBLICKEY)")
@@ -403,18 +437,38 @@ class CurveMechanism(Mechanism):
 
     # ------------------------------------------------------------------ traffic
 
-    def encode_frame(self, flags: int, body: bytes) -> tuple[int, bytes]:
+    def encode_frame(self, flags: int, body: bytes) -> tuple[int, bytes | bytearray]:
         inner = (INNER_MORE if flags & _ZMTP_MORE else 0) | (
             INNER_COMMAND if flags & _ZMTP_COMMAND else 0
         )
         short = self._next_nonce()
-        box = self._nacl.crypto_box_easy_afternm(
-            bytes((inner,)) + body, self._send_prefix + short, self._precom
-        )
+        lib = self._lib
+        if lib is None:  # PyNaCl without nacl._sodium (tested by forcing it)
+            box = self._nacl.crypto_box_easy_afternm(
+                bytes((inner,)) + body, self._send_prefix + short, self._precom
+            )
+            return 0, MESSAGE_PREFIX + short + box
+        # Sealed in place: [07 MESSAGE][nonce][MAC room][inner][body] -> [...][MAC][ciphertext].
+        frame = bytearray(MESSAGE_PREFIX + short + _MAC_ROOM[inner])
+        frame += body
+        with self._ffi.from_buffer(frame) as ptr:
+            rc = lib.crypto_box_easy_afternm(
+                ptr + 16,
+                ptr + _BOX_AT,
+                len(frame) - _BOX_AT,
+                self._send_prefix + short,
+                self._precom,
+            )
+        if rc:  # pragma: no cover - libsodium cannot fail here
+            raise LocalProtocolError("crypto_box_easy_afternm failed")
         # Outer flags 00 (02 = LONG is added by the framing): never a command frame, as libzmq.
-        return 0, MESSAGE_PREFIX + short + box
+        # A bytearray frame: small ones are copied into the output by append_frame, large ones
+        # are queued as a memoryview of it (no copy).
+        return 0, frame
 
-    def decode_frame(self, flags: int, body: bytes | bytearray | memoryview) -> tuple[int, bytes]:
+    def decode_frame(
+        self, flags: int, body: bytes | bytearray | memoryview
+    ) -> tuple[int, bytes | bytearray]:
         # Outer flags are ignored, as libzmq does (it decrypts whatever the frame carries).
         if isinstance(body, memoryview):
             body = bytes(body)  # a zero-copy path may hand over a view
@@ -433,19 +487,66 @@ class CurveMechanism(Mechanism):
                 ProtocolErrorCode.ZMTP_INVALID_SEQUENCE,
                 f"CURVE MESSAGE nonce {nonce} is not above the last one ({self._peer_nonce})",
             )
-        cipher = bytes(body[16:]) if type(body) is not bytes else body[16:]
-        try:
-            plain = self._nacl.crypto_box_open_easy_afternm(
-                cipher, self._recv_prefix + bytes(body[8:16]), self._precom
-            )
-        except Exception:
-            raise MechanismError(
-                _CRYPTO, "CURVE MESSAGE does not decrypt (tampered or wrong key)"
-            ) from None
+        if self._lib is not None:
+            inner, result = self._open(body, self._recv_prefix + bytes(body[8:16]))
+        else:  # PyNaCl without nacl._sodium (tested by forcing it)
+            cipher = bytes(body[16:]) if type(body) is not bytes else body[16:]
+            try:
+                plain = self._nacl.crypto_box_open_easy_afternm(
+                    cipher, self._recv_prefix + bytes(body[8:16]), self._precom
+                )
+            except Exception:
+                raise self._undecryptable() from None
+            inner = plain[0]
+            result = plain[1:]
         self._peer_nonce = nonce
-        inner = plain[0]
         zmtp = (_ZMTP_MORE if inner & INNER_MORE else 0) | (
             _ZMTP_COMMAND if inner & INNER_COMMAND else 0
         )
-        result: bytes = plain[1:]
         return zmtp, result
+
+    @staticmethod
+    def _undecryptable() -> MechanismError:
+        return MechanismError(_CRYPTO, "CURVE MESSAGE does not decrypt (tampered or wrong key)")
+
+    def _open(self, body: bytes | bytearray, nonce: bytes) -> tuple[int, bytes | bytearray]:
+        """Open a MESSAGE box with ``nacl._sodium``: (inner flags, frame).
+
+        A large body's own bytearray is opened in place and becomes the frame (its head is
+        dropped, which CPython does without moving the bytes); a small frame is opened into the
+        scratch buffer and sliced out as ``bytes``; any other gets one bytearray of its own.
+        """
+        ffi, lib = self._ffi, self._lib
+        size = len(body) - _BOX_AT  # inner flags + frame
+        clen = size + MAC_SIZE
+        if type(body) is bytearray:
+            with ffi.from_buffer(body) as ptr:
+                rc = lib.crypto_box_open_easy_afternm(
+                    ptr + _BOX_AT, ptr + 16, clen, nonce, self._precom
+                )
+            if rc:
+                raise self._undecryptable()
+            inner = body[_BOX_AT]
+            try:
+                del body[: _BOX_AT + 1]
+            except BufferError:  # pragma: no cover - someone still holds a view of it
+                return inner, bytes(memoryview(body)[_BOX_AT + 1 :])
+            return inner, body  # a bytearray frame of its own, as frames.LargeBody
+        if size <= _SCRATCH:
+            scratch = self._scratch
+            if scratch is None:
+                scratch = self._scratch = ffi.new("unsigned char[]", _SCRATCH)
+                self._scratch_bytes = ffi.buffer(scratch)
+            with ffi.from_buffer(body) as src:
+                rc = lib.crypto_box_open_easy_afternm(scratch, src + 16, clen, nonce, self._precom)
+            if rc:
+                raise self._undecryptable()
+            return scratch[0], self._scratch_bytes[1:size]
+        out = bytearray(size)
+        with ffi.from_buffer(body) as src, ffi.from_buffer(out) as dst:
+            rc = lib.crypto_box_open_easy_afternm(dst, src + 16, clen, nonce, self._precom)
+        if rc:
+            raise self._undecryptable()
+        inner = out[0]
+        del out[:1]
+        return inner, out  # a bytearray frame of its own, as frames.LargeBody

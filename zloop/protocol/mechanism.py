@@ -194,10 +194,14 @@ class Mechanism(ABC):
         """
         return cmd.error_body(reason)
 
-    def encode_frame(self, flags: int, body: bytes) -> tuple[int, bytes]:
-        """Wrap one outgoing frame (only called when ``wraps_frames``)."""
+    def encode_frame(self, flags: int, body: bytes) -> tuple[int, bytes | bytearray]:
+        """Wrap one outgoing frame (only called when ``wraps_frames``). A bytearray result is
+        handed over: the connection may queue it without copying."""
         return flags, body
 
-    def decode_frame(self, flags: int, body: bytes) -> tuple[int, bytes]:
-        """Unwrap one incoming frame (only called when ``wraps_frames``)."""
-        return flags, body
+    def decode_frame(
+        self, flags: int, body: bytes | bytearray | memoryview
+    ) -> tuple[int, bytes | bytearray]:
+        """Unwrap one incoming frame (only called when ``wraps_frames``). A bytearray result is a
+        frame of its own (as a large body read into its own buffer), never a shared buffer."""
+        return flags, bytes(body) if type(body) is memoryview else body

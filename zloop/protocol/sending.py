@@ -67,14 +67,35 @@ class Sender:
             raise LocalProtocolError("a message needs at least one frame")
         version = self._peer_version
         if self._mech.wraps_frames:
-            last = len(frames) - 1
-            for index, frame in enumerate(frames):
-                flags, wire = self._mech.encode_frame(MORE if index < last else 0, bytes(frame))
-                append_frame(self._out, flags, wire)
+            self._queue_wrapped((frames,))
         elif version is not None and version >= (2, 0):
             append_message(self._out, frames)
         else:
             v1_append_message(self._out, frames)
+
+    def _queue_wrapped(self, messages: Iterable[Sequence[FrameInput]]) -> None:
+        """Queue messages through a mechanism that wraps every frame (CURVE): one loop for the
+        batch, and the wrapped body (a fresh object from ``encode_frame``) queued as is, or as a
+        memoryview from ``ZERO_COPY_MIN`` bytes on (as ``append_frame`` would, minus its copy)."""
+        encode = self._mech.encode_frame
+        append = self._out.append
+        short_headers = SHORT_HEADERS
+        long_header = LONG_HEADER.pack
+        for frames in messages:
+            last = len(frames) - 1
+            if last < 0:
+                raise LocalProtocolError("a message needs at least one frame")
+            for index, frame in enumerate(frames):
+                flags, wire = encode(
+                    MORE if index < last else 0, frame if type(frame) is bytes else bytes(frame)
+                )
+                size = len(wire)
+                if size <= 255:
+                    append(short_headers[flags][size])
+                    append(wire)
+                else:
+                    append(long_header(flags | LONG, size))
+                    append(wire if size < ZERO_COPY_MIN else memoryview(wire))
 
     def send_message(self, frames: Sequence[FrameInput]) -> None:
         """Queue one multipart message (at least one frame)."""
@@ -85,7 +106,10 @@ class Sender:
         """Queue several multipart messages."""
         self._check_traffic()
         version = self._peer_version
-        if self._mech.wraps_frames or version is None or version < (2, 0):
+        if self._mech.wraps_frames:
+            self._queue_wrapped(messages)
+            return
+        if version is None or version < (2, 0):
             for frames in messages:
                 self._queue_message(frames)
             return
