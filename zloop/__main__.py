@@ -3,8 +3,10 @@
 ``zloop demo`` runs the protocol self-check, then starts a zloop ROUTER echo service in a thread
 and talks to it through every path: the engine itself (PUSH -> PULL over inproc, tcp and ipc),
 each event-loop adapter in its own idiom (selectors, gevent, tornado, trio, asyncio) and, when
-pyzmq is installed, libzmq in both directions. It prints one table row per path and exits 0 only
-if every path that ran passed. A loop library that is not installed is reported as skipped.
+pyzmq is installed, libzmq in both directions -- and security: a libzmq CURVE client echoed by a
+zloop CURVE server whose zloop ZAP handler admits only that client's key (a stranger's key is
+refused). It prints one table row per path and exits 0 only if every path that ran passed. A library
+that is not installed (a loop, pyzmq, PyNaCl) is reported as skipped.
 """
 
 from __future__ import annotations
@@ -334,6 +336,82 @@ def _zloop_to_libzmq(ctx: zloop.Context) -> tuple[int, float]:
         zctx.term()
 
 
+class _OneKey:
+    """A CURVE credentials provider admitting one client key (Z85)."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        return key == self.key
+
+
+def _curve_with_libzmq(ctx: zloop.Context) -> tuple[int, float]:
+    """A libzmq CURVE DEALER echoed by a zloop CURVE ROUTER whose ZAP handler (a zloop
+    ThreadAuthenticator) admits only that client's key; a second libzmq client with an unknown
+    key must be refused (HANDSHAKE_FAILED_AUTH on its own monitor) and never heard from."""
+    zmq = _libzmq_module()
+    if not keys.has_curve():
+        raise Skipped("skipped: install PyNaCl (zloop[curve])")
+    from zloop.auth import ThreadAuthenticator
+
+    server_public, server_secret = zloop.curve_keypair()
+    client_public, client_secret = zloop.curve_keypair()
+    zctx = zmq.Context()
+    opened: list[zloop.Socket] = []
+    try:
+        with ThreadAuthenticator(ctx) as auth:
+            auth.configure_curve_callback(credentials_provider=_OneKey(client_public))
+            server = ctx.socket(zloop.ROUTER)
+            opened.append(server)
+            server.setsockopt(zloop.LINGER, 0)
+            server.setsockopt(zloop.RCVTIMEO, int(DEADLINE * 1000))
+            server.setsockopt(zloop.CURVE_SERVER, 1)
+            server.setsockopt(zloop.CURVE_SECRETKEY, server_secret)
+            endpoint = f"tcp://127.0.0.1:{server.bind_to_random_port('tcp://127.0.0.1')}"
+
+            def client(public: bytes, secret: bytes) -> Any:
+                sock = zctx.socket(zmq.DEALER)
+                sock.linger = 0
+                sock.rcvtimeo = int(DEADLINE * 1000)
+                sock.curve_serverkey = server_public
+                sock.curve_publickey, sock.curve_secretkey = public, secret
+                return sock
+
+            stranger = client(*zloop.curve_keypair())
+            watch = stranger.get_monitor_socket()
+            stranger.connect(endpoint)
+            stranger.send(b"let me in")
+            outcome = 0
+            while outcome not in (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_SUCCEEDED):
+                if not watch.poll(int(DEADLINE * 1000)):
+                    raise AssertionError("no handshake outcome for the unknown client")
+                outcome = int.from_bytes(watch.recv_multipart()[0][:2], sys.byteorder)
+            if outcome != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                raise AssertionError("the client with an unknown key was admitted")
+            good = client(client_public, client_secret)
+            good.connect(endpoint)
+            peers = set()
+            start = time.perf_counter()
+            for base in range(0, ECHOES, WINDOW):
+                for i in range(base, base + WINDOW):
+                    good.send(_payload(i))
+                for _ in range(WINDOW):
+                    peer, body = server.recv_multipart()
+                    peers.add(peer)
+                    server.send_multipart([peer, body])
+                for i in range(base, base + WINDOW):
+                    _check(i, good.recv())
+            elapsed = time.perf_counter() - start
+            if len(peers) != 1 or server.poll(0):
+                raise AssertionError("the server heard from more than the admitted client")
+        return ECHOES, ECHOES / elapsed
+    finally:
+        for sock in opened:
+            sock.close(linger=0)
+        zctx.destroy(linger=0)  # the libzmq sockets too, even when a step failed
+
+
 def _run(row: Row, body: Callable[[], tuple[int, float]]) -> Row:
     try:
         row.messages, row.rate = body()
@@ -425,6 +503,13 @@ def demo() -> int:
             _run(
                 Row("libzmq", "zloop PUSH -> pyzmq PULL over tcp, in order"),
                 lambda: _zloop_to_libzmq(ctx),
+            )
+        )
+        _print_row(rows[-1])
+        rows.append(
+            _run(
+                Row("curve", "libzmq CURVE DEALER -> zloop ROUTER + zloop ZAP"),
+                lambda: _curve_with_libzmq(ctx),
             )
         )
         _print_row(rows[-1])
