@@ -508,30 +508,38 @@ def frame_bytes(flags: int, body: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("client_sodium", "server_sodium"),
-    [(True, False), (False, True), (False, False)],
-    ids=["sodium-to-bindings", "bindings-to-sodium", "bindings-only"],
+    ("client_path", "server_path"),
+    [("held", "bindings"), ("bindings", "held"), ("cffi", "held"), ("held", "cffi")],
 )
-def test_both_crypto_paths_interoperate_and_refuse_tampering(
-    monkeypatch: pytest.MonkeyPatch, client_sodium: bool, server_sodium: bool
+def test_every_crypto_path_interoperates_and_refuses_tampering(
+    monkeypatch: pytest.MonkeyPatch, client_path: str, server_path: str
 ) -> None:
-    """MESSAGE boxes go through libsodium directly (PyNaCl's cffi module) or, where that module
-    is missing, through PyNaCl's public bindings: both give the same wire, at every size boundary
-    (the scratch buffer, a large body opened in place) and both refuse a tampered box."""
+    """MESSAGE boxes go through libsodium keeping the GIL (small boxes, "held"), through PyNaCl's
+    cffi module (large boxes, or where ctypes cannot reach the library), or through PyNaCl's public
+    bindings (where the cffi module is missing): all give the same wire, at every size boundary
+    (the scratch buffer, the GIL threshold, a large body opened in place), and all refuse a
+    tampered box."""
     import zloop.protocol.curve as curve_module
 
-    real = curve_module._sodium
+    sodium, held = curve_module._sodium, curve_module._GIL_HELD
+    assert held is not None  # this PyNaCl exports the functions: the default path is "held"
 
-    def make(sodium: bool, factory: Callable[[], CurveMechanism]) -> CurveMechanism:
-        monkeypatch.setattr(curve_module, "_sodium", real if sodium else lambda: None)
+    def make(path: str, factory: Callable[[], CurveMechanism]) -> CurveMechanism:
+        monkeypatch.setattr(curve_module, "_sodium", sodium if path != "bindings" else lambda: None)
+        monkeypatch.setattr(curve_module, "_GIL_HELD", held if path == "held" else None)
         mech = factory()
-        assert (mech._lib is not None) is sodium
+        assert (mech._lib is not None) is (path != "bindings")
+        assert (mech._held is not None) is (path == "held")
         return mech
 
-    client = Connection(SocketType.DEALER, mechanism=make(client_sodium, client_mech))
-    server = Connection(SocketType.ROUTER, mechanism=make(server_sodium, server_mech))
-    pump(client, server)
-    sizes = [0, 1, 16, 8190, 8191, 8192, 10_000, 300_000]
+    def connect() -> tuple[Connection, Connection]:
+        client = Connection(SocketType.DEALER, mechanism=make(client_path, client_mech))
+        server = Connection(SocketType.ROUTER, mechanism=make(server_path, server_mech))
+        pump(client, server)
+        return client, server
+
+    client, server = connect()
+    sizes = [0, 1, 16, 8190, 8191, 8192, 10_000, 16_382, 16_383, 16_384, 300_000]
     sent = [[bytes([i % 251]) * size, b"tail"] for i, size in enumerate(sizes)]
     for msg in sent:
         client.send_message(msg)
@@ -542,16 +550,12 @@ def test_both_crypto_paths_interoperate_and_refuse_tampering(
     got_c = [[bytes(f) for f in e.frames] for e in events_c if hasattr(e, "frames")]
     assert got_s == sent and got_c == sent
     assert [bytes(e.topic) for e in events_s if hasattr(e, "topic")] == [b"t" * 9000]
-    for size in (16, 300_000):  # the scratch path and the in-place path
+    for size in (16, 10_000, 300_000):  # scratch, own buffer, large body opened in place
+        client, server = connect()
         client.send_message([b"x" * size])
         flags, body = split_frames(client.data_to_send())[0]
         server.receive_data(frame_bytes(flags, body[:-1] + bytes((body[-1] ^ 1,))))
         assert only_error(server.events()).code == CRYPTO
-        client, server = (
-            Connection(SocketType.DEALER, mechanism=make(client_sodium, client_mech)),
-            Connection(SocketType.ROUTER, mechanism=make(server_sodium, server_mech)),
-        )
-        pump(client, server)
 
 
 def test_tampered_ciphertext_is_cryptographic_and_delivers_nothing() -> None:

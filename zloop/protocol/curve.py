@@ -33,10 +33,19 @@ frames: one copy out, as ``bytes``) or in place inside a large body's own bytear
 all). ``nacl.bindings`` allocates, copies and re-slices three to four times per box: 17-23% of
 the codec's per-frame cost from 16 B to 64 KiB frames (``bench/bench_curve.py``, "protocol").
 Without ``nacl._sodium`` the public bindings are used.
+
+⚠ The GIL. cffi releases the GIL around every call. For a box of a few hundred bytes (about 1 µs of
+work) that is a trap: the I/O thread gives the GIL away and must then wait for the application
+thread to hand it back -- up to the interpreter's switch interval (5 ms) when that thread is busy
+in Python. Measured: one seal, 1.7 µs alone, 237 µs per seal while another thread runs a Python
+loop. So boxes up to :data:`_HOLD_GIL_MAX` bytes call the same two libsodium functions through
+``ctypes.PyDLL`` on the library PyNaCl ships, which keeps the GIL (3.8 µs per seal in that same
+test); larger boxes, where crypto dominates and other threads can run meanwhile, keep cffi.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
 from enum import Enum
@@ -90,6 +99,50 @@ _BOX_AT: Final = 32
 _MAC_ROOM: Final = tuple(bytes(MAC_SIZE) + bytes((inner,)) for inner in range(4))
 #: Opened small frames go through a scratch buffer of this size (bigger ones get their own).
 _SCRATCH: Final = 8192
+
+
+#: Boxes up to this size are sealed / opened without releasing the GIL (module docstring).
+_HOLD_GIL_MAX: Final = 16 * 1024
+
+
+class _GilHeld:
+    """libsodium's MESSAGE functions through ``ctypes.PyDLL`` (calls that keep the GIL)."""
+
+    __slots__ = ("open", "seal")
+
+    def __init__(self, path: str) -> None:
+        dll = ctypes.PyDLL(path)
+        self.seal = dll.crypto_box_easy_afternm
+        self.open = dll.crypto_box_open_easy_afternm
+        # (out, in, length, nonce, key): addresses as integers, or bytes for what is read only.
+        self.seal.argtypes = (
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_ulonglong,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+        )
+        self.open.argtypes = (
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_ulonglong,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+        )
+        self.seal.restype = self.open.restype = ctypes.c_int
+
+
+def _gil_held() -> _GilHeld | None:
+    """The GIL-keeping entry points, or None if PyNaCl's library does not export them."""
+    try:
+        from nacl import _sodium  # type: ignore[attr-defined,unused-ignore]
+
+        return _GilHeld(str(_sodium.__file__))
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - other PyNaCl builds
+        return None
+
+
+_GIL_HELD = _gil_held()
 
 
 def _sodium() -> tuple[Any, Any] | None:
@@ -158,6 +211,8 @@ class CurveMechanism(Mechanism):
         self._lib: Any = sodium[1] if sodium is not None else None
         self._scratch: Any = None  # cffi buffer for opening small MESSAGE boxes, made on first use
         self._scratch_bytes: Any = None  # ffi.buffer over it: slicing it yields bytes
+        self._held = _GIL_HELD if sodium is not None else None
+        self._held_scratch: Any = None  # ctypes buffer for the GIL-keeping opens
         self.server = bool(server)
         self.zap = bool(zap) and self.server
         self._public = _check_key(public_key, "a public key (CURVE_PUBLICKEY)")
@@ -451,6 +506,21 @@ class CurveMechanism(Mechanism):
         # Sealed in place: [07 MESSAGE][nonce][MAC room][inner][body] -> [...][MAC][ciphertext].
         frame = bytearray(MESSAGE_PREFIX + short + _MAC_ROOM[inner])
         frame += body
+        held = self._held
+        if held is not None and len(frame) - _BOX_AT <= _HOLD_GIL_MAX:
+            anchor = ctypes.c_char.from_buffer(frame)  # pins the buffer while we write into it
+            base = ctypes.addressof(anchor)
+            rc = held.seal(
+                base + 16,
+                base + _BOX_AT,
+                len(frame) - _BOX_AT,
+                self._send_prefix + short,
+                self._precom,
+            )
+            del anchor
+            if rc:  # pragma: no cover - libsodium cannot fail here
+                raise LocalProtocolError("crypto_box_easy_afternm failed")
+            return 0, frame
         with self._ffi.from_buffer(frame) as ptr:
             rc = lib.crypto_box_easy_afternm(
                 ptr + 16,
@@ -532,6 +602,15 @@ class CurveMechanism(Mechanism):
             except BufferError:  # pragma: no cover - someone still holds a view of it
                 return inner, bytes(memoryview(body)[_BOX_AT + 1 :])
             return inner, body  # a bytearray frame of its own, as frames.LargeBody
+        held = self._held
+        if held is not None and size <= _SCRATCH:
+            scratch_held = self._held_scratch
+            if scratch_held is None:
+                scratch_held = self._held_scratch = (ctypes.c_ubyte * _SCRATCH)()
+            cipher = body[16:] if type(body) is bytes else bytes(memoryview(body)[16:])
+            if held.open(ctypes.addressof(scratch_held), cipher, clen, nonce, self._precom):
+                raise self._undecryptable()
+            return scratch_held[0], ctypes.string_at(ctypes.addressof(scratch_held) + 1, size - 1)
         if size <= _SCRATCH:
             scratch = self._scratch
             if scratch is None:
