@@ -178,7 +178,8 @@ class ZapClient:
     """One ZAP exchange with the handler socket, in the I/O thread (see the module docstring).
 
     ``post`` runs a command in the I/O thread; ``on_reply`` receives the reply frames, or None if
-    the handler went away before answering. It is called at most once, never after :meth:`close`.
+    the handler went away before answering. It is called at most once, never after :meth:`close`
+    and never from inside the constructor.
     """
 
     def __init__(
@@ -201,7 +202,11 @@ class ZapClient:
         # The handler's end is attached through its mailbox, like an inproc connect; the request
         # is already queued, so the handler sees it as soon as it processes the attach.
         handler.post(lambda: handler.attach_pipe(theirs), 3)
-        self._try_read()  # arms the wake-up for the reply
+        # The first read (which arms the wake-up for the reply) is a command of its own: a handler
+        # quick enough to answer before this constructor returns must not have ``on_reply`` called
+        # from inside it (the engine would keep the finished client and re-enter its own event
+        # processing). A reply already queued by then is read by that command.
+        post(self._try_read)
 
     # -- PipeOwner (every call runs in the I/O thread) ------------------------------------------------
 

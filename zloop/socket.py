@@ -122,6 +122,13 @@ class Socket:
         for pipe in self._pattern.pipes():
             pipe.terminate()
         self.context._inproc.unbind_all(self)
+        # Pipes whose attach is still queued (inproc connects, ZAP requests to a handler that was
+        # busy) are terminated as well (attach_pipe does that once closed): their peers would
+        # otherwise wait for this socket forever.
+        command = self._mailbox.recv(0)
+        while command is not None:
+            command()
+            command = self._mailbox.recv(0)
         self._mailbox.close()
         for level in self._levels:
             level.close()

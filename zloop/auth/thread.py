@@ -8,18 +8,28 @@ they apply to the next request.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 from typing import Any
 
 from zloop.auth.base import Authenticator
+from zloop.constants import Errno
+from zloop.errors import Again, ContextTerminated, ZMQError
 
 __all__ = ["ThreadAuthenticator"]
 
 _PAIR = 0
 _POLLIN = 1
 _ids = itertools.count()
+
+
+def _ended(exc: BaseException) -> bool:
+    """Is ``exc`` how a call fails once the context terminates or our sockets are closed?"""
+    return isinstance(exc, ContextTerminated) or (
+        isinstance(exc, ZMQError) and exc.errno == Errno.ENOTSOCK
+    )
 
 
 class ThreadAuthenticator(Authenticator):
@@ -64,7 +74,10 @@ class ThreadAuthenticator(Authenticator):
         thread = self._thread
         if thread is None:
             return
-        self._stop_tx.send(b"TERMINATE")
+        # If the context is being terminated (or was destroyed) the send fails and the thread
+        # ends by itself, on ContextTerminated or its closed sockets (see _run).
+        with contextlib.suppress(ZMQError):
+            self._stop_tx.send(b"TERMINATE")
         thread.join()
         self._thread = None
         self._stop_tx.close(0)
@@ -86,14 +99,21 @@ class ThreadAuthenticator(Authenticator):
                 if zap in ready:
                     try:
                         msg = zap.recv_multipart(1)  # NOBLOCK
-                    except Exception:  # Again: a spurious wake-up
+                    except Again:  # a spurious wake-up
                         continue
                     try:
                         self.handle_zap_message(msg)
                     except Exception as exc:
+                        if _ended(exc):
+                            raise
                         self.log.exception("zloop.auth: error handling a ZAP request")
                         # A REP socket must answer before it can read again.
                         self.zap_socket.send_multipart(self.error_reply(msg, exc))
+        except ZMQError as exc:
+            # Context.term() (ContextTerminated) or destroy() (our sockets closed under us) ends
+            # serving; servers then see the handler gone and fail the pending handshakes.
+            if not _ended(exc):
+                raise
         finally:
             control.close(0)
             self._stop_rx = None

@@ -51,6 +51,10 @@ Callback = Callable[[], Any]
 _MAX_COMMANDS_PER_TURN = 1024
 
 
+def _nothing() -> None:
+    pass
+
+
 class Timer:
     """A pending :meth:`IOThread.call_later` callback; :meth:`cancel` is idempotent."""
 
@@ -65,6 +69,9 @@ class Timer:
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
+            # The heap keeps the entry until it surfaces (HANDSHAKE_IVL later): it must not keep
+            # the callback's owner (a closed engine and its buffers) alive that long.
+            self.callback = _nothing
             self._io._timer_cancelled()
 
 
