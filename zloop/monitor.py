@@ -16,6 +16,12 @@ Threads: events come from the I/O thread (accepts, connects, handshakes, disconn
 monitored socket's own thread (LISTENING / BIND_FAILED in ``bind``, MONITOR_STOPPED), so every send
 on the publisher is made under one lock, as libzmq does with its monitor mutex.
 
+Order at close: libzmq sends MONITOR_STOPPED when the socket object is destroyed, after its
+endpoints terminated -- so the CLOSED of a connect in progress, and any event of a session that
+lingers, come first. ``Socket.close`` does the same without waiting: it stops the monitor itself
+only if no connecter or engine of the socket is left (``Socket.event_source``); otherwise the
+I/O thread stops it when the last one ends, possibly a LINGER later.
+
 Never blocking: libzmq 4.3 sends monitor messages with a blocking ``zmq_msg_send``, so a monitor
 nobody reads (or whose reader closed without ``disable_monitor()``) can hang libzmq's I/O thread
 (libzmq issues #2829, #3575). Here every send is ``NOBLOCK``: when the reader's queue is full (or

@@ -21,6 +21,7 @@ Readiness (DESIGN §3)
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import threading
@@ -90,6 +91,11 @@ class Socket:
         # Event hook called by the I/O thread and bind (thread-safe): a Monitor, or None.
         self._monitor: Callable[[int, int, str], None] | None = None
         self._monitor_socket: Socket | None = None  # get_monitor_socket()'s reader
+        # I/O objects that may still emit events (connecters, engines: see event_source); after
+        # close() the monitor stops when the last one ended, as libzmq stops it when the socket
+        # object is destroyed, i.e. after its endpoints' closing events.
+        self._event_sources = 0
+        self._sources_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"
@@ -114,6 +120,7 @@ class Socket:
         if linger is not None:
             self.setsockopt(SocketOption.LINGER, linger)
         linger_ms = self.options.linger
+        self.event_source(1)  # held before _closed: no MONITOR_STOPPED while closing endpoints
         self._closed = True
         for handles in list(self._endpoints.values()):
             for handle in handles:
@@ -133,8 +140,9 @@ class Socket:
         for level in self._levels:
             level.close()
         self._levels.clear()
-        if self._monitor is not None:
-            self._stop_monitor()
+        # MONITOR_STOPPED now if no endpoint can emit more events, else when the last one ended
+        # (lingering sessions included): close() itself never waits for them.
+        self.event_source(-1)
         self.context._socket_closed(self)
 
     def _check_usable(self) -> None:
@@ -213,6 +221,20 @@ class Socket:
         if monitor is not None:
             monitor(event, value, endpoint)
 
+    def event_source(self, delta: int) -> None:
+        """Any thread: an object that emits this socket's events started (+1) or ended (-1).
+
+        Connecters and stream engines call it (``zloop.io.engine.event_source``). Once the socket
+        is closed and none is left, the monitor sends MONITOR_STOPPED and stops: libzmq's order,
+        where CLOSED of a connect in progress (and any event of a lingering connection) comes
+        before MONITOR_STOPPED.
+        """
+        with self._sources_lock:
+            self._event_sources += delta
+            done = self._closed and self._event_sources == 0
+        if done and self._monitor is not None:
+            self._stop_monitor()
+
     def _stop_monitor(self) -> None:
         monitor, self._monitor = self._monitor, None
         if isinstance(monitor, Monitor):
@@ -242,14 +264,28 @@ class Socket:
 
     def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
         """Start monitoring (at ``inproc://monitor.s-<FD>`` unless ``addr``) and return a PAIR
-        socket connected to it, as pyzmq. While it is open, later calls return the same socket."""
+        socket connected to it, as pyzmq. While it is open, later calls return the same socket.
+
+        The default name can be taken by a closed socket that had the same FD: its monitor lives
+        on until its lingering connections end (see :meth:`event_source`). Then
+        ``inproc://monitor.s-<FD>.<n>`` is used instead."""
         reader = self._monitor_socket
         if reader is not None and not reader.closed:
             return reader
         self._check_usable()
-        if addr is None:
-            addr = f"inproc://monitor.s-{self._mailbox.fileno()}"
-        self.monitor(addr, 0xFFFF if events is None else events)
+        mask = 0xFFFF if events is None else events
+        if addr is not None:
+            self.monitor(addr, mask)
+        else:
+            base = addr = f"inproc://monitor.s-{self._mailbox.fileno()}"
+            for n in itertools.count(1):
+                try:
+                    self.monitor(addr, mask)
+                    break
+                except ZMQError as exc:
+                    if exc.errno != Errno.EADDRINUSE:
+                        raise
+                    addr = f"{base}.{n}"
         reader = self.context.socket(SocketType.PAIR)
         try:
             reader.connect(addr)

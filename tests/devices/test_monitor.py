@@ -285,6 +285,21 @@ def test_monitor_arguments(ctx: zloop.Context) -> None:
         sock.monitor("inproc://after-close")
 
 
+def test_default_address_taken_by_a_closed_sockets_monitor(ctx: zloop.Context) -> None:
+    """A closed socket's monitor lives on while its connections linger, under the default name
+    made from an FD the OS may already have given to a new socket: that socket still gets a
+    monitor, under a suffixed name."""
+    sock = ctx.socket(zloop.PULL)
+    squatter = ctx.socket(zloop.PAIR)
+    squatter.bind(f"inproc://monitor.s-{sock.FD}")
+    reader = sock.get_monitor_socket()
+    sock.bind("tcp://127.0.0.1:*")
+    assert _next(reader)["event"] == zloop.EVENT_LISTENING
+    squatter.close(0)
+    reader.close(0)
+    sock.close(0)
+
+
 def test_default_address_and_replacement(ctx: zloop.Context) -> None:
     sock = ctx.socket(zloop.PULL)
     default = f"inproc://monitor.s-{sock.FD}"  # pyzmq's name for get_monitor_socket()

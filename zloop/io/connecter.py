@@ -5,6 +5,11 @@ RECONNECT_IVL up to the max (no jitter); otherwise each is RECONNECT_IVL plus a 
 [0, RECONNECT_IVL). RECONNECT_IVL <= 0: no retry (the endpoint stays idle, as libzmq). Events:
 CONNECT_DELAYED (errno) for an in-progress connect, CONNECTED, CLOSED for a failed attempt's fd,
 CONNECT_RETRIED (interval ms) when a retry is scheduled.
+
+Closing (the session ends: socket closed, disconnect, linger over) closes a connect in progress
+with its CLOSED event. A connecter counts as an event source of its socket from creation until
+then (``zloop.io.engine.event_source``): a closed socket's MONITOR_STOPPED follows that CLOSED, as
+in libzmq, whose connecter emits it in its own termination before the socket is destroyed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import socket
 
 from zloop.constants import Event
 from zloop.io.endpoint import Endpoint
+from zloop.io.engine import event_source
 from zloop.io.reactor import IOThread, Timer
 from zloop.io.session import Session
 from zloop.io.sockopts import peer_ip, resolve_tcp, tune_socket
@@ -42,6 +48,7 @@ class TransportConnecter:
         self._current_ivl = -1
         self._closed = False
         self._target: str | tuple[str, int] = ""
+        event_source(self._core, 1)  # until close(): see the module docstring
 
     def start(self, wait: bool) -> None:
         if self._closed:
@@ -52,9 +59,12 @@ class TransportConnecter:
             self._attempt()
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._cancel_timers()
         self._drop_socket(emit=True)
+        event_source(self._core, -1)
 
     def _cancel_timers(self) -> None:
         if self._timer is not None:

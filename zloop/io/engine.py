@@ -59,7 +59,10 @@ timeout error: the connecting side reconnects.
 *Errors.* Any failure (peer closed, reset, protocol violation, timeout, or a bug raising inside this
 connection's handlers) emits libzmq's monitor events, closes this connection only, and reports to
 the session, which decides between reconnecting and ending. A local close (:meth:`close`) emits
-nothing, as in libzmq.
+nothing, as in libzmq. A ZMTP 1.0 / 2.0 peer has no security mechanism, and libzmq reports such a
+connection as one whose handshake never finished: no HANDSHAKE_SUCCEEDED (nor heartbeats), its
+end is HANDSHAKE_FAILED_NO_DETAIL (errno) + DISCONNECTED, or DISCONNECTED alone for a protocol
+error (``Connection.legacy_peer``).
 """
 
 from __future__ import annotations
@@ -139,6 +142,17 @@ _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
 
 
+def event_source(core: SocketCore, delta: int) -> None:
+    """Tell the socket that an emitter of its monitor events started (+1) or ended (-1).
+
+    Connecters and engines count themselves, so a closed socket's monitor stops only after their
+    last event (``Socket.event_source``). Optional: a core without the hook is not counted.
+    """
+    hook = getattr(core, "event_source", None)
+    if hook is not None:
+        hook(delta)
+
+
 def _raiser(exc: Exception) -> Callable[[], None]:
     def run() -> None:
         raise exc
@@ -200,6 +214,7 @@ class StreamEngine:
         # ZAP (zloop.security): the exchange in progress, and User-Id + ZAP metadata once accepted.
         self._zap: ZapClient | None = None
         self._zap_properties: dict[str, bytes] = {}
+        event_source(socket_core, 1)  # until _teardown: this connection's events may still come
 
     def __repr__(self) -> str:
         return f"<StreamEngine fd={self._fd} {self._endpoint}>"
@@ -260,6 +275,7 @@ class StreamEngine:
             self._sock.close()
         self._out.clear()
         self._stalled = None
+        event_source(self._core, -1)
 
     def _guarded(self, handler: Callable[[], None], locked: bool = True) -> Callable[[], None]:
         """Wrap a reactor callback: a bug in one connection closes that connection only.
@@ -290,7 +306,10 @@ class StreamEngine:
         if self._closed:
             return
         handshaked = self._handshaked
-        if reason is not ErrorReason.PROTOCOL and not handshaked:
+        # libzmq (stream_engine_base_t::error): any end but a protocol error of a connection
+        # whose mechanism is not ready -- or that has none: a ZMTP 1.0 / 2.0 peer, even one that
+        # exchanged messages -- is a HANDSHAKE_FAILED_NO_DETAIL carrying the errno (EPIPE for EOF).
+        if reason is not ErrorReason.PROTOCOL and (not handshaked or self._conn.legacy_peer):
             self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, err, self._endpoint)
         self._core.event(Event.DISCONNECTED, self._fd, self._endpoint)
         pipe = self._host.pipe
@@ -421,9 +440,14 @@ class StreamEngine:
                     event.ttl / 10, self._guarded(self._on_ttl_expired)
                 )
         elif kind is ProtocolError:
-            if not self._handshaked or (
-                self._options.mechanism == SecurityMechanism.CURVE
-                and event.code in _CURVE_TRAFFIC_ERRORS
+            # No HANDSHAKE_FAILED_PROTOCOL for a 1.0 / 2.0 peer (refused, malformed or
+            # incompatible): libzmq has no mechanism there to report one, only DISCONNECTED.
+            if not self._conn.legacy_peer and (
+                not self._handshaked
+                or (
+                    self._options.mechanism == SecurityMechanism.CURVE
+                    and event.code in _CURVE_TRAFFIC_ERRORS
+                )
             ):
                 self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(event.code), self._endpoint)
             log.warning(
@@ -513,10 +537,15 @@ class StreamEngine:
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
-        ivl = self._options.heartbeat_ivl
-        if ivl > 0 and self._hb_ivl_timer is None:
-            self._hb_ivl_timer = self._io.call_later(ivl / 1000, self._guarded(self._on_heartbeat))
-        self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
+        if not self._conn.legacy_peer:
+            # libzmq starts heartbeats and emits HANDSHAKE_SUCCEEDED in mechanism_ready() only:
+            # never for a ZMTP 1.0 / 2.0 peer (no mechanism, no PING/PONG to answer a timeout).
+            ivl = self._options.heartbeat_ivl
+            if ivl > 0 and self._hb_ivl_timer is None:
+                self._hb_ivl_timer = self._io.call_later(
+                    ivl / 1000, self._guarded(self._on_heartbeat)
+                )
+            self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
         if self._zap_properties:
             # libzmq (stream_engine_base::mechanism_ready): ZAP properties win over the peer's.
             event = HandshakeComplete(

@@ -147,6 +147,7 @@ class Connection(Sender):
         self._error_sent = False
         self._wrapped_frames: list[bytes] = []
         self._peer_version: tuple[int, int] | None = None
+        self._legacy_peer = False
         self._peer_socket_type: str | None = None
         self._peer_metadata: dict[str, bytes] = {}
         self._peer_routing_id = b""
@@ -166,6 +167,16 @@ class Connection(Sender):
     @property
     def peer_version(self) -> tuple[int, int] | None:
         return self._peer_version
+
+    @property
+    def legacy_peer(self) -> bool:
+        """True once the peer's greeting showed ZMTP 1.0 or 2.0, also when it was refused.
+
+        Such a connection has no security mechanism (no ZMTP 3 handshake): libzmq emits no
+        HANDSHAKE_SUCCEEDED for it and reports its end like a handshake that never finished
+        (``stream_engine_base_t::error`` with ``_mechanism == NULL``); the engine follows that.
+        """
+        return self._legacy_peer
 
     @property
     def peer_socket_type(self) -> str | None:
@@ -269,7 +280,13 @@ class Connection(Sender):
     def _process(self, buf: bytes) -> int:
         pos = 0
         if self._state is _State.GREETING:
-            greeting = self._negotiation.feed(buf, 0)
+            try:
+                greeting = self._negotiation.feed(buf, 0)
+            except MechanismError as exc:
+                # Negotiation fails in two ways only: a 3.x mechanism mismatch, or a 1.0 / 2.0
+                # peer refused because legacy protocols are disabled.
+                self._legacy_peer = exc.code is not ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
+                raise
             self._flush_negotiation()
             if greeting is None:
                 return 0
@@ -290,6 +307,7 @@ class Connection(Sender):
     def _begin(self, greeting: PeerGreeting) -> None:
         """The peer's greeting is complete: pick framing and start the handshake."""
         self._peer_version = greeting.version
+        self._legacy_peer = greeting.legacy
         rid = self.routing_id
         if greeting.version >= (3, 0):
             self._decoder = FrameDecoder(
