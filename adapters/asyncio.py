@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import pickle
 import weakref
 from collections.abc import Sequence
@@ -32,22 +31,13 @@ from typing import Any
 import zloop
 
 from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+from ._wrapper import AsyncConveniences, SocketWrapper
 
 __all__ = ["Context", "Poller", "Socket"]
 
 _RCVTIMEO = 27
 _SNDTIMEO = 28
-_EVENTS = 15
 _FD = 14
-
-
-def _flavour(sock: Any) -> Any:
-    """The error module of ``sock``'s flavour: ``zmq`` for pyzmq sockets, else ``zloop``."""
-    if type(sock).__module__.split(".")[0] == "zmq":
-        import zmq
-
-        return zmq
-    return zloop
 
 
 class _Backend:
@@ -108,9 +98,13 @@ _RECV = Op.recv()
 _RECV_MULTIPART = Op.recv_multipart()
 
 
-class Socket:
-    """An awaitable socket over a zloop or pyzmq socket (see the module docstring)."""
+class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
+    """An awaitable socket over a zloop or pyzmq socket (see the module docstring).
 
+    ``recv_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
+    :mod:`zloop.adapters._wrapper`; the awaitable operations are below."""
+
+    _repr_head = "zloop.adapters.asyncio.Socket over"
     _watcher: Watcher | None
     _loop: asyncio.AbstractEventLoop | None
 
@@ -124,23 +118,15 @@ class Socket:
                 _from_socket = zloop.Context.socket(context, socket_type)
             else:
                 _from_socket = context.socket(socket_type)
-        object.__setattr__(self, "_sock", _from_socket)
+        self._attach(_from_socket)
         object.__setattr__(self, "_watcher", None)
         object.__setattr__(self, "_loop", None)
-        object.__setattr__(self, "_zmod", _flavour(_from_socket))
 
     @classmethod
-    def from_socket(cls, socket: Any) -> Socket:
-        """Wrap an existing zloop or pyzmq socket (it stays usable synchronously, but do not
-        send/recv on it directly while awaiting through the wrapper)."""
-        if isinstance(socket, Socket):
-            socket = socket._sock
-        return cls(_from_socket=socket)
+    def _wrap_raw(cls, sock: Any) -> Socket:
+        return cls(_from_socket=sock)
 
     # -- pass-through --------------------------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -148,34 +134,9 @@ class Socket:
         else:
             setattr(self._sock, name, value)
 
-    def __repr__(self) -> str:
-        return f"<zloop.adapters.asyncio.Socket over {self._sock!r}>"
-
-    @property
-    def socket(self) -> Any:
-        """The wrapped zloop or pyzmq socket."""
-        return self._sock
-
-    @property
-    def closed(self) -> bool:
-        return bool(self._sock.closed)
-
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def getsockopt(self, option: int) -> Any:
-        if option == _EVENTS and self._watcher is not None and not self._watcher.closed:
-            return self._watcher.events()
-        return self._sock.getsockopt(option)
-
-    get = getsockopt
-
-    @property
-    def EVENTS(self) -> int:
-        return int(self.getsockopt(_EVENTS))
+    def _watched_events(self) -> int | None:
+        watcher = self._watcher
+        return watcher.events() if watcher is not None and not watcher.closed else None
 
     def fileno(self) -> int:
         return int(self._sock.getsockopt(_FD))
@@ -277,9 +238,6 @@ class Socket:
 
     send_unicode = send_string
 
-    async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
-        await self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
-
     async def send_pyobj(
         self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any
     ) -> None:
@@ -300,17 +258,7 @@ class Socket:
         result: list[Any] = await self._run(op, flags, _RCVTIMEO)
         return result
 
-    async def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
-        data: bytes = await self.recv(flags)
-        return data.decode(encoding)
-
-    recv_unicode = recv_string
-
-    async def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(await self.recv(flags), **kwargs)
-
-    async def recv_pyobj(self, flags: int = 0) -> Any:
-        return pickle.loads(await self.recv(flags))
+    recv_unicode = AsyncConveniences.recv_string
 
     def __aiter__(self) -> Socket:
         return self

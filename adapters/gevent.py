@@ -32,8 +32,6 @@ then switches to each completed greenlet in order), so user code never runs insi
 
 from __future__ import annotations
 
-import json
-import pickle
 import select
 import weakref
 from collections import deque
@@ -45,25 +43,15 @@ import gevent.hub  # type: ignore[import-untyped]
 from gevent.hub import Waiter as _HubWaiter
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+from ._wrapper import GroupWaiter as _AnyWaiter
+from ._wrapper import PollerItems, SocketWrapper, SyncConveniences
 
 __all__ = ["Context", "GeventBackend", "Poller", "Socket", "poll"]
 
 NOBLOCK = 1
 _FD = 14
-_EVENTS = 15
 _RCVTIMEO = 27
 _SNDTIMEO = 28
-
-
-def _flavour(sock: Any) -> Any:
-    """The error module of ``sock``'s flavour: ``zmq`` for pyzmq sockets, else ``zloop``."""
-    if type(sock).__module__.split(".")[0] == "zmq":
-        import zmq
-
-        return zmq
-    import zloop
-
-    return zloop
 
 
 class _GreenWaiter:
@@ -86,24 +74,6 @@ class _GreenWaiter:
     def set_exception(self, exc: BaseException, /) -> None:
         self._done = True
         self.backend._wake(self.hub_waiter, None, exc)
-
-
-class _AnyWaiter:
-    """One of several poll waiters of a :class:`Poller` call: the first completion wakes the greenlet."""
-
-    __slots__ = ("group",)
-
-    def __init__(self, group: _GreenWaiter) -> None:
-        self.group = group
-
-    def done(self) -> bool:
-        return self.group._done
-
-    def set_result(self, value: Any, /) -> None:
-        self.group.set_result(None)
-
-    def set_exception(self, exc: BaseException, /) -> None:
-        self.group.set_exception(exc)
 
 
 class GeventBackend:
@@ -212,37 +182,16 @@ def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | 
             timer.close()
 
 
-class Socket:
-    """A green socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's."""
+class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
+    """A green socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's.
 
-    _sock: Any
+    ``send_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
+    :mod:`zloop.adapters._wrapper`; the blocking operations are below."""
 
     def __init__(self, sock: Any) -> None:
-        if isinstance(sock, Socket):
-            sock = sock._sock
-        self._sock = sock
+        super().__init__(sock)
         self._w: Watcher | None = None
         self._b: GeventBackend | None = None
-        self._zmod = _flavour(sock)
-
-    @classmethod
-    def from_socket(cls, sock: Any) -> Socket:
-        """Wrap an existing zloop or pyzmq socket."""
-        return cls(sock)
-
-    def __repr__(self) -> str:
-        return f"<zloop.adapters.gevent.Socket {self._sock!r}>"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-    @property
-    def socket(self) -> Any:
-        return self._sock
-
-    @property
-    def closed(self) -> bool:
-        return bool(self._sock.closed)
 
     def _watcher(self) -> Watcher:
         w = self._w
@@ -254,16 +203,8 @@ class Socket:
         self._b = w.backend  # type: ignore[assignment]
         return w
 
-    def getsockopt(self, option: int) -> Any:
-        if option == _EVENTS and not self._sock.closed:
-            return self._watcher().events()
-        return self._sock.getsockopt(option)
-
-    get = getsockopt
-
-    @property
-    def EVENTS(self) -> int:
-        return int(self.getsockopt(_EVENTS))
+    def _watched_events(self) -> int | None:
+        return None if self._sock.closed else self._watcher().events()
 
     # -- the one pattern ---------------------------------------------------------------------------
 
@@ -296,32 +237,6 @@ class Socket:
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         result: list[Any] = self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
-
-    def send_string(
-        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
-    ) -> Any:
-        if not isinstance(u, str):
-            raise TypeError("str objects only")
-        return self.send(u.encode(encoding), flags, copy)
-
-    send_unicode = send_string
-
-    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
-        return str(self.recv(flags).decode(encoding))
-
-    recv_unicode = recv_string
-
-    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
-
-    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(self.recv(flags), **kwargs)
-
-    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
-        return self.send(pickle.dumps(obj, protocol), flags)
-
-    def recv_pyobj(self, flags: int = 0) -> Any:
-        return pickle.loads(self.recv(flags))
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Events in ``flags`` that are ready, waiting up to ``timeout`` ms (None or -1: forever)."""
@@ -358,12 +273,6 @@ class Socket:
         self._release("socket closed while waiting")
         self._sock.close(linger=linger)
 
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _is_zmq_socket(item: Any) -> bool:
     return isinstance(item, Socket) or (
@@ -375,38 +284,13 @@ def _fileno(item: Any) -> int:
     return item if isinstance(item, int) else int(item.fileno())
 
 
-class Poller:
+class Poller(PollerItems):
     """Like ``zmq.Poller`` for greenlets: zloop/pyzmq sockets (green or not) and plain fds / objects
     with ``fileno()``. ``poll(timeout)`` (ms; None or negative = forever) blocks only the greenlet and
     returns every registered item that is ready (level-triggered, like ``zmq_poll``)."""
 
-    def __init__(self) -> None:
-        self.sockets: list[tuple[Any, int]] = []
-        self._map: dict[int, int] = {}
-
     def __contains__(self, item: Any) -> bool:
         return id(item) in self._map
-
-    def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        if id(socket) in self._map:
-            self.modify(socket, flags)
-        elif flags:
-            self._map[id(socket)] = len(self.sockets)
-            self.sockets.append((socket, flags))
-
-    def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        if id(socket) not in self._map:
-            self.register(socket, flags)
-        elif not flags:
-            self.unregister(socket)
-        else:
-            self.sockets[self._map[id(socket)]] = (socket, flags)
-
-    def unregister(self, socket: Any) -> None:
-        index = self._map.pop(id(socket))
-        self.sockets.pop(index)
-        for i, (s, _) in enumerate(self.sockets[index:], index):
-            self._map[id(s)] = i
 
     def _ready_now(self) -> list[tuple[Any, int]]:
         ready: list[tuple[Any, int]] = []

@@ -40,10 +40,8 @@ This module only supplies trio's primitives (:class:`TrioBackend`) and the idiom
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import pickle
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +50,8 @@ import outcome
 import trio
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+from ._wrapper import AsyncConveniences, PollerItems, SocketWrapper
+from ._wrapper import GroupWaiter as _GroupWaiter
 
 __all__ = ["Context", "Poller", "Socket", "TrioBackend"]
 
@@ -61,17 +61,6 @@ _SNDTIMEO = 28
 
 _log = logging.getLogger("zloop.adapters.trio")
 _lowlevel = trio.lowlevel
-
-
-def _flavour(sock: Any) -> Any:
-    """The error module of ``sock``'s flavour: ``zmq`` for pyzmq sockets, else ``zloop``."""
-    if type(sock).__module__.split(".")[0] == "zmq":
-        import zmq
-
-        return zmq
-    import zloop
-
-    return zloop
 
 
 class _TaskWaiter:
@@ -93,24 +82,6 @@ class _TaskWaiter:
     def set_exception(self, exc: BaseException, /) -> None:
         self._done = True
         _lowlevel.reschedule(self.task, outcome.Error(exc))
-
-
-class _GroupWaiter:
-    """One of several poll waiters of a :class:`Poller` call: the first completion wakes the task."""
-
-    __slots__ = ("group",)
-
-    def __init__(self, group: _TaskWaiter) -> None:
-        self.group = group
-
-    def done(self) -> bool:
-        return self.group._done
-
-    def set_result(self, value: Any, /) -> None:
-        self.group.set_result(None)
-
-    def set_exception(self, exc: BaseException, /) -> None:
-        self.group.set_exception(exc)
 
 
 class _FdWatch:
@@ -283,37 +254,16 @@ async def _park(w: Watcher, pending: Pending, waiter: _TaskWaiter) -> Any:
     return await _lowlevel.wait_task_rescheduled(abort)
 
 
-class Socket:
-    """A trio socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's."""
+class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
+    """A trio socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's.
 
-    _sock: Any
+    ``send_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
+    :mod:`zloop.adapters._wrapper`; the awaitable operations are below."""
 
     def __init__(self, sock: Any) -> None:
-        if isinstance(sock, Socket):
-            sock = sock._sock
-        self._sock = sock
+        super().__init__(sock)
         self._w: Watcher | None = None
         self._run: Any = None
-
-    @classmethod
-    def from_socket(cls, sock: Any) -> Socket:
-        """Wrap an existing zloop or pyzmq socket."""
-        return cls(sock)
-
-    def __repr__(self) -> str:
-        return f"<zloop.adapters.trio.Socket {self._sock!r}>"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-    @property
-    def socket(self) -> Any:
-        """The wrapped zloop or pyzmq socket."""
-        return self._sock
-
-    @property
-    def closed(self) -> bool:
-        return bool(self._sock.closed)
 
     def _watcher(self) -> Watcher:
         w = self._w
@@ -343,7 +293,7 @@ class Socket:
             return await _park(w, w.wait(op, waiter), waiter)
         with trio.move_on_after(timeout / 1000):
             return await _park(w, w.wait(op, waiter), waiter)
-        raise _flavour(self._sock).Again()
+        raise self._zmod.Again()
 
     async def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         return await self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
@@ -362,29 +312,6 @@ class Socket:
         result: list[Any] = await self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
 
-    async def send_string(
-        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
-    ) -> Any:
-        if not isinstance(u, str):
-            raise TypeError("str objects only")
-        return await self.send(u.encode(encoding), flags, copy)
-
-    async def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
-        data = await self.recv(flags)
-        return str(data.decode(encoding))
-
-    async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return await self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
-
-    async def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(await self.recv(flags), **kwargs)
-
-    async def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
-        return await self.send(pickle.dumps(obj, protocol), flags)
-
-    async def recv_pyobj(self, flags: int = 0) -> Any:
-        return pickle.loads(await self.recv(flags))
-
     async def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Events in ``flags`` that are ready (0 when ``timeout`` ms passed first; None = forever)."""
         await _lowlevel.checkpoint_if_cancelled()
@@ -400,20 +327,13 @@ class Socket:
             return result
         return 0
 
-    def getsockopt(self, option: int) -> Any:
-        """The socket's option; ``EVENTS`` includes a message given back by a cancelled recv."""
-        if option == 15 and not self._sock.closed:
-            try:
-                return self._watcher().events()
-            except RuntimeError:  # outside trio.run: nothing can be pushed back there
-                pass
-        return self._sock.getsockopt(option)
-
-    get = getsockopt
-
-    @property
-    def EVENTS(self) -> int:
-        return int(self.getsockopt(15))
+    def _watched_events(self) -> int | None:
+        if self._sock.closed:
+            return None
+        try:
+            return self._watcher().events()
+        except RuntimeError:  # outside trio.run: nothing can be pushed back there
+            return None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -454,44 +374,14 @@ class Socket:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
-    def __enter__(self) -> Socket:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Poller:
+class Poller(PollerItems):
     """Like ``zmq.Poller`` with ``async poll(timeout=None)`` (ms); sockets only (zloop or pyzmq,
     wrapped or not). Level-triggered, as ``zmq_poll``: returns every registered socket that is ready."""
 
-    def __init__(self) -> None:
-        self.sockets: list[tuple[Any, int]] = []
-        self._map: dict[int, int] = {}
-
-    def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
+    def _check_item(self, socket: Any) -> None:
         if not hasattr(socket, "getsockopt"):
             raise TypeError("zloop.adapters.trio.Poller polls zloop/pyzmq sockets only")
-        if id(socket) in self._map:
-            self.modify(socket, flags)
-            return
-        if flags:
-            self._map[id(socket)] = len(self.sockets)
-            self.sockets.append((socket, flags))
-
-    def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        if id(socket) not in self._map:
-            self.register(socket, flags)
-        elif not flags:
-            self.unregister(socket)
-        else:
-            self.sockets[self._map[id(socket)]] = (socket, flags)
-
-    def unregister(self, socket: Any) -> None:
-        index = self._map.pop(id(socket))
-        self.sockets.pop(index)
-        for i, (s, _) in enumerate(self.sockets[index:], index):
-            self._map[id(s)] = i
 
     def _watchers(self) -> list[tuple[Any, Watcher, int]]:
         out = []

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 class BenchError(RuntimeError):
@@ -122,6 +123,40 @@ def run_pair(
             client.wait_ok(deadline)
         server.wait_ok(deadline)
     return result  # type: ignore[no-any-return]
+
+
+class _Run(Protocol):
+    error: str
+
+
+_R = TypeVar("_R", bound=_Run)
+
+
+def median_run(
+    run: Callable[[], _R],
+    repeat: int,
+    key: Callable[[_R], float],
+    label: str,
+    note: Callable[[_R], str],
+    progress: bool = True,
+) -> _R:
+    """Run one row ``repeat`` times (stopping at a failed run) and keep the failed run, or else the
+    median by ``key``. With ``progress``, stderr gets ``label`` and each run's ``note`` (or FAILED)."""
+    if progress:
+        print(label, end="", file=sys.stderr, flush=True)
+    runs = []
+    for _ in range(max(1, repeat)):
+        res = run()
+        if progress:
+            print(f" {'FAILED' if res.error else note(res)}", end="", file=sys.stderr, flush=True)
+        runs.append(res)
+        if res.error:
+            break
+    if progress:
+        print(file=sys.stderr, flush=True)
+    failed = [r for r in runs if r.error]
+    runs.sort(key=key)
+    return failed[0] if failed else runs[len(runs) // 2]
 
 
 def import_impl(impl: str) -> Any:

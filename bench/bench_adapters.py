@@ -15,9 +15,10 @@ The ratio column is zloop-adapter msg/s divided by pyzmq-integration msg/s (>= 1
 least as fast).
 
 Adding a loop (trio, gevent, tornado): write two receiver functions with the signature of
-:func:`recv_zloop_asyncio` (bind, ``emit("READY", endpoint)``, receive ``count`` messages,
-``emit("RESULT", json)`` via :func:`report`), register them in :data:`RECEIVERS`, and add a
-``(loop, zloop_row, pyzmq_row)`` entry to :data:`PAIRS`.
+:func:`recv_zloop_asyncio` (bind with :func:`_listen`, which emits ``READY endpoint``, receive
+``count`` messages, ``emit("RESULT", json)`` via :func:`report`; :func:`_recv_awaiting` and
+:func:`_recv_blocking` do all that for a loop whose ``recv()`` is awaited or blocks), register
+them in :data:`RECEIVERS`, and add a ``(loop, zloop_row, pyzmq_row)`` entry to :data:`PAIRS`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,6 +48,46 @@ def report(first: float, last: float, count: int) -> None:
 # -- receivers (run in the receiver worker process) ---------------------------------------------------
 
 
+def _listen(sock: Any) -> None:
+    """Bind ``sock`` to a free tcp port on 127.0.0.1 and tell the driver its endpoint (READY)."""
+    if type(sock).__module__.split(".")[0] == "zmq":
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        emit("READY", f"tcp://127.0.0.1:{port}")
+    else:
+        sock.bind("tcp://127.0.0.1:*")
+        emit("READY", sock.last_endpoint.decode())
+
+
+def _recv_blocking(new_context: Callable[[], Any], pull: int, count: int) -> None:
+    """A PULL socket of ``new_context()`` receives ``count`` messages with a blocking ``recv()``."""
+    ctx = new_context()
+    sock = ctx.socket(pull)
+    _listen(sock)
+    recv = sock.recv
+    recv()
+    first = time.perf_counter()
+    for _ in range(count - 1):
+        recv()
+    report(first, time.perf_counter(), count)
+    sock.close(linger=0)
+    ctx.term()
+
+
+async def _recv_awaiting(new_context: Callable[[], Any], pull: int, count: int) -> None:
+    """The same with ``await recv()`` (run it in the loop: the context is made there)."""
+    ctx = new_context()
+    sock = ctx.socket(pull)
+    _listen(sock)
+    recv = sock.recv
+    await recv()
+    first = time.perf_counter()
+    for _ in range(count - 1):
+        await recv()
+    report(first, time.perf_counter(), count)
+    sock.close(linger=0)
+    ctx.term()
+
+
 def recv_zloop_asyncio(count: int) -> None:
     import asyncio
 
@@ -53,21 +95,7 @@ def recv_zloop_asyncio(count: int) -> None:
 
     import zloop
 
-    async def main() -> None:
-        ctx = Context()
-        sock = ctx.socket(zloop.PULL)
-        sock.bind("tcp://127.0.0.1:*")
-        emit("READY", sock.last_endpoint.decode())
-        recv = sock.recv
-        await recv()
-        first = time.perf_counter()
-        for _ in range(count - 1):
-            await recv()
-        report(first, time.perf_counter(), count)
-        sock.close(linger=0)
-        ctx.term()
-
-    asyncio.run(main())
+    asyncio.run(_recv_awaiting(Context, zloop.PULL, count))
 
 
 def recv_pyzmq_asyncio(count: int) -> None:
@@ -76,21 +104,7 @@ def recv_pyzmq_asyncio(count: int) -> None:
     import zmq
     import zmq.asyncio
 
-    async def main() -> None:
-        ctx = zmq.asyncio.Context()
-        sock = ctx.socket(zmq.PULL)
-        port = sock.bind_to_random_port("tcp://127.0.0.1")
-        emit("READY", f"tcp://127.0.0.1:{port}")
-        recv = sock.recv
-        await recv()
-        first = time.perf_counter()
-        for _ in range(count - 1):
-            await recv()
-        report(first, time.perf_counter(), count)
-        sock.close(linger=0)
-        ctx.term()
-
-    asyncio.run(main())
+    asyncio.run(_recv_awaiting(zmq.asyncio.Context, zmq.PULL, count))
 
 
 def recv_zloop_trio(count: int) -> None:
@@ -99,21 +113,7 @@ def recv_zloop_trio(count: int) -> None:
 
     import zloop
 
-    async def main() -> None:
-        ctx = Context()
-        sock = ctx.socket(zloop.PULL)
-        sock.bind("tcp://127.0.0.1:*")
-        emit("READY", sock.last_endpoint.decode())
-        recv = sock.recv
-        await recv()
-        first = time.perf_counter()
-        for _ in range(count - 1):
-            await recv()
-        report(first, time.perf_counter(), count)
-        sock.close(linger=0)
-        ctx.term()
-
-    trio.run(main)
+    trio.run(_recv_awaiting, Context, zloop.PULL, count)
 
 
 def recv_zloop_gevent(count: int) -> None:
@@ -121,35 +121,13 @@ def recv_zloop_gevent(count: int) -> None:
 
     import zloop
 
-    ctx = Context()
-    sock = ctx.socket(zloop.PULL)
-    sock.bind("tcp://127.0.0.1:*")
-    emit("READY", sock.last_endpoint.decode())
-    recv = sock.recv
-    recv()
-    first = time.perf_counter()
-    for _ in range(count - 1):
-        recv()
-    report(first, time.perf_counter(), count)
-    sock.close(linger=0)
-    ctx.term()
+    _recv_blocking(Context, zloop.PULL, count)
 
 
 def recv_pyzmq_green(count: int) -> None:
     import zmq.green as zmq
 
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PULL)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
-    emit("READY", f"tcp://127.0.0.1:{port}")
-    recv = sock.recv
-    recv()
-    first = time.perf_counter()
-    for _ in range(count - 1):
-        recv()
-    report(first, time.perf_counter(), count)
-    sock.close(linger=0)
-    ctx.term()
+    _recv_blocking(zmq.Context, zmq.PULL, count)
 
 
 def _recv_zmqstream(count: int, stream_cls: Callable[..., object], sock: object) -> None:
@@ -191,8 +169,7 @@ def recv_zloop_tornado(count: int) -> None:
 
     ctx = zloop.Context()
     sock = ctx.socket(zloop.PULL)
-    sock.bind("tcp://127.0.0.1:*")
-    emit("READY", sock.last_endpoint.decode())
+    _listen(sock)
     _recv_zmqstream(count, ZMQStream, sock)
     ctx.term()
 
@@ -203,8 +180,7 @@ def recv_pyzmq_tornado(count: int) -> None:
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PULL)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
-    emit("READY", f"tcp://127.0.0.1:{port}")
+    _listen(sock)
     _recv_zmqstream(count, ZMQStream, sock)
     ctx.term()
 

@@ -12,6 +12,7 @@ in zloop yet, PAIR carries the same one-in-flight traffic.)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _proc import BenchError, emit, fmt_size, import_impl, render, run_pair
+from _proc import BenchError, emit, fmt_size, import_impl, median_run, render, run_pair
 
 SCRIPT = Path(__file__).resolve()
 
@@ -156,27 +157,15 @@ def run_suite(
             for impl in IMPLS:
                 n = count if count is not None else QUICK_COUNT if quick else COUNTS[impl]
                 n = max(1, n)
-                if progress:
-                    print(
-                        f"  latency    {impl:5} {transport} {fmt_size(size):>6} x {n} ...",
-                        end="",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                runs = []
-                for _ in range(max(1, repeat)):
-                    res = run_one(impl, transport, size, n, warmup, tmpdir, timeout)
-                    if progress:
-                        note = "FAILED" if res.error else f"p50 {res.p50:.1f} us"
-                        print(f" {note}", end="", file=sys.stderr, flush=True)
-                    runs.append(res)
-                    if res.error:
-                        break
-                if progress:
-                    print(file=sys.stderr, flush=True)
-                failed = [r for r in runs if r.error]
-                runs.sort(key=lambda r: r.p50)
-                results.append(failed[0] if failed else runs[len(runs) // 2])
+                result = median_run(
+                    functools.partial(run_one, impl, transport, size, n, warmup, tmpdir, timeout),
+                    repeat,
+                    key=lambda r: r.p50,
+                    label=f"  latency    {impl:5} {transport} {fmt_size(size):>6} x {n} ...",
+                    note=lambda r: f"p50 {r.p50:.1f} us",
+                    progress=progress,
+                )
+                results.append(result)
     return results
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -34,7 +35,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _proc import BenchError, emit, fmt_rate, fmt_size, import_impl, render, run_pair
+from _proc import (
+    BenchError,
+    emit,
+    fmt_rate,
+    fmt_size,
+    import_impl,
+    median_run,
+    render,
+    run_pair,
+)
 
 SCRIPT = Path(__file__).resolve()
 
@@ -273,27 +283,15 @@ def run_suite(
             plan += [("raw", t, 16) for t in transports]
         for impl, transport, size in plan:
             n = count_for(impl, size, quick, count)
-            if progress:
-                print(
-                    f"  throughput {impl:5} {transport} {fmt_size(size):>6} x {n} ...",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            runs = []
-            for _ in range(max(1, repeat)):
-                res = run_one(impl, transport, size, n, tmpdir, timeout)
-                if progress:
-                    note = "FAILED" if res.error else f"{fmt_rate(res.rate)} msg/s"
-                    print(f" {note}", end="", file=sys.stderr, flush=True)
-                runs.append(res)
-                if res.error:
-                    break
-            if progress:
-                print(file=sys.stderr, flush=True)
-            failed = [r for r in runs if r.error]
-            runs.sort(key=lambda r: r.rate)
-            suite.results.append(failed[0] if failed else runs[len(runs) // 2])
+            result = median_run(
+                functools.partial(run_one, impl, transport, size, n, tmpdir, timeout),
+                repeat,
+                key=lambda r: r.rate,
+                label=f"  throughput {impl:5} {transport} {fmt_size(size):>6} x {n} ...",
+                note=lambda r: f"{fmt_rate(r.rate)} msg/s",
+                progress=progress,
+            )
+            suite.results.append(result)
     return suite
 
 

@@ -23,9 +23,11 @@ Native cancellation reaches the scenario as :class:`Cancelled` thrown at its cur
 A scenario that does not finish within the deadline raises :class:`ScenarioHung` (no-hang check).
 
 Adding a loop (trio, gevent, tornado): write ``tests/adapters/drivers_<loop>.py`` with a subclass of
-:class:`Driver` named as in :data:`DRIVER_SPECS` (implement ``run``; interpret every command class
-below; see :class:`AsyncioDriver` for a complete example). The conformance suite picks it up
-automatically through :func:`driver_params`; nothing else needs editing.
+:class:`Driver` named as in :data:`DRIVER_SPECS` (implement ``run``, ``_start``, ``_cancel_task``
+and ``event_type``; interpret the waiting commands and hand the rest to ``Driver._exec_now``, or
+derive from :class:`AwaitingDriver` when the loop awaits; see :class:`AsyncioDriver` for a complete
+example). The conformance suite picks it up automatically through :func:`driver_params`; nothing
+else needs editing.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,6 +204,61 @@ class Driver:
         ``deadline`` seconds. Wrappers are released afterwards; the raw sockets stay open."""
         raise NotImplementedError
 
+    # -- commands that never wait, the same on every task-based loop (not the selectors trampoline) --
+
+    #: The loop's native event class (``new_event``).
+    event_type: Callable[[], Any]
+
+    def _start(self, gen: Generator[Any, Any, Any]) -> Any:
+        """Start a task running the scenario generator ``gen``; return what ``join``/``cancel`` take."""
+        raise NotImplementedError
+
+    def _cancel_task(self, task: Any) -> None:
+        """Cancel ``task`` natively (it sees :class:`Cancelled`)."""
+        raise NotImplementedError
+
+    def _exec_now(self, cmd: Any) -> Any:
+        """Run a command that never waits (events, spawn, cancel, new/set event, call); a driver's own
+        ``_exec`` runs the waiting ones and hands everything else here."""
+        if isinstance(cmd, Events):
+            return int(cmd.sock.getsockopt(15))
+        if isinstance(cmd, Spawn):
+            return self._start(cmd.fn(*cmd.args))
+        if isinstance(cmd, Cancel):
+            self._cancel_task(cmd.task)
+            return None
+        if isinstance(cmd, NewEvent):
+            return self.event_type()
+        if isinstance(cmd, SetEvent):
+            cmd.event.set()
+            return None
+        if isinstance(cmd, Call):
+            return cmd.fn(*cmd.args)
+        raise TypeError(f"unknown command {cmd!r}")
+
+
+class AwaitingDriver(Driver):
+    """A driver whose wrapped sockets and events are awaited (asyncio, trio, tornado)."""
+
+    #: ``sleep(0)`` of the loop (``checkpoint``).
+    sleep: Callable[[float], Awaitable[Any]]
+
+    async def _exec_awaiting(self, cmd: Any) -> Any:
+        """send / poll / checkpoint / wait_event, awaited; everything else by :meth:`_exec_now`."""
+        if isinstance(cmd, Send):
+            if cmd.multipart:
+                return await cmd.sock.send_multipart(cmd.data)
+            return await cmd.sock.send(cmd.data, cmd.flags)
+        if isinstance(cmd, Poll):
+            return await cmd.sock.poll(cmd.timeout_ms, cmd.mask)
+        if isinstance(cmd, Checkpoint):
+            await self.sleep(0)
+            return None
+        if isinstance(cmd, WaitEvent):
+            await cmd.event.wait()
+            return None
+        return self._exec_now(cmd)
+
 
 #: name -> (module, class). Modules are imported lazily; a missing module or loop skips its driver.
 DRIVER_SPECS: dict[str, tuple[str, str]] = {
@@ -239,30 +296,42 @@ def _throw_or_send(gen: Generator[Any, Any, Any], value: Any, exc: BaseException
 # -- asyncio ----------------------------------------------------------------------------------------
 
 
-class AsyncioDriver(Driver):
+class AsyncioDriver(AwaitingDriver):
     """Scenarios as asyncio tasks over ``zloop.adapters.asyncio`` sockets."""
 
     name = "asyncio"
+    event_type = asyncio.Event
+    sleep = staticmethod(asyncio.sleep)
 
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
         from zloop.adapters.asyncio import Socket
 
-        async def main() -> Any:
-            wrapped = [Socket.from_socket(s) for s in socks]
-            task = asyncio.ensure_future(self._task(scenario(*wrapped)))
-            try:
-                done, _ = await asyncio.wait({task}, timeout=deadline)
-                if not done:
-                    task.cancel()
-                    raise ScenarioHung(f"scenario {scenario.__name__} hung (asyncio)")
-                if task.cancelled():
-                    raise Cancelled()
-                return task.result()
-            finally:
-                for w in wrapped:
-                    w._release()
+        return asyncio.run(self._main(scenario, Socket.from_socket, socks, deadline))
 
-        return asyncio.run(main())
+    async def _main(
+        self, scenario: Scenario, wrap: Callable[[Any], Any], socks: Any, deadline: float
+    ) -> Any:
+        """Run ``scenario`` on the sockets wrapped (in the loop) by ``wrap`` as the main task, then
+        ``_release()`` every wrapper."""
+        wrapped = [wrap(s) for s in socks]
+        task = self._start(scenario(*wrapped))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=deadline)
+            if not done:
+                task.cancel()
+                raise ScenarioHung(f"scenario {scenario.__name__} hung ({self.name})")
+            if task.cancelled():
+                raise Cancelled()
+            return task.result()
+        finally:
+            for w in wrapped:
+                w._release()
+
+    def _start(self, gen: Generator[Any, Any, Any]) -> asyncio.Future[Any]:
+        return asyncio.ensure_future(self._task(gen))
+
+    def _cancel_task(self, task: Any) -> None:
+        task.cancel()
 
     async def _task(self, gen: Generator[Any, Any, Any]) -> Any:
         value: Any = None
@@ -295,38 +364,12 @@ class AsyncioDriver(Driver):
                 return await asyncio.wait_for(coro, cmd.timeout)
             except asyncio.TimeoutError:
                 return TIMEOUT
-        if isinstance(cmd, Send):
-            if cmd.multipart:
-                return await cmd.sock.send_multipart(cmd.data)
-            return await cmd.sock.send(cmd.data, cmd.flags)
-        if isinstance(cmd, Poll):
-            return await cmd.sock.poll(cmd.timeout_ms, cmd.mask)
-        if isinstance(cmd, Events):
-            return int(cmd.sock.getsockopt(15))
-        if isinstance(cmd, Spawn):
-            return asyncio.ensure_future(self._task(cmd.fn(*cmd.args)))
         if isinstance(cmd, Join):
             await asyncio.wait({cmd.task})
             if cmd.task.cancelled():
                 raise Cancelled()
             return cmd.task.result()
-        if isinstance(cmd, Cancel):
-            cmd.task.cancel()
-            return None
-        if isinstance(cmd, Checkpoint):
-            await asyncio.sleep(0)
-            return None
-        if isinstance(cmd, NewEvent):
-            return asyncio.Event()
-        if isinstance(cmd, SetEvent):
-            cmd.event.set()
-            return None
-        if isinstance(cmd, WaitEvent):
-            await cmd.event.wait()
-            return None
-        if isinstance(cmd, Call):
-            return cmd.fn(*cmd.args)
-        raise TypeError(f"unknown command {cmd!r}")
+        return await self._exec_awaiting(cmd)
 
 
 # -- selectors (the Reactor) ------------------------------------------------------------------------

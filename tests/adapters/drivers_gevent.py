@@ -14,21 +14,15 @@ import gevent
 import gevent.event
 from drivers import (
     TIMEOUT,
-    Call,
-    Cancel,
     Cancelled,
     Checkpoint,
     Driver,
-    Events,
     Join,
-    NewEvent,
     Poll,
     Recv,
     Scenario,
     ScenarioHung,
     Send,
-    SetEvent,
-    Spawn,
     WaitEvent,
 )
 from zl_testing import DEADLINE
@@ -49,6 +43,7 @@ class _Task:
 
 class GeventDriver(Driver):
     name = "gevent"
+    event_type = gevent.event.Event
 
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
         from zloop.adapters.gevent import Socket
@@ -76,6 +71,9 @@ class GeventDriver(Driver):
         task.greenlet = gevent.spawn(self._task, task, gen)
         self.tasks.append(task)
         return task
+
+    def _cancel_task(self, task: _Task) -> None:
+        task.greenlet.kill(block=False)
 
     def _task(self, task: _Task, gen: Generator[Any, Any, Any]) -> None:
         task.started = True
@@ -124,10 +122,6 @@ class GeventDriver(Driver):
             return cmd.sock.send(cmd.data, cmd.flags)
         if isinstance(cmd, Poll):
             return cmd.sock.poll(cmd.timeout_ms, cmd.mask)
-        if isinstance(cmd, Events):
-            return int(cmd.sock.getsockopt(15))
-        if isinstance(cmd, Spawn):
-            return self._start(cmd.fn(*cmd.args))
         if isinstance(cmd, Join):
             other: _Task = cmd.task
             other.greenlet.join()
@@ -136,20 +130,10 @@ class GeventDriver(Driver):
             if other.error is not None:
                 raise other.error
             return other.result
-        if isinstance(cmd, Cancel):
-            cmd.task.greenlet.kill(block=False)
-            return None
         if isinstance(cmd, Checkpoint):
             gevent.sleep(0)
-            return None
-        if isinstance(cmd, NewEvent):
-            return gevent.event.Event()
-        if isinstance(cmd, SetEvent):
-            cmd.event.set()
             return None
         if isinstance(cmd, WaitEvent):
             cmd.event.wait()
             return None
-        if isinstance(cmd, Call):
-            return cmd.fn(*cmd.args)
-        raise TypeError(f"unknown command {cmd!r}")
+        return self._exec_now(cmd)

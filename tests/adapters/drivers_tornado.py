@@ -22,7 +22,6 @@ from typing import Any
 from drivers import (
     TIMEOUT,
     AsyncioDriver,
-    Cancelled,
     Recv,
     Scenario,
     ScenarioHung,
@@ -121,7 +120,7 @@ class _StreamSocket:
             self.stream._discard_queued(parts)
             raise
 
-    def release(self) -> None:
+    def _release(self) -> None:
         self.stream._release()
         self.asock._release()
 
@@ -134,20 +133,11 @@ class TornadoDriver(AsyncioDriver):
 
         io_loop = IOLoop(make_current=False)
 
+        def wrap(raw: Any) -> _StreamSocket:
+            return _StreamSocket(raw, io_loop)
+
         async def main() -> Any:
-            wrapped = [_StreamSocket(s, io_loop) for s in socks]
-            task = asyncio.ensure_future(self._task(scenario(*wrapped)))
-            try:
-                done, _ = await asyncio.wait({task}, timeout=deadline)
-                if not done:
-                    task.cancel()
-                    raise ScenarioHung(f"scenario {scenario.__name__} hung (tornado)")
-                if task.cancelled():
-                    raise Cancelled()
-                return task.result()
-            finally:
-                for w in wrapped:
-                    w.release()
+            return await self._main(scenario, wrap, socks, deadline)
 
         try:
             return io_loop.run_sync(main, timeout=deadline + 5)

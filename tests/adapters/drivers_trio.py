@@ -11,25 +11,7 @@ from collections.abc import Generator
 from typing import Any
 
 import trio
-from drivers import (
-    TIMEOUT,
-    Call,
-    Cancel,
-    Cancelled,
-    Checkpoint,
-    Driver,
-    Events,
-    Join,
-    NewEvent,
-    Poll,
-    Recv,
-    Scenario,
-    ScenarioHung,
-    Send,
-    SetEvent,
-    Spawn,
-    WaitEvent,
-)
+from drivers import TIMEOUT, AwaitingDriver, Cancelled, Join, Recv, Scenario, ScenarioHung
 from zl_testing import DEADLINE
 
 
@@ -42,8 +24,10 @@ class _Task:
         self.cancelled = False
 
 
-class TrioDriver(Driver):
+class TrioDriver(AwaitingDriver):
     name = "trio"
+    event_type = trio.Event
+    sleep = staticmethod(trio.sleep)
 
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
         from zloop.adapters.trio import Socket
@@ -74,6 +58,9 @@ class TrioDriver(Driver):
         task = _Task()
         self.nursery.start_soon(self._task, task, gen)
         return task
+
+    def _cancel_task(self, task: _Task) -> None:
+        task.scope.cancel()
 
     async def _task(self, task: _Task, gen: Generator[Any, Any, Any]) -> None:
         try:
@@ -122,16 +109,6 @@ class TrioDriver(Driver):
                     return await sock.recv_multipart(copy=cmd.copy)
                 return await sock.recv(copy=cmd.copy)
             return TIMEOUT
-        if isinstance(cmd, Send):
-            if cmd.multipart:
-                return await cmd.sock.send_multipart(cmd.data)
-            return await cmd.sock.send(cmd.data, cmd.flags)
-        if isinstance(cmd, Poll):
-            return await cmd.sock.poll(cmd.timeout_ms, cmd.mask)
-        if isinstance(cmd, Events):
-            return int(cmd.sock.getsockopt(15))
-        if isinstance(cmd, Spawn):
-            return self._start(cmd.fn(*cmd.args))
         if isinstance(cmd, Join):
             other: _Task = cmd.task
             await other.done.wait()
@@ -140,20 +117,4 @@ class TrioDriver(Driver):
             if other.error is not None:
                 raise other.error
             return other.result
-        if isinstance(cmd, Cancel):
-            cmd.task.scope.cancel()
-            return None
-        if isinstance(cmd, Checkpoint):
-            await trio.sleep(0)
-            return None
-        if isinstance(cmd, NewEvent):
-            return trio.Event()
-        if isinstance(cmd, SetEvent):
-            cmd.event.set()
-            return None
-        if isinstance(cmd, WaitEvent):
-            await cmd.event.wait()
-            return None
-        if isinstance(cmd, Call):
-            return cmd.fn(*cmd.args)
-        raise TypeError(f"unknown command {cmd!r}")
+        return await self._exec_awaiting(cmd)

@@ -54,6 +54,17 @@ def _ipc_endpoint(tmp_path: Path, name: str) -> str:
     return f"ipc://{path}"
 
 
+def _bind_fresh(sock: Any, transport: str, tmp_path: Path, ipc_name: str) -> str:
+    """Bind ``sock`` (zloop or pyzmq) to a new endpoint: any free tcp port on 127.0.0.1, or the ipc
+    path ``tmp_path / ipc_name``. Returns the endpoint to connect to."""
+    if transport == "tcp":
+        sock.bind("tcp://127.0.0.1:*")
+        return str(sock.last_endpoint.decode())
+    endpoint = _ipc_endpoint(tmp_path, ipc_name)
+    sock.bind(endpoint)
+    return endpoint
+
+
 @dataclass
 class Link:
     zsock: Any  # the zloop socket
@@ -83,19 +94,9 @@ def make_link(ctx: zloop.Context, zctx: Any, tmp_path: Path) -> Callable[..., Li
         zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
         lsock = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
         zloop_binds = binder == "zloop-binds"
-        if transport == "tcp":
-            if zloop_binds:
-                zsock.bind("tcp://127.0.0.1:*")
-                endpoint = zsock.last_endpoint.decode()
-                lsock.connect(endpoint)
-            else:
-                lsock.bind("tcp://127.0.0.1:*")
-                endpoint = lsock.last_endpoint.decode()
-                zsock.connect(endpoint)
-        else:
-            endpoint = _ipc_endpoint(tmp_path, f"link{count}.ipc")
-            (zsock if zloop_binds else lsock).bind(endpoint)
-            (lsock if zloop_binds else zsock).connect(endpoint)
+        binding, connecting = (zsock, lsock) if zloop_binds else (lsock, zsock)
+        endpoint = _bind_fresh(binding, transport, tmp_path, f"link{count}.ipc")
+        connecting.connect(endpoint)
         if direction == "zloop->libzmq":
             return Link(zsock, lsock, endpoint, sender=zsock, receiver=lsock)
         return Link(zsock, lsock, endpoint, sender=lsock, receiver=zsock)
@@ -297,12 +298,7 @@ def test_engine_libzmq_receiver_restart(
     """zloop connects and sends; the libzmq receiver is closed and a new one bound mid-stream."""
     ztype, ltype = _types(pattern, "zloop->libzmq")
     old = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
-    if transport == "tcp":
-        old.bind("tcp://127.0.0.1:*")
-        endpoint = old.last_endpoint.decode()
-    else:
-        endpoint = _ipc_endpoint(tmp_path, "restart.ipc")
-        old.bind(endpoint)
+    endpoint = _bind_fresh(old, transport, tmp_path, "restart.ipc")
     zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
     disconnected = threading.Event()
 
@@ -352,12 +348,7 @@ def test_engine_libzmq_sender_restart(
     """zloop connects and receives; the libzmq sender is closed and a new one bound mid-stream."""
     ztype, ltype = _types(pattern, "libzmq->zloop")
     old = with_deadlines(zctx.socket(ltype), DEADLINE_MS)
-    if transport == "tcp":
-        old.bind("tcp://127.0.0.1:*")
-        endpoint = old.last_endpoint.decode()
-    else:
-        endpoint = _ipc_endpoint(tmp_path, "restart.ipc")
-        old.bind(endpoint)
+    endpoint = _bind_fresh(old, transport, tmp_path, "restart.ipc")
     zsock = with_deadlines(ctx.socket(ztype), DEADLINE_MS)
     zsock.connect(endpoint)
     for msg in _numbered(0, 100):
@@ -407,13 +398,7 @@ def test_engine_libzmq_metadata_property_visible_on_zloop(
     zsock = with_deadlines(ctx.socket(zloop.PULL), DEADLINE_MS)
     lsock = with_deadlines(zctx.socket(zmq.PUSH), DEADLINE_MS)
     lsock.setsockopt(zmq.METADATA, b"X-Sender:libzmq")
-    if transport == "tcp":
-        zsock.bind("tcp://127.0.0.1:*")
-        endpoint = zsock.last_endpoint.decode()
-    else:
-        endpoint = _ipc_endpoint(tmp_path, "meta.ipc")
-        zsock.bind(endpoint)
-    lsock.connect(endpoint)
+    lsock.connect(_bind_fresh(zsock, transport, tmp_path, "meta.ipc"))
     lsock.send(b"m")
     frame = zsock.recv(copy=False)
     assert frame.get("X-Sender") == "libzmq"

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zl_testing import endpoint_for
+import pytest
+from zl_testing import endpoint_for, fd_readable
 
 #: Upper bound for anything that must happen "eventually".
 DEADLINE = 10.0
@@ -22,8 +23,28 @@ DEADLINE = 10.0
 ROUND_MS = 20
 
 
+TRANSPORTS = ("inproc", "tcp", "ipc")
+
+#: zloop binding and connecting over tcp, against libzmq (ids say which side binds).
+INTEROP_MODES = [
+    pytest.param(True, "tcp", id="zloop-binds-tcp"),
+    pytest.param(False, "tcp", id="zloop-connects-tcp"),
+]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every transport (import it into a test module as ``transport as transport``)."""
+    return str(request.param)
+
+
 def endpoint(transport: str, tmp_path: Path) -> str:
     return endpoint_for(transport, tmp_path, "ps")
+
+
+def fd_fires(fd: int, timeout: float = DEADLINE) -> bool:
+    """Does ``fd`` become readable within ``timeout`` seconds (default :data:`DEADLINE`)?"""
+    return fd_readable(fd, timeout)
 
 
 def recv(sock: Any, timeout: float = DEADLINE) -> list[bytes]:

@@ -3,30 +3,26 @@ and interop with real libzmq (pyzmq) in both connection directions."""
 
 from __future__ import annotations
 
-import select
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
-from pubsub_helpers import endpoint, nothing_pending, recv, recv_until, sync, sync_gone
+from pubsub_helpers import (
+    INTEROP_MODES,
+    endpoint,
+    fd_fires,
+    nothing_pending,
+    recv,
+    recv_until,
+    sync,
+    sync_gone,
+)
+from pubsub_helpers import transport as transport
 from zl_testing import link
 
 import zloop
-
-TRANSPORTS = ("inproc", "tcp", "ipc")
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def fd_fires(fd: int, timeout: float = 10.0) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(int(timeout * 1000)))
 
 
 def pub_sub(
@@ -421,12 +417,6 @@ def test_level_fd_for_sub(ctx: zloop.Context) -> None:
 
 
 # -- interop with libzmq ---------------------------------------------------------------------------
-
-
-INTEROP_MODES = [
-    pytest.param(True, "tcp", id="zloop-binds-tcp"),
-    pytest.param(False, "tcp", id="zloop-connects-tcp"),
-]
 
 
 @pytest.mark.interop

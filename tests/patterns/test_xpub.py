@@ -3,29 +3,24 @@ NODROP with its readiness, and interop with libzmq XPUB/SUB/XSUB."""
 
 from __future__ import annotations
 
-import select
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
-from pubsub_helpers import endpoint, nothing_pending, recv, recv_pumping, sync
+from pubsub_helpers import (
+    INTEROP_MODES,
+    endpoint,
+    fd_fires,
+    nothing_pending,
+    recv,
+    recv_pumping,
+    sync,
+)
+from pubsub_helpers import transport as transport
 from zl_testing import link
 
 import zloop
-
-TRANSPORTS = ("inproc", "tcp", "ipc")
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def fd_fires(fd: int, timeout: float = 10.0) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(int(timeout * 1000)))
 
 
 def xpub_and_subs(
@@ -254,15 +249,10 @@ def test_xpub_edge_fd_fires_on_subscription(
 # -- interop with libzmq ---------------------------------------------------------------------------
 
 
-MODES = [
-    pytest.param(True, "tcp", id="zloop-binds-tcp"),
-    pytest.param(False, "tcp", id="zloop-connects-tcp"),
-]
-
-
 @pytest.mark.interop
 @pytest.mark.parametrize(
-    ("zloop_binds", "transport"), [*MODES, pytest.param(False, "ipc", id="zloop-connects-ipc")]
+    ("zloop_binds", "transport"),
+    [*INTEROP_MODES, pytest.param(False, "ipc", id="zloop-connects-ipc")],
 )
 def test_zloop_xpub_sees_libzmq_sub(
     ctx: zloop.Context, zctx: Any, tmp_path: Path, zloop_binds: bool, transport: str
@@ -285,7 +275,7 @@ def test_zloop_xpub_sees_libzmq_sub(
 
 @pytest.mark.interop
 @pytest.mark.parametrize(
-    ("zloop_binds", "transport"), [*MODES, pytest.param(True, "ipc", id="zloop-binds-ipc")]
+    ("zloop_binds", "transport"), [*INTEROP_MODES, pytest.param(True, "ipc", id="zloop-binds-ipc")]
 )
 def test_libzmq_xpub_sees_zloop_sub(
     ctx: zloop.Context, zctx: Any, tmp_path: Path, zloop_binds: bool, transport: str
@@ -308,7 +298,7 @@ def test_libzmq_xpub_sees_zloop_sub(
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize(("zloop_binds", "transport"), MODES)
+@pytest.mark.parametrize(("zloop_binds", "transport"), INTEROP_MODES)
 def test_zloop_xpub_libzmq_xsub(
     ctx: zloop.Context, zctx: Any, tmp_path: Path, zloop_binds: bool, transport: str
 ) -> None:
@@ -326,7 +316,7 @@ def test_zloop_xpub_libzmq_xsub(
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize(("zloop_binds", "transport"), MODES)
+@pytest.mark.parametrize(("zloop_binds", "transport"), INTEROP_MODES)
 def test_libzmq_xpub_zloop_xsub(
     ctx: zloop.Context, zctx: Any, tmp_path: Path, zloop_binds: bool, transport: str
 ) -> None:

@@ -1,0 +1,279 @@
+"""The loop-independent half of every adapter's socket wrapper, written once.
+
+A loop module's ``Socket`` wraps a zloop or pyzmq socket and adds the loop's way of waiting (an
+awaitable, a parked greenlet...). Everything that does not depend on the loop lives here:
+
+* :func:`flavour` — the error module (``zmq`` or ``zloop``) matching a wrapped socket;
+* :class:`SocketWrapper` — holding the raw socket (``socket``), unwrapping a wrapper of the same
+  adapter, ``from_socket``, ``repr``, attribute pass-through, ``closed``, ``getsockopt``/``get``/
+  ``EVENTS`` (``EVENTS`` answered through the adapter's watcher when it has one, so a message given
+  back by a cancelled receive counts), and the ``with`` statement;
+* :class:`SyncConveniences` / :class:`AsyncConveniences` — ``send_string / recv_string /
+  send_json / recv_json / send_pyobj / recv_pyobj`` on top of the adapter's own ``send``/``recv``
+  (the same conversions twice: once blocking, once awaitable);
+* :class:`GroupWaiter` — one of the poll waiters of a ``Poller.poll`` call whose first completion
+  wakes the one waiting task or greenlet;
+* :class:`PollerItems` — a ``Poller``'s ``register / modify / unregister`` bookkeeping.
+
+A loop module subclasses with ``class Socket(SocketWrapper, adapter="trio")`` and supplies the
+operations (``send``, ``recv``, ``poll``...), ``close`` and :meth:`SocketWrapper._watched_events`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any, ClassVar, Final, Protocol, TypeVar
+
+__all__ = [
+    "AsyncConveniences",
+    "GroupWaiter",
+    "PollerItems",
+    "SocketWrapper",
+    "SyncConveniences",
+    "flavour",
+]
+
+_EVENTS: Final = 15
+_POLLIN_POLLOUT: Final = 3
+
+_W = TypeVar("_W", bound="SocketWrapper")
+
+
+def flavour(sock: Any) -> Any:
+    """The error module of ``sock``'s flavour: ``zmq`` for pyzmq sockets, else ``zloop``."""
+    if type(sock).__module__.split(".")[0] == "zmq":
+        import zmq
+
+        return zmq
+    import zloop
+
+    return zloop
+
+
+class SocketWrapper:
+    """A loop's socket wrapper over a zloop or pyzmq socket. Other attributes are the wrapped socket's.
+
+    Subclass with ``adapter="<loop>"``: that class is the one whose instances :meth:`from_socket`
+    and ``__init__`` unwrap (its subclasses included), and its ``repr`` reads
+    ``<zloop.adapters.<loop>.Socket ...>`` unless it sets ``_repr_head`` itself.
+    """
+
+    _sock: Any
+    _zmod: Any  # zmq or zloop, as the wrapped socket (its ZMQError, Again, errno names)
+    _wrapper_root: ClassVar[type[SocketWrapper]]
+    _repr_head: ClassVar[str]
+
+    def __init_subclass__(cls, *, adapter: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if adapter is not None:
+            cls._wrapper_root = cls
+            if "_repr_head" not in cls.__dict__:
+                cls._repr_head = f"zloop.adapters.{adapter}.Socket"
+
+    def __init__(self, sock: Any) -> None:
+        self._attach(self._unwrap(sock))
+
+    def _attach(self, sock: Any) -> None:
+        # object.__setattr__: a subclass may route public attribute writes to the socket.
+        object.__setattr__(self, "_sock", sock)
+        object.__setattr__(self, "_zmod", flavour(sock))
+
+    @classmethod
+    def _unwrap(cls, sock: Any) -> Any:
+        """The raw socket of a wrapper of this adapter, else ``sock`` itself."""
+        return sock._sock if isinstance(sock, cls._wrapper_root) else sock
+
+    @classmethod
+    def _wrap_raw(cls: type[_W], sock: Any) -> _W:
+        """A new wrapper of the raw socket ``sock`` (a subclass with another ``__init__`` overrides)."""
+        return cls(sock)
+
+    @classmethod
+    def from_socket(cls: type[_W], sock: Any) -> _W:
+        """Wrap an existing zloop or pyzmq socket (it stays usable synchronously, but do not
+        send/recv on it directly while waiting through the wrapper)."""
+        return cls._wrap_raw(cls._unwrap(sock))
+
+    def __repr__(self) -> str:
+        return f"<{self._repr_head} {self._sock!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    @property
+    def socket(self) -> Any:
+        """The wrapped zloop or pyzmq socket."""
+        return self._sock
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._sock.closed)
+
+    def _watched_events(self) -> int | None:
+        """``EVENTS`` through the adapter's watcher of the socket, or None to ask the socket itself."""
+        return None
+
+    def getsockopt(self, option: int) -> Any:
+        """The socket's option; ``EVENTS`` includes a message given back by a cancelled recv."""
+        if option == _EVENTS:
+            events = self._watched_events()
+            if events is not None:
+                return events
+        return self._sock.getsockopt(option)
+
+    get = getsockopt
+
+    @property
+    def EVENTS(self) -> int:
+        return int(self.getsockopt(_EVENTS))
+
+    def close(self, linger: int | None = None) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+SocketWrapper._wrapper_root = SocketWrapper
+
+
+# -- conveniences ------------------------------------------------------------------------------------
+
+
+def _encode_string(u: str, encoding: str) -> bytes:
+    if not isinstance(u, str):
+        raise TypeError("str objects only")
+    return u.encode(encoding)
+
+
+class _SyncSocket(Protocol):
+    def send(self, data: Any, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
+
+    def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
+
+
+class _AsyncSocket(Protocol):
+    async def send(
+        self, data: Any, flags: int = ..., copy: bool = ..., track: bool = ...
+    ) -> Any: ...
+
+    async def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
+
+
+class SyncConveniences:
+    """``send_string`` ... ``recv_pyobj`` for a wrapper whose ``send``/``recv`` block."""
+
+    def send_string(
+        self: _SyncSocket, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> Any:
+        return self.send(_encode_string(u, encoding), flags, copy)
+
+    def recv_string(self: _SyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        return str(self.recv(flags).decode(encoding))
+
+    def send_json(self: _SyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
+        return self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    def recv_json(self: _SyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self.recv(flags), **kwargs)
+
+    def send_pyobj(self: _SyncSocket, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
+        return self.send(pickle.dumps(obj, protocol), flags)
+
+    def recv_pyobj(self: _SyncSocket, flags: int = 0) -> Any:
+        return pickle.loads(self.recv(flags))
+
+    send_unicode = send_string
+    recv_unicode = recv_string
+
+
+class AsyncConveniences:
+    """``send_string`` ... ``recv_pyobj`` for a wrapper whose ``send``/``recv`` are awaitable."""
+
+    async def send_string(
+        self: _AsyncSocket, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+    ) -> Any:
+        return await self.send(_encode_string(u, encoding), flags, copy)
+
+    async def recv_string(self: _AsyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        return str((await self.recv(flags)).decode(encoding))
+
+    async def send_json(self: _AsyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
+        return await self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+
+    async def recv_json(self: _AsyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(await self.recv(flags), **kwargs)
+
+    async def send_pyobj(self: _AsyncSocket, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
+        return await self.send(pickle.dumps(obj, protocol), flags)
+
+    async def recv_pyobj(self: _AsyncSocket, flags: int = 0) -> Any:
+        return pickle.loads(await self.recv(flags))
+
+
+# -- polling -----------------------------------------------------------------------------------------
+
+
+class _Group(Protocol):
+    _done: bool
+
+    def set_result(self, value: Any, /) -> None: ...
+
+    def set_exception(self, exc: BaseException, /) -> None: ...
+
+
+class GroupWaiter:
+    """One of several poll waiters of a ``Poller.poll`` call: the first completion wakes ``group``
+    (the call's one loop-native waiter, completed with None)."""
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: _Group) -> None:
+        self.group = group
+
+    def done(self) -> bool:
+        return self.group._done
+
+    def set_result(self, value: Any, /) -> None:
+        self.group.set_result(None)
+
+    def set_exception(self, exc: BaseException, /) -> None:
+        self.group.set_exception(exc)
+
+
+class PollerItems:
+    """A ``Poller``'s registered ``(item, flags)`` pairs in registration order (``sockets``), looked
+    up by identity. Registering again modifies; flags 0 unregisters."""
+
+    def __init__(self) -> None:
+        self.sockets: list[tuple[Any, int]] = []
+        self._map: dict[int, int] = {}
+
+    def _check_item(self, socket: Any) -> None:
+        """Raise if ``socket`` cannot be polled by this Poller (default: anything can)."""
+
+    def register(self, socket: Any, flags: int = _POLLIN_POLLOUT) -> None:
+        self._check_item(socket)
+        if id(socket) in self._map:
+            self.modify(socket, flags)
+        elif flags:
+            self._map[id(socket)] = len(self.sockets)
+            self.sockets.append((socket, flags))
+
+    def modify(self, socket: Any, flags: int = _POLLIN_POLLOUT) -> None:
+        if id(socket) not in self._map:
+            self.register(socket, flags)
+        elif not flags:
+            self.unregister(socket)
+        else:
+            self.sockets[self._map[id(socket)]] = (socket, flags)
+
+    def unregister(self, socket: Any) -> None:
+        index = self._map.pop(id(socket))
+        self.sockets.pop(index)
+        for i, (s, _) in enumerate(self.sockets[index:], index):
+            self._map[id(s)] = i
