@@ -475,7 +475,7 @@ class Server:
         sessions = list(bound._sessions)
         assert len(sessions) == live, sessions
         engine_fds = {s.engine.fd for s in sessions if s.engine is not None}
-        assert len(engine_fds) == live
+        assert len(engine_fds) == live, [(s, s.engine) for s in sessions]
         (io,) = self.ctx._io_threads
         assert set(io._fds) == {bound._fd, *engine_fds}
         engines = live_objects(StreamEngine, lambda e: e._core is self.sock)
