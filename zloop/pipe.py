@@ -138,7 +138,9 @@ class Pipe:
         self.routing_id = b""
         self.metadata: dict[str, Any] = {}
         #: Properties per message, see :meth:`publish_properties` / :meth:`properties`.
-        self._epochs: deque[tuple[int, dict[str, Any]]] = deque()
+        # Made by the writer on first use (an empty deque costs 760 bytes; most pipes never
+        # publish): the reader only ever tests and pops it.
+        self._epochs: deque[tuple[int, dict[str, Any]]] | None = None
         self._props: dict[str, Any] | None = None
         #: Free slot for the owner's per-pipe bookkeeping (pattern state).
         self.data: Any = None
@@ -253,7 +255,10 @@ class Pipe:
         """Writer's thread: the messages this end writes from now on come with ``props``; those
         written before keep theirs. A connect-side pipe outlives reconnects, so one pipe carries the
         messages of successive connections, each with its own peer (``Frame.get("User-Id")``...)."""
-        epochs = self.peer._epochs
+        peer = self.peer
+        epochs = peer._epochs
+        if epochs is None:
+            epochs = peer._epochs = deque()
         start = self._msgs_written
         # Nothing written since the previous publication: replace it. The reader cannot be taking
         # that entry (it only takes entries for messages it read, all numbered below ``start``),
@@ -274,6 +279,7 @@ class Pipe:
         # where the counts diverge: the kept message is given the newest properties published,
         # so one read across a reconnect may show the newer connection's (a documented limit).
         epochs = self._epochs
+        assert epochs is not None  # called only when it holds entries
         conflate = self._in.conflate
         while epochs and (conflate or epochs[0][0] <= index):
             self._props = epochs.popleft()[1]
