@@ -224,10 +224,10 @@ class Socket:
     def event_source(self, delta: int) -> None:
         """Any thread: an object that emits this socket's events started (+1) or ended (-1).
 
-        Connecters and stream engines call it (``zloop.io.engine.event_source``). Once the socket
-        is closed and none is left, the monitor sends MONITOR_STOPPED and stops: libzmq's order,
-        where CLOSED of a connect in progress (and any event of a lingering connection) comes
-        before MONITOR_STOPPED.
+        Connecters, listeners, stream and raw engines call it (``zloop.io.engine.event_source``).
+        Once the socket is closed and none is left, the monitor sends MONITOR_STOPPED and stops:
+        libzmq's order, where CLOSED of a connect in progress or of a listener (and any event of a
+        lingering connection) comes before MONITOR_STOPPED.
         """
         with self._sources_lock:
             self._event_sources += delta

@@ -21,8 +21,11 @@ their data frames, joined, with one ``send``; a partial write keeps the rest and
 writability, and the pipe is not read again until it is gone (SNDHWM backpressure).
 
 *End.* EOF or a socket error: an empty message (the *disconnect notification*) goes into the pipe,
-``DISCONNECTED`` is emitted, and the session decides (the connect side reconnects with the same pipe,
-so the same routing id, as libzmq). A local close emits nothing.
+``HANDSHAKE_FAILED_NO_DETAIL`` (the errno) and ``DISCONNECTED`` are emitted (⚠ libzmq 4.3.5: a raw
+engine has no mechanism, so its end is reported like a handshake that never finished, as for ZMTP
+1.0 / 2.0 peers), and the session decides (the connect side reconnects with the same pipe,
+so the same routing id, as libzmq). A local close emits nothing. The engine counts as an event
+source of its socket until it closes, so a closed socket's MONITOR_STOPPED follows its events.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zloop.constants import Event
+from zloop.io.engine import event_source
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread
 from zloop.io.sendbuf import write_buffers
@@ -82,6 +86,7 @@ class RawEngine:
         self._held: list[bytes] | None = None  # a received chunk the full pipe did not take
         self._started = False
         self._closed = False
+        event_source(socket_core, 1)  # until close(): DISCONNECTED may still come (see End)
 
     def __repr__(self) -> str:
         return f"<RawEngine fd={self._fd} {self._endpoint}>"
@@ -121,6 +126,7 @@ class RawEngine:
             self._sock.close()
         self._out.clear()
         self._held = None
+        event_source(self._core, -1)
 
     def _guarded(self, handler: Callable[[], None]) -> Callable[[], None]:
         """Wrap a reactor callback: a bug in one connection closes that connection only."""
@@ -142,6 +148,7 @@ class RawEngine:
             return
         self._held = None
         self._deliver([b""])  # the disconnect notification (dropped if the pipe is full, as libzmq)
+        self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, err, self._endpoint)  # see End
         self._core.event(Event.DISCONNECTED, self._fd, self._endpoint)
         self.close()
         self._host.engine_error(ErrorReason.CONNECTION, True)

@@ -12,7 +12,9 @@ RECONNECT_IVL / RECONNECT_IVL_MAX as libzmq 4.3 does:
 
 Monitor events follow libzmq: LISTENING / BIND_FAILED at bind, ACCEPTED / ACCEPT_FAILED per accept,
 CONNECT_DELAYED (errno) for an in-progress connect, CONNECTED, CLOSED for a failed attempt's fd,
-CONNECT_RETRIED (interval ms) when a retry is scheduled, CLOSED for a closed listener.
+CONNECT_RETRIED (interval ms) when a retry is scheduled, CLOSED for a closed listener. A listener
+counts as an event source of its socket (``zloop.io.engine.event_source``) until its CLOSED is out,
+so a closed socket's MONITOR_STOPPED comes after it, whatever the bounded wait in ``close`` saw.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from zloop.constants import Event
 from zloop.errors import ZMQError
 from zloop.io.connecter import TransportConnecter
 from zloop.io.endpoint import Endpoint
+from zloop.io.engine import event_source
 from zloop.io.interfaces import SocketCore
 from zloop.io.reactor import IOThread, Timer
 from zloop.io.session import Session
@@ -79,6 +82,7 @@ class BoundEndpoint:
         self._closed = False
         self._released = threading.Event()
         self._pause: Timer | None = None
+        event_source(socket_core, 1)  # until _close emitted CLOSED (before MONITOR_STOPPED)
 
     def __repr__(self) -> str:
         return f"<BoundEndpoint {self.last_endpoint}>"
@@ -121,6 +125,7 @@ class BoundEndpoint:
                 shutil.rmtree(self._tmp_dir, ignore_errors=True)
             self._io.unregister(self)
             self._released.set()
+            event_source(self._core, -1)
         for session in list(self._sessions):
             session.terminate(linger_ms)
 

@@ -313,6 +313,9 @@ class Connection(Sender):
             self._decoder = FrameDecoder(
                 self._events, self._on_frame, self._handshake_limit(), RESERVED_V3
             )
+            # libzmq 4.3.5 reports a handshake frame it refuses as ZMTP_UNEXPECTED_COMMAND (⚠ it
+            # ignores reserved flag bits; we refuse them, with its code).
+            self._decoder.flags_error = ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND
             self._state = _State.HANDSHAKE
             ctx = HandshakeContext(
                 self.socket_type, rid, self._properties, greeting.version, greeting.as_server
@@ -380,6 +383,8 @@ class Connection(Sender):
         self._completed = True
         self._decoder.plain = plain
         self._decoder.max_size = self.maxmsgsize
+        if isinstance(self._decoder, FrameDecoder):  # after a handshake: a plain protocol error
+            self._decoder.flags_error = ProtocolErrorCode.ZMTP_UNSPECIFIED
         self._events.append(
             HandshakeComplete(
                 self._peer_socket_type,

@@ -208,6 +208,7 @@ class FrameDecoder(LargeBody):
 
     __slots__ = (
         "_frames",
+        "flags_error",
         "lists",
         "max_size",
         "on_frame",
@@ -226,6 +227,10 @@ class FrameDecoder(LargeBody):
         self.reserved = reserved
         self.plain = False
         self.stopped = False
+        #: The code of a frame-flags violation (reserved bits, MORE on a command). The connection
+        #: sets ZMTP_UNEXPECTED_COMMAND for a ZMTP 3 handshake: libzmq ignores these bits and
+        #: reports any handshake frame its mechanism cannot take with that code.
+        self.flags_error = ProtocolErrorCode.ZMTP_UNSPECIFIED
         #: Deliver each message as its plain frames list instead of a Message event.
         self.lists = False
         self._frames: list[bytes] = []
@@ -311,7 +316,7 @@ class FrameDecoder(LargeBody):
         flags = buf[pos]
         if flags & self.reserved:
             raise MechanismError(
-                ProtocolErrorCode.ZMTP_UNSPECIFIED,
+                self.flags_error,
                 f"frame flags 0x{flags:02x} have reserved bits set",
             )
         if flags & LONG:
@@ -327,7 +332,7 @@ class FrameDecoder(LargeBody):
             # RFC 37 "Framing": MORE "SHALL be zero on command frames". (⚠ libzmq's v2_decoder
             # does not check; libzmq never sends it.)
             raise MechanismError(
-                ProtocolErrorCode.ZMTP_UNSPECIFIED,
+                self.flags_error,
                 f"frame flags 0x{flags:02x}: command frame with the MORE bit set",
             )
         stop = start + size
