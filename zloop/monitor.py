@@ -19,8 +19,8 @@ on the publisher is made under one lock, as libzmq does with its monitor mutex.
 Order at close: libzmq sends MONITOR_STOPPED when the socket object is destroyed, after its
 endpoints terminated -- so the CLOSED of a connect in progress, and any event of a session that
 lingers, come first. ``Socket.close`` does the same without waiting: it stops the monitor itself
-only if no connecter, listener or engine of the socket is left (``Socket.event_source``); otherwise the
-I/O thread stops it when the last one ends, possibly a LINGER later.
+only if no connecter, listener or engine of the socket is left (``Socket.event_source``);
+otherwise the I/O thread stops it when the last one ends, possibly a LINGER later.
 
 Never blocking: libzmq 4.3 sends monitor messages with a blocking ``zmq_msg_send``, so a monitor
 nobody reads (or whose reader closed without ``disable_monitor()``) can hang libzmq's I/O thread
