@@ -8,9 +8,11 @@ awaitable, a parked greenlet...). Everything that does not depend on the loop li
   adapter, ``from_socket``, ``repr``, attribute pass-through, ``closed``, ``getsockopt``/``get``/
   ``EVENTS`` (``EVENTS`` answered through the adapter's watcher when it has one, so a message given
   back by a cancelled receive counts), and the ``with`` statement;
-* :class:`SyncConveniences` / :class:`AsyncConveniences` — ``send_string / recv_string /
-  send_json / recv_json / send_pyobj / recv_pyobj`` on top of the adapter's own ``send``/``recv``
-  (the same conversions twice: once blocking, once awaitable);
+* :class:`SyncConveniences` / :class:`AsyncConveniences` — pyzmq's ``send_string / recv_string /
+  send_unicode / recv_unicode / send_json / recv_json / send_pyobj / recv_pyobj / send_serialized /
+  recv_serialized`` (its signatures, defaults and errors) on top of the adapter's own
+  ``send``/``recv``/``send_multipart``/``recv_multipart``, once blocking, once awaitable; the
+  conversions themselves (:func:`string_bytes`, :func:`json_bytes`, :func:`json_value`) are shared;
 * :class:`GroupWaiter` — one of the poll waiters of a ``Poller.poll`` call whose first completion
   wakes the one waiting task or greenlet;
 * :class:`PollerItems` — a ``Poller``'s ``register / modify / unregister`` bookkeeping.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 __all__ = [
@@ -32,12 +35,16 @@ __all__ = [
     "SocketWrapper",
     "SyncConveniences",
     "flavour",
+    "json_bytes",
+    "json_value",
+    "string_bytes",
 ]
 
 _EVENTS: Final = 15
 _POLLIN_POLLOUT: Final = 3
 
 _W = TypeVar("_W", bound="SocketWrapper")
+_R = TypeVar("_R")
 
 
 def flavour(sock: Any) -> Any:
@@ -142,12 +149,41 @@ SocketWrapper._wrapper_root = SocketWrapper
 
 
 # -- conveniences ------------------------------------------------------------------------------------
+#
+# pyzmq 27's zmq.Socket / zmq.asyncio.Socket conveniences, same names, parameters, defaults and
+# errors (tests/adapters/test_adapter_api_parity.py compares them with inspect.signature):
+#   send_string(u, flags=0, copy=True, encoding="utf-8", **kwargs)   non-str: TypeError("str objects only")
+#   recv_string(flags=0, encoding="utf-8");  send_unicode / recv_unicode are the same functions
+#   send_json(obj, flags=0, **kwargs)    kwargs to json.dumps, except routing_id / group (to send)
+#   recv_json(flags=0, **kwargs)         kwargs to json.loads (the frame decoded as UTF-8)
+#   send_pyobj(obj, flags=0, protocol=pickle.DEFAULT_PROTOCOL, **kwargs)   kwargs to send
+#   recv_pyobj(flags=0)
+#   send_serialized(msg, serialize, flags=0, copy=True, **kwargs)   serialize(msg) -> send_multipart
+#   recv_serialized(deserialize, flags=0, copy=True)   deserialize(recv_multipart(...))
+# As in zmq.asyncio, the awaitable sends are plain functions returning the awaitable of send /
+# send_multipart: a bad argument (a non-str, an unpicklable object) raises at the call.
+
+#: Keyword arguments of ``send_json`` that go to ``send`` rather than to ``json.dumps``.
+_SEND_KEYWORDS: Final = ("routing_id", "group")
 
 
-def _encode_string(u: str, encoding: str) -> bytes:
+def string_bytes(u: str, encoding: str) -> bytes:
+    """``u`` encoded for ``send_string`` (TypeError, as pyzmq's, when it is not a str)."""
     if not isinstance(u, str):
         raise TypeError("str objects only")
     return u.encode(encoding)
+
+
+def json_bytes(obj: Any, kwargs: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """``send_json``'s frame and the keyword arguments meant for ``send`` (taken out of ``kwargs``)."""
+    send_kwargs: dict[str, Any] = {key: kwargs.pop(key) for key in _SEND_KEYWORDS if key in kwargs}
+    return json.dumps(obj, **kwargs).encode("utf-8"), send_kwargs
+
+
+def json_value(data: Any, kwargs: dict[str, Any]) -> Any:
+    """``recv_json``'s value of a received frame."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return json.loads(text, **kwargs)
 
 
 class _SyncSocket(Protocol):
@@ -155,64 +191,147 @@ class _SyncSocket(Protocol):
 
     def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
 
-
-class _AsyncSocket(Protocol):
-    async def send(
-        self, data: Any, flags: int = ..., copy: bool = ..., track: bool = ...
+    def send_multipart(
+        self, msg_parts: Any, flags: int = ..., copy: bool = ..., track: bool = ...
     ) -> Any: ...
 
-    async def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
+    def recv_multipart(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Any: ...
+
+
+class _AsyncSocket(Protocol):
+    def send(
+        self, data: Any, flags: int = ..., copy: bool = ..., track: bool = ...
+    ) -> Awaitable[Any]: ...
+
+    def recv(self, flags: int = ..., copy: bool = ..., track: bool = ...) -> Awaitable[Any]: ...
+
+    def send_multipart(
+        self, msg_parts: Any, flags: int = ..., copy: bool = ..., track: bool = ...
+    ) -> Awaitable[Any]: ...
+
+    def recv_multipart(
+        self, flags: int = ..., copy: bool = ..., track: bool = ...
+    ) -> Awaitable[Any]: ...
 
 
 class SyncConveniences:
-    """``send_string`` ... ``recv_pyobj`` for a wrapper whose ``send``/``recv`` block."""
+    """pyzmq's conveniences (see the table above) for a wrapper whose ``send``/``recv`` block."""
 
     def send_string(
-        self: _SyncSocket, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
+        self: _SyncSocket,
+        u: str,
+        flags: int = 0,
+        copy: bool = True,
+        encoding: str = "utf-8",
+        **kwargs: Any,
     ) -> Any:
-        return self.send(_encode_string(u, encoding), flags, copy)
-
-    def recv_string(self: _SyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
-        return str(self.recv(flags).decode(encoding))
-
-    def send_json(self: _SyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
-
-    def recv_json(self: _SyncSocket, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(self.recv(flags), **kwargs)
-
-    def send_pyobj(self: _SyncSocket, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
-        return self.send(pickle.dumps(obj, protocol), flags)
-
-    def recv_pyobj(self: _SyncSocket, flags: int = 0) -> Any:
-        return pickle.loads(self.recv(flags))
+        return self.send(string_bytes(u, encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
+
+    def recv_string(self: _SyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        data = self.recv(flags=flags)
+        return str(data.decode(encoding))
+
     recv_unicode = recv_string
+
+    def send_json(self: _SyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
+        data, send_kwargs = json_bytes(obj, kwargs)
+        return self.send(data, flags=flags, **send_kwargs)
+
+    def recv_json(self: _SyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        return json_value(self.recv(flags=flags), kwargs)
+
+    def send_pyobj(
+        self: _SyncSocket,
+        obj: Any,
+        flags: int = 0,
+        protocol: int = pickle.DEFAULT_PROTOCOL,
+        **kwargs: Any,
+    ) -> Any:
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+
+    def recv_pyobj(self: _SyncSocket, flags: int = 0) -> Any:
+        return pickle.loads(self.recv(flags=flags))
+
+    def send_serialized(
+        self: _SyncSocket,
+        msg: Any,
+        serialize: Callable[[Any], Sequence[Any]],
+        flags: int = 0,
+        copy: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+    def recv_serialized(
+        self: _SyncSocket,
+        deserialize: Callable[[list[Any]], _R],
+        flags: int = 0,
+        copy: bool = True,
+    ) -> _R:
+        return deserialize(self.recv_multipart(flags=flags, copy=copy))
 
 
 class AsyncConveniences:
-    """``send_string`` ... ``recv_pyobj`` for a wrapper whose ``send``/``recv`` are awaitable."""
+    """pyzmq's conveniences (see the table above) for a wrapper whose ``send``/``recv`` are
+    awaitable: the sends return ``send``'s (``send_multipart``'s) awaitable, the receives are
+    coroutines."""
 
-    async def send_string(
-        self: _AsyncSocket, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8"
-    ) -> Any:
-        return await self.send(_encode_string(u, encoding), flags, copy)
+    def send_string(
+        self: _AsyncSocket,
+        u: str,
+        flags: int = 0,
+        copy: bool = True,
+        encoding: str = "utf-8",
+        **kwargs: Any,
+    ) -> Awaitable[Any]:
+        return self.send(string_bytes(u, encoding), flags=flags, copy=copy, **kwargs)
+
+    send_unicode = send_string
 
     async def recv_string(self: _AsyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
-        return str((await self.recv(flags)).decode(encoding))
+        data = await self.recv(flags=flags)
+        return str(data.decode(encoding))
 
-    async def send_json(self: _AsyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return await self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags)
+    recv_unicode = recv_string
+
+    def send_json(self: _AsyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Awaitable[Any]:
+        data, send_kwargs = json_bytes(obj, kwargs)
+        return self.send(data, flags=flags, **send_kwargs)
 
     async def recv_json(self: _AsyncSocket, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(await self.recv(flags), **kwargs)
+        return json_value(await self.recv(flags=flags), kwargs)
 
-    async def send_pyobj(self: _AsyncSocket, obj: Any, flags: int = 0, protocol: int = -1) -> Any:
-        return await self.send(pickle.dumps(obj, protocol), flags)
+    def send_pyobj(
+        self: _AsyncSocket,
+        obj: Any,
+        flags: int = 0,
+        protocol: int = pickle.DEFAULT_PROTOCOL,
+        **kwargs: Any,
+    ) -> Awaitable[Any]:
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     async def recv_pyobj(self: _AsyncSocket, flags: int = 0) -> Any:
-        return pickle.loads(await self.recv(flags))
+        return pickle.loads(await self.recv(flags=flags))
+
+    def send_serialized(
+        self: _AsyncSocket,
+        msg: Any,
+        serialize: Callable[[Any], Sequence[Any]],
+        flags: int = 0,
+        copy: bool = True,
+        **kwargs: Any,
+    ) -> Awaitable[Any]:
+        return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+    async def recv_serialized(
+        self: _AsyncSocket,
+        deserialize: Callable[[list[Any]], _R],
+        flags: int = 0,
+        copy: bool = True,
+    ) -> _R:
+        return deserialize(await self.recv_multipart(flags=flags, copy=copy))
 
 
 # -- polling -----------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """asyncio adapter, shaped like ``zmq.asyncio``: awaitable sockets and an async Poller.
 
 ``Context().socket(zloop.PULL)`` returns a :class:`Socket` whose ``send``/``recv``/``send_multipart``/
-``recv_multipart``/``send_string``/``recv_string``/``send_json``/``recv_json``/``send_pyobj``/
-``recv_pyobj``/``poll`` are awaitable. ``Socket.from_socket(existing)`` wraps an existing zloop **or
+``recv_multipart``/``poll`` and pyzmq's conveniences (``send_string``/``recv_string``/``send_json``/
+``recv_json``/``send_pyobj``/``recv_pyobj``/``send_serialized``/``recv_serialized``, with the
+``_unicode`` aliases) are awaitable. ``Socket.from_socket(existing)`` wraps an existing zloop **or
 pyzmq** socket. Everything else (``bind``, ``connect``, ``setsockopt`` ...) is passed through to the
 wrapped socket.
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import pickle
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -101,8 +101,9 @@ _RECV_MULTIPART = Op.recv_multipart()
 class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
     """An awaitable socket over a zloop or pyzmq socket (see the module docstring).
 
-    ``recv_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
-    :mod:`zloop.adapters._wrapper`; the awaitable operations are below."""
+    ``send_string`` ... ``recv_serialized`` (pyzmq's conveniences), ``from_socket``,
+    ``getsockopt``/``EVENTS``: see :mod:`zloop.adapters._wrapper`; the awaitable operations are
+    below."""
 
     _repr_head = "zloop.adapters.asyncio.Socket over"
     _watcher: Watcher | None
@@ -229,20 +230,6 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
         await self._run(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
-    async def send_string(
-        self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
-    ) -> None:
-        if not isinstance(u, str):
-            raise TypeError(f"send_string takes str, not {type(u).__name__}")
-        await self.send(u.encode(encoding), flags, copy)
-
-    send_unicode = send_string
-
-    async def send_pyobj(
-        self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any
-    ) -> None:
-        await self.send(pickle.dumps(obj, protocol), flags)
-
     # -- receiving -----------------------------------------------------------------------------------
 
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
@@ -257,8 +244,6 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
         op = _RECV_MULTIPART if copy and not track else Op.recv_multipart(copy, track)
         result: list[Any] = await self._run(op, flags, _RCVTIMEO)
         return result
-
-    recv_unicode = AsyncConveniences.recv_string
 
     def __aiter__(self) -> Socket:
         return self

@@ -12,8 +12,9 @@
 
 * :class:`Context`, :class:`Socket` (``Socket.from_socket(existing)`` wraps a zloop **or pyzmq**
   socket), :class:`Poller` and :func:`poll`, with the blocking API of ``zmq.Socket``:
-  ``send / recv / send_multipart / recv_multipart / send_string / recv_string / send_json /
-  recv_json / send_pyobj / recv_pyobj / poll``. ``NOBLOCK`` raises ``Again`` at once, as usual.
+  ``send / recv / send_multipart / recv_multipart / poll`` and the conveniences ``send_string /
+  recv_string / send_json / recv_json / send_pyobj / recv_pyobj / send_serialized / recv_serialized``
+  (with the ``_unicode`` aliases, pyzmq's signatures). ``NOBLOCK`` raises ``Again`` at once, as usual.
 * A blocked call parks its greenlet on a ``gevent.hub.Waiter``; the socket's FD is watched by one
   hub ``io`` watcher (read interest) while anybody waits, and the shared core
   (:mod:`zloop.adapters._core`) serves waiters in FIFO order, re-reading ``EVENTS`` after every

@@ -17,8 +17,10 @@
 * ``Context`` (``socket()`` returns trio :class:`Socket`\\ s; ``Context.shadow(ctx)`` wraps a zloop
   or pyzmq context), :class:`Socket` (``Socket.from_socket(existing)`` wraps a zloop **or pyzmq**
   socket) and :class:`Poller`.
-* ``await send / recv / send_multipart / recv_multipart / send_string / recv_string / send_json /
-  recv_json / send_pyobj / recv_pyobj / poll``; ``async for msg in sock``.
+* ``await send / recv / send_multipart / recv_multipart / poll`` and pyzmq's conveniences
+  (``send_string / recv_string / send_json / recv_json / send_pyobj / recv_pyobj / send_serialized /
+  recv_serialized`` and the ``_unicode`` aliases, with zmq.asyncio's signatures); ``async for msg in
+  sock``.
 * **Every call is a checkpoint**, the fast path included: ``checkpoint_if_cancelled()`` before the
   operation and ``cancel_shielded_checkpoint()`` after it, so a cancellation can never land between
   taking a message and returning it.

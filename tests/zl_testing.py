@@ -6,6 +6,7 @@ Everything here synchronises on fds, polls and deadlines; nothing sleeps.
 from __future__ import annotations
 
 import itertools
+import os
 import select
 import struct
 import time
@@ -15,6 +16,9 @@ from typing import Any
 #: How long a test waits for something that should happen (seconds / ms).
 DEADLINE = 5.0
 DEADLINE_MS = 5000
+
+#: Multiplier for the counts of ``stress`` tests (``ZLOOP_STRESS_SCALE``; CI uses 0.2).
+STRESS_SCALE = float(os.environ.get("ZLOOP_STRESS_SCALE", "1"))
 
 
 _names = itertools.count()

@@ -27,7 +27,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
@@ -46,6 +46,8 @@ NOBLOCK = int(Flag.NOBLOCK)
 SNDMORE = int(Flag.SNDMORE)
 POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
+
+_T = TypeVar("_T")
 
 #: Process commands at least once every this many successful sends/recvs (libzmq throttles too):
 #: keeps the mailbox short when a stream never blocks.
@@ -467,7 +469,7 @@ class Socket:
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
     ) -> None:
         if not isinstance(u, str):
-            raise TypeError(f"send_string takes str, not {type(u).__name__}")
+            raise TypeError("str objects only")  # pyzmq's words
         self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
@@ -478,7 +480,20 @@ class Socket:
         self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
-        self.send(json.dumps(obj).encode("utf-8"), flags=flags, **kwargs)
+        """``kwargs`` go to ``json.dumps``, except ``routing_id`` and ``group`` (to ``send``)."""
+        send_kwargs = {key: kwargs.pop(key) for key in ("routing_id", "group") if key in kwargs}
+        self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags=flags, **send_kwargs)
+
+    def send_serialized(
+        self,
+        msg: Any,
+        serialize: Callable[[Any], Sequence[Any]],
+        flags: int = 0,
+        copy: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Send the frames ``serialize(msg)`` returns, as one message."""
+        self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -567,7 +582,15 @@ class Socket:
         return pickle.loads(self.recv(flags))
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        return json.loads(self.recv(flags))
+        """``kwargs`` go to ``json.loads`` (the frame is decoded as UTF-8)."""
+        data: bytes = self.recv(flags)
+        return json.loads(data.decode("utf-8"), **kwargs)
+
+    def recv_serialized(
+        self, deserialize: Callable[[list[Any]], _T], flags: int = 0, copy: bool = True
+    ) -> _T:
+        """``deserialize`` of the frames of the next message (bytes, or Frames with ``copy=False``)."""
+        return deserialize(self.recv_multipart(flags=flags, copy=copy))
 
     # -- waiting -----------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ pyzmq cases are real libzmq and carry the ``interop`` mark.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,6 @@ from typing import Any
 import pytest
 from drivers import Driver, driver_params, load_driver
 from zl_testing import endpoint_for
-
-#: Multiplier for stress counts (CI uses 0.2).
-STRESS_SCALE = float(os.environ.get("ZLOOP_STRESS_SCALE", "1"))
 
 
 @pytest.fixture(params=driver_params())

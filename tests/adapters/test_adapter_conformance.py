@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import STRESS_SCALE
 from drivers import (
     TIMEOUT,
     Cancelled,
@@ -33,7 +32,7 @@ from drivers import (
     spawn,
     wait_event,
 )
-from zl_testing import DEADLINE
+from zl_testing import DEADLINE, STRESS_SCALE
 
 import zloop
 
