@@ -15,6 +15,7 @@ Run: python examples/ironhouse.py
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -62,7 +63,10 @@ def main() -> None:
         stranger.curve_publickey, stranger.curve_secretkey = stranger_public, stranger_secret
         stranger.curve_serverkey = server_public
         stranger.connect(endpoint)
-        stranger.send(b"let me in")
+        # NOBLOCK: a refusal is final (no reconnect), so once the handshake has failed this socket
+        # has no peer left and a blocking send would wait forever (Again: refused already).
+        with contextlib.suppress(zloop.Again):
+            stranger.send(b"let me in", zloop.NOBLOCK)
         while True:
             event = recv_monitor_message(monitor)
             if event["event"] == zloop.EVENT_HANDSHAKE_FAILED_AUTH:

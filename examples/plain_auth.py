@@ -13,6 +13,8 @@ Run: python examples/plain_auth.py
 
 from __future__ import annotations
 
+import contextlib
+
 import zloop
 from zloop.auth import ThreadAuthenticator
 from zloop.monitor import recv_monitor_message
@@ -34,7 +36,10 @@ def main() -> None:
         intruder.plain_username = b"admin"
         intruder.plain_password = b"guess"
         intruder.connect(endpoint)
-        intruder.send(b"let me in")
+        # NOBLOCK: a refusal is final (no reconnect), so once the handshake has failed this socket
+        # has no peer left and a blocking send would wait forever (Again: refused already).
+        with contextlib.suppress(zloop.Again):
+            intruder.send(b"let me in", zloop.NOBLOCK)
         while True:
             event = recv_monitor_message(monitor)
             if event["event"] == zloop.EVENT_HANDSHAKE_FAILED_AUTH:
