@@ -7,11 +7,11 @@ keeps an 11.6 s rescue poll; here a missed wake-up would be a hang, so the tests
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 from drivers_extra import FLAVOURS, sync_pair
+from zl_testing import STRESS_SCALE
 
 import zloop
 
@@ -20,7 +20,7 @@ from zloop.adapters import gevent as zgreen  # noqa: E402
 
 pytestmark = pytest.mark.parametrize("flavour", FLAVOURS)
 
-SCALE = float(os.environ.get("ZLOOP_STRESS_SCALE", "1"))
+SCALE = STRESS_SCALE
 
 
 def green_pair(

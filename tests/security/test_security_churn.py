@@ -28,7 +28,6 @@ import collections
 import contextlib
 import gc
 import itertools
-import os
 import socket
 import struct
 import threading
@@ -39,7 +38,7 @@ from typing import Any
 
 import pytest
 from test_curve_sockets import Keys, keys  # noqa: F401 (keys: the fixture, reused)
-from zl_testing import DEADLINE, DEADLINE_MS, fd_readable
+from zl_testing import DEADLINE, DEADLINE_MS, STRESS_SCALE, fd_readable
 
 import zloop
 import zloop.io.engine
@@ -53,7 +52,7 @@ from zloop.io.session import Session
 from zloop.security import ZapClient
 
 POLLIN = zloop.POLLIN
-SCALE = float(os.environ.get("ZLOOP_STRESS_SCALE", "1"))
+SCALE = STRESS_SCALE
 
 ACCEPTED = int(Event.ACCEPTED)
 ACCEPT_FAILED = int(Event.ACCEPT_FAILED)
