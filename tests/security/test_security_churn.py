@@ -19,6 +19,9 @@ finished exchanges), the handler's decisions counted under a condition, and the 
 
 The clients live in a context of their own, so the server context's I/O thread serves the server
 only. Counts are scaled by ZLOOP_STRESS_SCALE for the ``stress`` runs.
+
+The churn runs with every authenticator: thread and asyncio (all scenarios), trio, gevent and
+tornado IOLoop (the churn itself; each loop runs in a thread of its own), over tcp and ipc.
 """
 
 from __future__ import annotations
@@ -34,11 +37,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import gevent
+import gevent.event
 import pytest
+import trio
 from test_curve_sockets import Keys, keys  # noqa: F401 (keys: the fixture, reused)
-from zl_testing import DEADLINE, DEADLINE_MS, STRESS_SCALE, fd_readable
+from tornado.ioloop import IOLoop
+from zl_testing import DEADLINE, DEADLINE_MS, STRESS_SCALE, endpoint_for, fd_readable
 
 import zloop
 import zloop.io.engine
@@ -46,6 +54,9 @@ from zloop import z85
 from zloop.auth import ThreadAuthenticator
 from zloop.auth.asyncio import AsyncioAuthenticator
 from zloop.auth.base import PendingVerdict
+from zloop.auth.gevent import GeventAuthenticator
+from zloop.auth.ioloop import IOLoopAuthenticator
+from zloop.auth.trio import TrioAuthenticator
 from zloop.constants import ContextOption, Event
 from zloop.io.engine import StreamEngine
 from zloop.io.session import Session
@@ -236,7 +247,8 @@ class Gate:
     """Holds the ZAP request of the "gated" client inside the handler until released.
 
     The thread authenticator waits on an inproc PAIR of a private context (so that terminating
-    the server's context does not touch it); the asyncio one awaits a future (a pending verdict).
+    the server's context does not touch it); the asyncio one awaits a future (a pending verdict);
+    the trio and gevent ones wait on an event of their loop, set through ``waker``.
     """
 
     def __init__(self) -> None:
@@ -244,6 +256,7 @@ class Gate:
         self.released = False
         self.future: asyncio.Future[bool] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.waker: Callable[[], None] | None = None  # sets the held event, from any thread
         self.ctx = zloop.Context(io_threads=0)
         self.rx = self.ctx.socket(zloop.PAIR)
         self.rx.bind("inproc://gate")
@@ -259,12 +272,15 @@ class Gate:
         fut, loop = self.future, self.loop
         if fut is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(True))
+        if self.waker is not None:
+            self.waker()
 
     def rearm(self) -> None:
         """Hold the next gated request (call while none is held)."""
         self.entered.clear()
         self.released = False
         self.future = None
+        self.waker = None
 
     def close(self) -> None:
         self.ctx.destroy(linger=0)
@@ -322,6 +338,48 @@ class ChurnAsyncioAuthenticator(Instrumented, AsyncioAuthenticator):
         return super().decide(msg, curve_verdict=curve_verdict)
 
 
+class ChurnIOLoopAuthenticator(ChurnAsyncioAuthenticator, IOLoopAuthenticator):
+    """The tornado flavour: an asyncio authenticator built with tornado's signature."""
+
+
+class ChurnTrioAuthenticator(Instrumented, TrioAuthenticator):
+    def decide(self, msg: Any, *, curve_verdict: bool | None = None) -> list[bytes] | None:
+        if curve_verdict is None and self._is_gated(msg):
+            event = trio.Event()
+            token = trio.lowlevel.current_trio_token()
+
+            def wake() -> None:
+                with contextlib.suppress(trio.RunFinishedError):
+                    trio.from_thread.run_sync(event.set, trio_token=token)
+
+            async def verdict() -> bool:
+                await event.wait()
+                return True
+
+            self.gate.waker = wake
+            if self.gate.released:
+                event.set()
+            self.gate.entered.set()
+            raise PendingVerdict("*", verdict())
+        self._count()
+        return super().decide(msg, curve_verdict=curve_verdict)
+
+
+class ChurnGeventAuthenticator(Instrumented, GeventAuthenticator):
+    def decide(self, msg: Any, *, curve_verdict: bool | None = None) -> list[bytes] | None:
+        if self._is_gated(msg):
+            # Blocks this greenlet only (the hub keeps serving); killed by stop() meanwhile.
+            event = gevent.event.Event()
+            loop = gevent.get_hub().loop
+            self.gate.waker = lambda: loop.run_callback_threadsafe(event.set)
+            if self.gate.released:
+                event.set()
+            self.gate.entered.set()
+            event.wait(DEADLINE)
+        self._count()
+        return super().decide(msg, curve_verdict=curve_verdict)
+
+
 class LoopThread:
     """An asyncio loop running in a thread of its own; ``call`` runs a function in it."""
 
@@ -336,6 +394,9 @@ class LoopThread:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(DEADLINE)
 
+    def serve(self, auth: Any) -> None:
+        self.call(auth.start)
+
     def close(self) -> None:
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -344,26 +405,124 @@ class LoopThread:
         self.loop.close()
 
 
+class TrioThread:
+    """``trio.run`` in a thread of its own, with a nursery for the serving tasks."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=trio.run, args=(self._main,), name="churn-trio")
+        self.thread.start()
+        assert self.ready.wait(DEADLINE), "trio did not start"
+
+    async def _main(self) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        self.stopped = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            self.ready.set()
+            await self.stopped.wait()
+            nursery.cancel_scope.cancel()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        return trio.from_thread.run_sync(fn, trio_token=self.token)
+
+    def serve(self, auth: Any) -> None:
+        async def start() -> None:
+            await self.nursery.start(auth.serve)
+
+        trio.from_thread.run(start, trio_token=self.token)
+
+    def close(self) -> None:
+        with contextlib.suppress(trio.RunFinishedError):
+            trio.from_thread.run_sync(self.stopped.set, trio_token=self.token)
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive()
+
+
+class GeventThread:
+    """A gevent hub in a thread of its own; ``call`` runs a function in a new greenlet there."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="churn-gevent")
+        self.thread.start()
+        assert self.ready.wait(DEADLINE), "gevent did not start"
+
+    def _main(self) -> None:
+        self.hub = gevent.get_hub()
+        stopped = gevent.event.Event()
+        # An active async watcher keeps the loop alive while nothing else is watched; send()
+        # (thread-safe) ends the thread.
+        self.stopper = self.hub.loop.async_()
+        self.stopper.start(stopped.set)
+        self.ready.set()
+        stopped.wait()
+        self.stopper.close()
+        self.hub.destroy(destroy_loop=True)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def job() -> None:
+            try:
+                box["result"] = fn()
+            except BaseException as exc:  # re-raised in the caller
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self.hub.loop.run_callback_threadsafe(lambda: gevent.spawn(job))
+        assert done.wait(DEADLINE), "the gevent thread did not run a call"
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def serve(self, auth: Any) -> None:
+        self.call(auth.start)
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.stopper.send()
+            self.thread.join(DEADLINE)
+        assert not self.thread.is_alive()
+
+
+RUNNERS: dict[str, Callable[[], Any]] = {
+    "thread": lambda: None,
+    "asyncio": LoopThread,
+    "ioloop": LoopThread,
+    "trio": TrioThread,
+    "gevent": GeventThread,
+}
+
+
 @dataclass
 class AuthKind:
     """How to start/stop one kind of authenticator from the test thread."""
 
     name: str
-    loop: LoopThread | None = None
+    loop: Any = None  # the runner of the loop the authenticator serves in (None: a thread)
     made: list[Any] = field(default_factory=list)
 
     def start(self, ctx: zloop.Context, mech: Mech) -> Any:
+        auth: Any
         if self.name == "thread":
-            auth: Any = ChurnThreadAuthenticator(ctx)
-        else:
-            assert self.loop is not None
+            auth = ChurnThreadAuthenticator(ctx)
+        elif self.name == "asyncio":
             auth = ChurnAsyncioAuthenticator(ctx, loop=self.loop.loop)
+        elif self.name == "ioloop":
+            auth = ChurnIOLoopAuthenticator(ctx, io_loop=self.loop.call(IOLoop.current))
+        elif self.name == "trio":
+            auth = ChurnTrioAuthenticator(ctx)
+        else:
+            auth = ChurnGeventAuthenticator(ctx)
         auth._setup(mech.gated_credential)
         mech.configure(auth)
         if self.loop is None:
             auth.start()
         else:
-            self.loop.call(auth.start)
+            self.loop.serve(auth)
         self.made.append(auth)
         return auth
 
@@ -383,13 +542,23 @@ class AuthKind:
             self.loop.close()
 
 
-@pytest.fixture(params=["thread", "asyncio"])
-def auth_kind(request: pytest.FixtureRequest) -> Iterator[AuthKind]:
-    kind = AuthKind(request.param, LoopThread() if request.param == "asyncio" else None)
+def make_auth_kind(name: str) -> Iterator[AuthKind]:
+    kind = AuthKind(name, RUNNERS[name]())
     try:
         yield kind
     finally:
         kind.close()
+
+
+@pytest.fixture(params=["thread", "asyncio"])
+def auth_kind(request: pytest.FixtureRequest) -> Iterator[AuthKind]:
+    yield from make_auth_kind(request.param)
+
+
+@pytest.fixture(params=["trio", "gevent", "ioloop"])
+def loop_auth_kind(request: pytest.FixtureRequest) -> Iterator[AuthKind]:
+    """The other in-loop authenticators (churn coverage only)."""
+    yield from make_auth_kind(request.param)
 
 
 @pytest.fixture
@@ -410,7 +579,9 @@ class Server:
     """A ROUTER server with the mechanism's options, its monitor counted through an unlimited
     reader, and the introspection the leak checks need."""
 
-    def __init__(self, ctx: zloop.Context, mech: Mech, **options: Any) -> None:
+    def __init__(
+        self, ctx: zloop.Context, mech: Mech, endpoint: str = "tcp://127.0.0.1:*", **options: Any
+    ) -> None:
         self.ctx = ctx
         sock = ctx.socket(zloop.ROUTER)
         sock.linger = 0
@@ -422,7 +593,7 @@ class Server:
         reader.linger = 0
         reader.rcvhwm = 0  # with the monitor's pipe unlimited, no event is ever dropped
         reader.connect(addr)
-        sock.bind("tcp://127.0.0.1:*")
+        sock.bind(endpoint)
         self.sock = sock
         self.reader = reader
         self.endpoint = sock.last_endpoint.decode()
@@ -538,7 +709,13 @@ class Client:
 
 
 def raw_greeter(endpoint: str, mech: Mech) -> socket.socket:
-    """A plain TCP client that sends a client greeting and then nothing."""
+    """A plain TCP (or ipc) client that sends a client greeting and then nothing."""
+    if endpoint.startswith("ipc://"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(DEADLINE)
+        sock.connect(endpoint.removeprefix("ipc://"))
+        sock.sendall(mech.greeting())
+        return sock
     host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
     sock = socket.create_connection((host, int(port)), timeout=DEADLINE)
     sock.sendall(mech.greeting())
@@ -635,11 +812,12 @@ def run_churn(
     tally: ZapTally,
     sequential: int,
     concurrent: int,
+    endpoint: str = "tcp://127.0.0.1:*",
 ) -> dict[str, Any]:
     started = time.monotonic()
     auth = auth_kind.start(ctx, mech)
     handler_pipes = watch_pipes(auth.zap_socket)
-    server = Server(ctx, mech)
+    server = Server(ctx, mech, endpoint)
     churn = Churn(server, mech, cctx, auth)
     try:
         # -- N clients one after the other, every kind in turn (every 5th admitted one stays).
@@ -718,6 +896,53 @@ def test_churn_soak(
         ctx, cctx, mech, auth_kind, tally, sequential=scaled(1000), concurrent=scaled(300)
     )
     print(f"\nchurn soak {mech.name}/{auth_kind.name} scale={SCALE}: {stats}")
+
+
+# ------------------------------- 1b. the other in-loop authenticators: trio, gevent, tornado
+
+
+def test_churn_leaves_nothing_behind_other_loops(
+    ctx: zloop.Context, cctx: zloop.Context, mech: Mech, loop_auth_kind: AuthKind, tally: ZapTally
+) -> None:
+    """The same churn served by TrioAuthenticator, GeventAuthenticator and IOLoopAuthenticator
+    (each in its loop's own thread): the same nothing-left-behind checks hold."""
+    stats = run_churn(
+        ctx, cctx, mech, loop_auth_kind, tally, sequential=len(KINDS) * 2, concurrent=12
+    )
+    assert stats["zap_requests"] > 0
+
+
+@pytest.mark.stress
+def test_churn_soak_other_loops(
+    ctx: zloop.Context, cctx: zloop.Context, loop_auth_kind: AuthKind, tally: ZapTally
+) -> None:
+    mech = plain_mech()  # CURVE's soak runs with the thread/asyncio authenticators
+    stats = run_churn(
+        ctx, cctx, mech, loop_auth_kind, tally, sequential=scaled(1000), concurrent=scaled(300)
+    )
+    print(f"\nchurn soak {mech.name}/{loop_auth_kind.name} scale={SCALE}: {stats}")
+
+
+# ----------------------------------------------------------------------- 1c. churn over ipc
+
+
+def test_churn_over_ipc_leaves_nothing_behind(
+    ctx: zloop.Context, cctx: zloop.Context, mech: Mech, tally: ZapTally, tmp_path: Path
+) -> None:
+    """The churn (raw greeters included, as AF_UNIX connections) against a server bound to an
+    ipc endpoint, with the thread authenticator."""
+    for kind in make_auth_kind("thread"):
+        stats = run_churn(
+            ctx,
+            cctx,
+            mech,
+            kind,
+            tally,
+            sequential=len(KINDS) * 2,
+            concurrent=12,
+            endpoint=endpoint_for("ipc", tmp_path, "churn"),
+        )
+        assert stats["zap_requests"] > 0
 
 
 # ----------------------------------------------- a slow handler answering in reverse order

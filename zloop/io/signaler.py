@@ -62,16 +62,19 @@ class Signaler:
                 pass
 
     def recv(self) -> bool:
-        """Clear the readable state; return whether it was set."""
-        try:
-            if _HAS_EVENTFD:
-                os.eventfd_read(self._rfd)
-            else:  # pragma: no cover - non-Linux
-                while os.read(self._rfd, 4096):
-                    pass
-        except BlockingIOError:
-            return False
-        return True
+        """Clear the readable state; return whether it was set (False once closed)."""
+        with self._lock:  # as send(): never read a closed fd number, which may be reused now
+            if self._closed:
+                return False
+            try:
+                if _HAS_EVENTFD:
+                    os.eventfd_read(self._rfd)
+                else:  # pragma: no cover - non-Linux
+                    while os.read(self._rfd, 4096):
+                        pass
+            except BlockingIOError:
+                return False
+            return True
 
     def wait(self, timeout: float | None) -> bool:
         """Block until readable or ``timeout`` seconds passed (None = forever). Does not clear."""
