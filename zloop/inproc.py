@@ -85,6 +85,9 @@ class _Connection:
         #: Was the name bound at connect time (the peer is known), or does the pipe wait for a bind?
         self.bound = bound
 
+    def owns(self, pipe: Pipe) -> bool:
+        return pipe is self.pipe
+
     def close(self, linger_ms: int) -> None:
         self._registry._forget_pending(self._name, self.pipe.peer)
         self.pipe.terminate()

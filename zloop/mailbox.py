@@ -17,6 +17,12 @@ the queue empty, so a quiet socket's fd does not stay readable.
 
 The signal is consumed only here, inside command processing; that is why any call that processes
 commands (``EVENTS``, ``send``, ``recv``, ``poll``) may consume the edge, exactly as in libzmq.
+
+:meth:`run_queued` is the cheap variant for the owner's hot path (every ``send``/``recv``): it runs
+what is queued *now* and leaves ``_asleep`` and the fd alone. That keeps the invariant the reader
+relies on -- ``_asleep`` lowered means a signal was sent and not yet consumed -- so the fd stays
+readable (a spurious wake-up at worst) and no post is ever stranded. Posters keep seeing the owner
+awake, so a busy owner is never signalled: the queue's own length is the "command pending" flag.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class Mailbox:
     __slots__ = ("_asleep", "_commands", "signaler")
 
     def __init__(self) -> None:
+        #: Owner thread may test it for emptiness (the "command pending" flag); never replaced.
         self._commands: deque[Command] = deque()
         # Born asleep (as libzmq's mailbox): a program that starts by waiting on the fd is woken
         # by the very first command.
@@ -52,6 +59,17 @@ class Mailbox:
         if self._asleep:
             self._asleep = False
             self.signaler.send()
+
+    @property
+    def queue(self) -> deque[Command]:
+        """The command queue itself: its truth value says whether a command is pending (owner thread)."""
+        return self._commands
+
+    def run_queued(self) -> None:
+        """Owner thread: run every command queued now, without touching the signal (see above)."""
+        commands = self._commands
+        while commands:
+            commands.popleft()()
 
     def recv(self, timeout: float | None = 0.0) -> Command | None:
         """Take the next command, waiting up to ``timeout`` seconds (None = forever) for one.

@@ -49,10 +49,6 @@ POLLOUT = int(PollEvent.POLLOUT)
 
 _T = TypeVar("_T")
 
-#: Process commands at least once every this many successful sends/recvs (libzmq throttles too):
-#: keeps the mailbox short when a stream never blocks.
-_COMMAND_INTERVAL = 256
-
 
 class _Handle:
     """What ``bind``/``connect`` leave behind: something that can be closed with a linger."""
@@ -77,6 +73,8 @@ class Socket:
         self.options = Options(stype)
         self._pattern = pattern_cls(self.options)
         self._mailbox = Mailbox()
+        # Truthy while a command is queued: every send and recv runs those first (_run_queued).
+        self._queued = self._mailbox.queue
         self._levels: list[LevelSignal] = []
         # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
         # clear (see _apply_levels): a set can never land after the owner accounted for its command.
@@ -87,7 +85,6 @@ class Socket:
         self._in_index = 0
         self._out_msg: list[Any] | None = None  # frames sent with SNDMORE, not yet routed
         self._rcvmore = False
-        self._ops = 0
         self._closed = False
         self._ctx_terminated = False
         # Event hook called by the I/O thread and bind (thread-safe): a Monitor, or None.
@@ -163,6 +160,18 @@ class Socket:
                 for level in self._levels:
                     if level.mask & hint:
                         level.set()
+
+    def _run_queued(self) -> None:
+        """Run the commands queued now, before a send or recv acts on the socket's state.
+
+        A peer that arrived or left, a pipe that has room or messages again, a new subscription:
+        each reaches the socket as a command, and the very next send/recv must see it (libzmq
+        processes commands in every send/recv, throttled to ~1 ms; here the test is whether the
+        queue is non-empty, so nothing is throttled and an idle mailbox costs one truth test).
+        The FD's signal is left alone (see :meth:`Mailbox.run_queued`)."""
+        self._mailbox.run_queued()
+        if self._ctx_terminated:
+            raise ContextTerminated()
 
     def _process_commands(self, timeout: float | None) -> bool:
         """Run queued commands, waiting up to ``timeout`` s for the first. True if any ran."""
@@ -362,9 +371,25 @@ class Socket:
             raise ZMQError(Errno.ENOENT, f"{what}: {addr!r} is not an endpoint of this socket")
         for key in [k for k, v in self._endpoints.items() if any(h in handles for h in v)]:
             del self._endpoints[key]
+        if self._queued:
+            self._run_queued()  # pipes already announced are among those to detach
+        pipes = self._pattern.pipes()
         for handle in handles:
+            owns = getattr(handle, "owns", None)
+            if owns is not None:
+                # As libzmq's term_endpoint: the socket ends its side of the endpoint's pipes now,
+                # so the very next send can no longer pick them (their queued messages linger in
+                # the session, up to the delimiter written here).
+                for pipe in pipes:
+                    if owns(pipe):
+                        self._detach(pipe)
             handle.close(self.options.linger)
         self._process_commands(0)
+
+    def _detach(self, pipe: Pipe) -> None:
+        """End this socket's side of ``pipe`` and forget it (no command will announce it)."""
+        pipe.terminate()
+        self._pattern.pipe_terminated(pipe)
 
     def bind_to_random_port(
         self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
@@ -409,6 +434,8 @@ class Socket:
         if flags & SNDMORE:
             if self._out_msg is None:
                 self._check_usable()
+                if self._queued:
+                    self._run_queued()
                 # As in libzmq, only the first frame of a message may block or fail with EAGAIN
                 # (or with the pattern's EFSM / EHOSTUNREACH, raised by can_begin before blocking).
                 begin = self._pattern.can_begin
@@ -442,6 +469,8 @@ class Socket:
         if flags & SNDMORE:
             if self._out_msg is None:
                 self._check_usable()
+                if self._queued:
+                    self._run_queued()
                 begin = self._pattern.can_begin
                 if not begin(frames[0]):
                     self._wait(flags, self.options.sndtimeo, lambda: begin(frames[0]))
@@ -453,11 +482,9 @@ class Socket:
     def _send_msg(self, msg: Msg, flags: int) -> None:
         if self._closed or self._ctx_terminated:
             self._check_usable()
+        if self._queued:
+            self._run_queued()
         pattern = self._pattern
-        self._ops += 1
-        if self._ops >= pattern.command_interval:
-            self._ops = 0
-            self._process_commands(0)
         if not pattern.send(msg):
             self._process_commands(0)
             if not pattern.send(msg):
@@ -500,11 +527,9 @@ class Socket:
     def _next_msg(self, flags: int) -> tuple[Msg, Pipe]:
         if self._closed or self._ctx_terminated:
             self._check_usable()
+        if self._queued:
+            self._run_queued()
         pattern = self._pattern
-        self._ops += 1
-        if self._ops >= _COMMAND_INTERVAL:
-            self._ops = 0
-            self._process_commands(0)
         got = pattern.recv()
         if got is None:
             self._process_commands(0)

@@ -282,6 +282,11 @@ class ConnectedEndpoint:
     def __repr__(self) -> str:
         return f"<ConnectedEndpoint {self.session.endpoint}>"
 
+    def owns(self, pipe: Pipe) -> bool:
+        """Is ``pipe`` (a socket-side end) one of this endpoint's? (socket thread; a pipe's peer
+        and its owner never change once made)"""
+        return pipe.peer.owner is self.session
+
     def close(self, linger_ms: int) -> None:
         """Thread-safe (disconnect/close): end the session after ``linger_ms``."""
         session = self.session

@@ -20,10 +20,6 @@ from zloop.pipe import Msg, Pipe
 class Pattern:
     """Base class: a socket type that can neither send nor receive."""
 
-    #: The socket processes commands at least once every this many sends (1: before every send,
-    #: for PUB/XPUB, which learn subscriptions only through commands).
-    command_interval = 256
-
     #: Whether a message's metadata (``Frame.get``) comes from a pipe the pattern can name.
     def __init__(self, options: Options) -> None:
         self.options = options

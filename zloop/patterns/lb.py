@@ -100,8 +100,8 @@ class FairQueue(_Rotation):
                 current = self.current + 1  # advance(), inlined
                 self.current = 0 if current >= self.active else current
                 return msg, pipe
-            if pipe.terminated:  # reached its delimiter: pipe_terminated already removed it
-                continue
+            if pipe.terminated and not self._still_current(pipe):
+                continue  # reached its delimiter: pipe_terminated already removed it
             self.deactivate_current()
         return None
 
@@ -110,7 +110,12 @@ class FairQueue(_Rotation):
             pipe = self.pipes[self.current]
             if pipe.check_read():
                 return True
-            if pipe.terminated:
+            if pipe.terminated and not self._still_current(pipe):
                 continue
             self.deactivate_current()
         return False
+
+    def _still_current(self, pipe: Pipe) -> bool:
+        """A terminated pipe is normally removed by the owner's pipe_terminated; if it was not,
+        deactivate it instead of looking at it forever."""
+        return self.current < self.active and self.pipes[self.current] is pipe

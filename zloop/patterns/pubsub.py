@@ -60,8 +60,6 @@ def _flag_value(value: Any) -> bool:
 class _Publisher(Pattern):
     """PUB and XPUB: fan-out to matching subscribers; subscriptions come in on the pipes."""
 
-    #: Process commands before every send, so that new subscriptions apply promptly.
-    command_interval = 1
     #: Whether subscriptions and upstream messages are handed to the application (XPUB).
     _deliver = False
 
