@@ -306,17 +306,20 @@ class StreamEngine:
         if self._closed:
             return
         handshaked = self._handshaked
+        pipe = self._host.pipe
+        if pipe is not None:
+            pipe.flush()
+        # The session first: a pipe that ends with this connection is terminated (its pipe_term
+        # posted to the socket) before the monitor reports DISCONNECTED, so a program that reacts
+        # to the event finds the socket's next send already routing around the departed peer.
+        self._host.engine_error(reason, handshaked)
         # libzmq (stream_engine_base_t::error): any end but a protocol error of a connection
         # whose mechanism is not ready -- or that has none: a ZMTP 1.0 / 2.0 peer, even one that
         # exchanged messages -- is a HANDSHAKE_FAILED_NO_DETAIL carrying the errno (EPIPE for EOF).
         if reason is not ErrorReason.PROTOCOL and (not handshaked or self._conn.legacy_peer):
             self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, err, self._endpoint)
         self._core.event(Event.DISCONNECTED, self._fd, self._endpoint)
-        pipe = self._host.pipe
-        if pipe is not None:
-            pipe.flush()
         self._teardown()
-        self._host.engine_error(reason, handshaked)
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -545,7 +548,6 @@ class StreamEngine:
                 self._hb_ivl_timer = self._io.call_later(
                     ivl / 1000, self._guarded(self._on_heartbeat)
                 )
-            self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
         if self._zap_properties:
             # libzmq (stream_engine_base::mechanism_ready): ZAP properties win over the peer's.
             event = HandshakeComplete(
@@ -554,7 +556,11 @@ class StreamEngine:
                 {**event.peer_metadata, **self._zap_properties},
                 event.peer_routing_id,
             )
+        # The pipe's attach (or update) is posted to the socket before the monitor reports the
+        # handshake: a program that reacts to the event finds the peer known to its next send.
         self._host.engine_ready(event)
+        if not self._conn.legacy_peer:
+            self._core.event(Event.HANDSHAKE_SUCCEEDED, 0, self._endpoint)
         self._io.post(self._guarded(self.restart_output))
 
     def restart_input(self) -> None:

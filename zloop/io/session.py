@@ -233,6 +233,8 @@ class Session:
             pipe.flush()
 
     def engine_error(self, reason: ErrorReason, handshaked: bool) -> None:
+        """The connection ended (called before the engine emits its closing events): end the pipe
+        now if it ends with it; a reconnect starts on the next turn, after DISCONNECTED."""
         self._engine = None
         if self._finished:
             return
@@ -248,9 +250,13 @@ class Session:
             if self._terminating and self._pipe is None:
                 self._finish()
                 return
-            self.connecter.start(True)
+            self.io.post(self._reconnect)
             return
         self._finish()
+
+    def _reconnect(self) -> None:
+        if not self._finished and self._engine is None and self.connecter is not None:
+            self.connecter.start(True)
 
     def engine_drained(self) -> None:
         if self._terminating:
