@@ -432,7 +432,13 @@ class Context:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.term()
+        """As pyzmq (zmq.green): leaving ``with`` destroys the context, warning about open sockets."""
+        from zloop.lifetime import warn_unclosed
+
+        for s in list(self._sockets):
+            if not s.closed:
+                warn_unclosed(f"Destroying context with unclosed socket {s!r}")
+        self.destroy()
 
 
 _ = POLLOUT

@@ -456,7 +456,8 @@ class Context:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.term()
+        """As pyzmq: leaving ``with`` destroys the wrapped context (warning about open sockets)."""
+        self._ctx.__exit__(*exc)
 
 
 _ = POLLOUT  # re-exported name for users: ``ztrio.POLLOUT`` mirrors zmq.asyncio's namespace

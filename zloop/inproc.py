@@ -4,6 +4,7 @@ Bind-before-connect and connect-before-bind both work. A connect to a name nobod
 creates the pipe at once (messages queue as with IMMEDIATE=0 elsewhere); its far end is owned by a
 :class:`_PendingOwner` that holds the commands meant for the binder until a socket binds the name.
 Readiness works exactly as for tcp: each pipe end's owner is a socket whose mailbox signals its FD.
+The registry deals in socket cores (:mod:`zloop.socket_core`), never in the Socket handles.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zloop.options import Options
 from zloop.pipe import Pipe, pipe_pair
 
 if TYPE_CHECKING:
-    from zloop.socket import Socket
+    from zloop.socket_core import SocketCore as Socket
 
 
 def _sum_hwm(send_hwm: int, recv_hwm: int) -> int:

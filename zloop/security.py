@@ -100,7 +100,7 @@ def find_zap_handler(socket_core: Any) -> Any | None:
 
     Only REP and ROUTER sockets count (libzmq asserts on anything else).
     """
-    registry = getattr(getattr(socket_core, "context", None), "_inproc", None)
+    registry = getattr(getattr(socket_core, "context", None), "inproc", None)
     bound = getattr(registry, "_bound", None)
     if bound is None:
         return None

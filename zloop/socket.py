@@ -26,18 +26,20 @@ import json
 import pickle
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zloop import lifetime
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
-from zloop.mailbox import Mailbox
 from zloop.message import Frame, as_frame_data
 from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, get_common, is_common, set_common
-from zloop.patterns import CONFLATE_DIRECTIONS, PATTERNS
+from zloop.patterns import PATTERNS
 from zloop.pipe import Msg, Pipe
+from zloop.socket_core import SocketCore
 
 if TYPE_CHECKING:
     from zloop.context import Context
@@ -48,13 +50,6 @@ POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
 
 _T = TypeVar("_T")
-
-
-class _Handle:
-    """What ``bind``/``connect`` leave behind: something that can be closed with a linger."""
-
-    def close(self, linger_ms: int) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
 
 
 class Socket:
@@ -71,15 +66,21 @@ class Socket:
         self.context = context
         self.socket_type = stype
         self.options = Options(stype)
-        self._pattern = pattern_cls(self.options)
-        self._mailbox = Mailbox()
+        # Everything the rest of zloop holds lives in the core (see zloop/socket_core.py); the
+        # attributes below are the same objects, kept here for the hot paths.
+        core = self._core = SocketCore(context._core, stype, pattern_cls(self.options), self)
+        try:
+            context._core.add(core)
+        except BaseException:
+            core.mailbox.close()
+            raise
+        self._pattern = core.pattern
+        self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
-        self._queued = self._mailbox.queue
-        self._levels: list[LevelSignal] = []
-        # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
-        # clear (see _apply_levels): a set can never land after the owner accounted for its command.
-        self._level_lock = threading.Lock()
-        self._endpoints: dict[str, list[Any]] = {}
+        self._queued = core.mailbox.queue
+        self._levels = core.levels
+        self._level_lock = core.level_lock
+        self._endpoints = core.endpoints
         self._in_msg: Msg | None = None  # frames of a message being read frame by frame
         self._in_pipe: Pipe | None = None
         self._in_index = 0
@@ -87,14 +88,12 @@ class Socket:
         self._rcvmore = False
         self._closed = False
         self._ctx_terminated = False
-        # Event hook called by the I/O thread and bind (thread-safe): a Monitor, or None.
-        self._monitor: Callable[[int, int, str], None] | None = None
         self._monitor_socket: Socket | None = None  # get_monitor_socket()'s reader
-        # I/O objects that may still emit events (connecters, engines: see event_source); after
-        # close() the monitor stops when the last one ended, as libzmq stops it when the socket
-        # object is destroyed, i.e. after its endpoints' closing events.
-        self._event_sources = 0
-        self._sources_lock = threading.Lock()
+        # Dropped without close(): the core is closed by the reaper (pyzmq closes in __del__).
+        self._finalizer = weakref.finalize(
+            self, _collected, core, f"<zloop.Socket({stype.name}) at {id(self):#x}>"
+        )
+        self._finalizer.atexit = False  # the exit flush (zloop.lifetime) closes live sockets
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"
@@ -116,50 +115,25 @@ class Socket:
         """Close the socket. Queued outgoing messages are sent for up to LINGER ms (-1 = until sent)."""
         if self._closed:
             return
-        if linger is not None:
+        if linger is not None and not self._core.forked_from:
             self.setsockopt(SocketOption.LINGER, linger)
-        linger_ms = self.options.linger
-        self.event_source(1)  # held before _closed: no MONITOR_STOPPED while closing endpoints
         self._closed = True
-        for handles in list(self._endpoints.values()):
-            for handle in handles:
-                handle.close(linger_ms)
-        self._endpoints.clear()
-        for pipe in self._pattern.pipes():
-            pipe.terminate()
-        self.context._inproc.unbind_all(self)
-        # Pipes whose attach is still queued (inproc connects, ZAP requests to a handler that was
-        # busy) are terminated as well (attach_pipe does that once closed): their peers would
-        # otherwise wait for this socket forever.
-        command = self._mailbox.recv(0)
-        while command is not None:
-            command()
-            command = self._mailbox.recv(0)
-        self._mailbox.close()
-        for level in self._levels:
-            level.close()
-        self._levels.clear()
-        # MONITOR_STOPPED now if no endpoint can emit more events, else when the last one ended
-        # (lingering sessions included): close() itself never waits for them.
-        self.event_source(-1)
-        self.context._socket_closed(self)
+        self._finalizer.detach()
+        self._in_msg = self._in_pipe = self._out_msg = None
+        self._core.close()
 
     def _check_usable(self) -> None:
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         if self._ctx_terminated:
+            self._core.check_not_forked()
             raise ContextTerminated()
 
-    # -- commands (PipeOwner / SocketCore) ---------------------------------------------------------
+    # -- commands ----------------------------------------------------------------------------------
 
     def post(self, command: Callable[[], Any], hint: int) -> None:
         """Run ``command`` in this socket's thread (thread-safe). ``hint``: what it may make ready."""
-        with self._level_lock:
-            self._mailbox.post(command)
-            if hint and self._levels:
-                for level in self._levels:
-                    if level.mask & hint:
-                        level.set()
+        self._core.post(command, hint)
 
     def _run_queued(self) -> None:
         """Run the commands queued now, before a send or recv acts on the socket's state.
@@ -171,7 +145,7 @@ class Socket:
         The FD's signal is left alone (see :meth:`Mailbox.run_queued`)."""
         self._mailbox.run_queued()
         if self._ctx_terminated:
-            raise ContextTerminated()
+            self._check_usable()
 
     def _process_commands(self, timeout: float | None) -> bool:
         """Run queued commands, waiting up to ``timeout`` s for the first. True if any ran."""
@@ -183,7 +157,7 @@ class Socket:
             command()
             command = mailbox.recv(0)
         if self._ctx_terminated:
-            raise ContextTerminated()
+            self._check_usable()
         return True
 
     def _attached_here(self) -> None:
@@ -198,58 +172,17 @@ class Socket:
                 if events & level.mask:
                     level.set()
 
-    def _process_stop(self) -> None:
-        self._ctx_terminated = True
-
     def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
-        if self._closed:
-            pipe.terminate()
-            return
-        if self.options.conflate and self.socket_type in CONFLATE_DIRECTIONS:
-            pipe.set_conflate(*CONFLATE_DIRECTIONS[self.socket_type])  # inproc (tcp: done already)
-        if pending:  # made by connect(), peer not known yet: update_pipe follows
-            self._pattern.attach_pending(pipe)
-        else:
-            self._pattern.attach(pipe)
+        self._core.attach_pipe(pipe, pending)
 
-    def update_pipe(self, pipe: Pipe, routing_id: bytes, metadata: dict[str, bytes]) -> None:
-        pipe.routing_id = routing_id
-        pipe.metadata = metadata
-        self._pattern.peer_updated(pipe)
+    @property
+    def _monitor(self) -> Callable[[int, int, str], None] | None:
+        """The event hook the I/O thread calls (a Monitor, or None)."""
+        return self._core.monitor
 
-    def read_activated(self, pipe: Pipe) -> None:
-        self._pattern.read_activated(pipe)
-
-    def write_activated(self, pipe: Pipe) -> None:
-        self._pattern.write_activated(pipe)
-
-    def pipe_terminated(self, pipe: Pipe) -> None:
-        self._pattern.pipe_terminated(pipe)
-
-    def event(self, event: int, value: int, endpoint: str) -> None:
-        """Monitor hook, called from any thread."""
-        monitor = self._monitor
-        if monitor is not None:
-            monitor(event, value, endpoint)
-
-    def event_source(self, delta: int) -> None:
-        """Any thread: an object that emits this socket's events started (+1) or ended (-1).
-
-        Connecters, listeners, stream and raw engines call it (``zloop.io.engine.event_source``).
-        Once the socket is closed and none is left, the monitor sends MONITOR_STOPPED and stops:
-        libzmq's order, where CLOSED of a connect in progress or of a listener (and any event of a
-        lingering connection) comes before MONITOR_STOPPED.
-        """
-        with self._sources_lock:
-            self._event_sources += delta
-            done = self._closed and self._event_sources == 0
-        if done and self._monitor is not None:
-            self._stop_monitor()
-
-    def _stop_monitor(self) -> None:
-        monitor, self._monitor = self._monitor, None
-        if isinstance(monitor, Monitor):
-            monitor.stop()
+    @_monitor.setter
+    def _monitor(self, hook: Callable[[int, int, str], None] | None) -> None:
+        self._core.monitor = hook
 
     # -- monitoring --------------------------------------------------------------------------------
 
@@ -263,15 +196,15 @@ class Socket:
         """
         self._check_usable()
         if addr is None:
-            self._stop_monitor()
+            self._core.stop_monitor()
             return
         if isinstance(addr, bytes):
             addr = addr.decode("utf-8")
         if not isinstance(addr, str):
             raise TypeError(f"monitor address must be str, not {type(addr).__name__}")
         check_monitor_args(addr, events)
-        self._stop_monitor()
-        self._monitor = Monitor(self.context, addr, int(events))
+        self._core.stop_monitor()
+        self._core.monitor = Monitor(self.context, addr, int(events))
 
     def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
         """Start monitoring (at ``inproc://monitor.s-<FD>`` unless ``addr``) and return a PAIR
@@ -318,7 +251,7 @@ class Socket:
         self._check_usable()
         endpoint = _parse(addr, bind=True)
         if endpoint.transport == "inproc":
-            handle: Any = self.context._inproc.bind(self, endpoint.address)
+            handle: Any = self.context._inproc.bind(self._core, endpoint.address)
             resolved = addr
             # Pipes of connects that came before this bind were attached just now, in this thread.
             self._attached_here()
@@ -326,7 +259,7 @@ class Socket:
             from zloop.io import transport
 
             handle = transport.bind(
-                self.context._io_thread(), self, endpoint, self.options.snapshot()
+                self.context._io_thread(), self._core, endpoint, self.options.snapshot()
             )
             resolved = handle.last_endpoint
         self._last_endpoint = resolved
@@ -343,11 +276,13 @@ class Socket:
         handle: Any
         pipe: Pipe | None
         if endpoint.transport == "inproc":
-            handle, pipe = self.context._inproc.connect(self, endpoint.address, options)
+            handle, pipe = self.context._inproc.connect(self._core, endpoint.address, options)
         else:
             from zloop.io import transport
 
-            handle, pipe = transport.connect(self.context._io_thread(), self, endpoint, options)
+            handle, pipe = transport.connect(
+                self.context._io_thread(), self._core, endpoint, options
+            )
         if pipe is not None:
             if options.connect_routing_id:  # the id this socket (a ROUTER) knows this peer by
                 pipe.routing_id = options.connect_routing_id
@@ -625,6 +560,7 @@ class Socket:
             if self._levels:
                 self._refresh_levels()
             raise Again()
+        self._core.home = threading.get_ident()
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -637,6 +573,7 @@ class Socket:
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Wait up to ``timeout`` ms (None/-1 = forever) until EVENTS & flags; return those events."""
         self._check_usable()
+        self._core.home = threading.get_ident()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
         while True:
             ready = self._events() & flags
@@ -827,6 +764,15 @@ class Socket:
 
 def _noop() -> None:
     pass
+
+
+def _collected(core: SocketCore, name: str) -> None:
+    """Finalizer of a Socket dropped without close() (any thread, maybe inside the GC): warn as
+    pyzmq does and have the reaper close its core with its LINGER (see zloop.lifetime)."""
+    if core.closed or core.forked_from or lifetime.exiting():
+        return
+    lifetime.warn_unclosed(f"Unclosed socket {name}")
+    lifetime.adopt(core.close)
 
 
 def _option_property(option: SocketOption) -> property:

@@ -238,7 +238,7 @@ def test_pyzmq_parses_zloop_monitor_messages(ctx: zloop.Context) -> None:
     mon = pull.get_monitor_socket()
     pull.bind("tcp://127.0.0.1:*")
     endpoint = pull.last_endpoint
-    pull.event(zloop.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000002, endpoint.decode())
+    pull._core.event(zloop.EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000002, endpoint.decode())
     pull.disable_monitor()
     for expected in (zloop.EVENT_LISTENING, zloop.EVENT_HANDSHAKE_FAILED_PROTOCOL):
         msg = mon.recv_multipart()
@@ -343,7 +343,7 @@ def test_unread_monitor_never_blocks(ctx: zloop.Context) -> None:
 
     def flood() -> None:
         for i in range(count):
-            sock.event(zloop.EVENT_ACCEPTED, i, "tcp://flood:1")
+            sock._core.event(zloop.EVENT_ACCEPTED, i, "tcp://flood:1")
         done.set()
 
     thread = threading.Thread(target=flood)
@@ -377,7 +377,7 @@ def test_events_from_many_threads_stay_whole(ctx: zloop.Context) -> None:
     def emit(t: int) -> None:
         start.wait()
         for i in range(per_thread):
-            sock.event(zloop.EVENT_CONNECTED, t * per_thread + i, f"tcp://thread-{t}:1")
+            sock._core.event(zloop.EVENT_CONNECTED, t * per_thread + i, f"tcp://thread-{t}:1")
 
     threads = [threading.Thread(target=emit, args=(t,)) for t in range(threads_n)]
     for thread in threads:

@@ -232,11 +232,14 @@ def _port_of(endpoint: bytes) -> int:
     return int(endpoint.rsplit(b":", 1)[1])
 
 
-def _reachable(ctx: zloop.Context, endpoint: str) -> None:
-    """A message really flows to ``endpoint`` (whose binder is a PULL read by the caller)."""
+def _reachable(ctx: zloop.Context, endpoint: str) -> zloop.Socket:
+    """A message really flows to ``endpoint`` (whose binder is a PULL read by the caller). The
+    caller keeps the returned sender until the message arrived: dropping it closes it (as in
+    pyzmq), and with LINGER=0 that could drop the message; the fixture closes it."""
     push = with_deadlines(ctx.socket(zloop.PUSH), DEADLINE_MS)
     push.connect(endpoint)
-    push.send(b"reach")  # left open (closing with LINGER=0 could drop it); the fixture closes it
+    push.send(b"reach")
+    return push
 
 
 @pytest.mark.parametrize(
@@ -257,8 +260,9 @@ def test_last_endpoint_reports_real_port(ctx: zloop.Context, addr: str, host: by
     assert endpoint.startswith(b"tcp://" + host + b":")
     port = _port_of(endpoint)
     assert 0 < port < 65536
-    _reachable(ctx, f"tcp://127.0.0.1:{port}")
+    sender = _reachable(ctx, f"tcp://127.0.0.1:{port}")
     assert pull.recv() == b"reach"
+    sender.close()
 
 
 def test_last_endpoint_bind_to_random_port(ctx: zloop.Context) -> None:
@@ -269,8 +273,9 @@ def test_last_endpoint_bind_to_random_port(ctx: zloop.Context) -> None:
     assert 20000 <= port2 < 60000
     assert pull.last_endpoint == f"tcp://127.0.0.1:{port2}".encode()
     for p in (port, port2):
-        _reachable(ctx, f"tcp://127.0.0.1:{p}")
+        sender = _reachable(ctx, f"tcp://127.0.0.1:{p}")
         assert pull.recv() == b"reach"
+        sender.close()
 
 
 def test_last_endpoint_ipc_and_connect(ctx: zloop.Context, tmp_path: Any) -> None:

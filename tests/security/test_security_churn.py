@@ -648,10 +648,10 @@ class Server:
         assert len(engine_fds) == live, [(s, s.engine) for s in sessions]
         (io,) = self.ctx._io_threads
         assert set(io._fds) == {bound._fd, *engine_fds}
-        engines = live_objects(StreamEngine, lambda e: e._core is self.sock)
+        engines = live_objects(StreamEngine, lambda e: e._core is self.sock._core)
         assert len(engines) == live, f"{len(engines) - live} engines of closed connections remain"
         assert all(not e._closed for e in engines)
-        owned = live_objects(Session, lambda s: s.socket is self.sock)
+        owned = live_objects(Session, lambda s: s.socket is self.sock._core)
         assert len(owned) == live, f"{len(owned) - live} sessions of closed connections remain"
         assert [obj for obj in gc.get_objects() if isinstance(obj, ZapClient)] == []
 

@@ -50,6 +50,10 @@ class TransportConnecter:
         self._target: str | tuple[str, int] = ""
         event_source(self._core, 1)  # until close(): see the module docstring
 
+    @property
+    def connecting(self) -> bool:
+        return self._sock is not None
+
     def start(self, wait: bool) -> None:
         if self._closed:
             return
@@ -97,6 +101,8 @@ class TransportConnecter:
     def _schedule_retry(self) -> None:
         if self._closed or self._options.reconnect_ivl <= 0:
             return  # no retries: the endpoint stays idle (libzmq)
+        if not self._session.may_retry():
+            return  # the session ended (a lingering one at interpreter exit)
         interval = self._next_interval()
         self._timer = self._io.call_later(interval / 1000, self._on_retry)
         self._core.event(Event.CONNECT_RETRIED, interval, self._name)

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 
 
 class SocketCore(Protocol):
-    """What the Socket (L4) implements for the I/O thread."""
+    """What a socket's core (L4, :class:`zloop.socket_core.SocketCore`) implements for the I/O thread.
+
+    L3 holds cores, never the Socket handles the application holds (so those can be collected).
+    """
 
     options: Options
+    #: The socket was closed (by its owner, the reaper, or the exit flush).
+    closed: bool
 
     def post(self, command: Callable[[], Any], hint: int) -> None:
         """Thread-safe: run ``command`` in the socket's thread; ``hint`` = POLLIN/POLLOUT it may make ready."""
@@ -70,5 +75,12 @@ class EngineHost(Protocol):
 class IOObject(Protocol):
     """An object an :class:`IOThread` keeps alive: a listener or a session."""
 
+    @property
+    def core(self) -> SocketCore:
+        """The socket it serves."""
+
     def io_stop(self) -> None:
         """The I/O thread is stopping: terminate with the object's own linger if not already closing."""
+
+    def io_exit(self) -> None:
+        """The interpreter is exiting: stop waiting for anything that needs a peer to come back."""

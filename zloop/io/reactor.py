@@ -21,7 +21,10 @@ it surfaces (the heap is rebuilt when cancelled entries dominate, so it cannot g
 Objects that must outlive a socket's ``close`` (listeners, sessions, possibly lingering) register
 themselves with :meth:`IOThread.register`; :meth:`IOThread.load` counts them (the Context picks the
 least loaded thread) and :meth:`IOThread.stop` lets the loop end only once every one of them has
-unregistered, after asking each to wind down (``io_stop``) with its own linger.
+unregistered, after asking each to wind down (``io_stop``) with its own linger. At interpreter exit
+(:mod:`zloop.lifetime`) :meth:`IOThread.begin_exit` tells them that no peer is worth waiting for
+any more (``io_exit``), and :meth:`IOThread.finish_closed_sockets` waits until the objects of
+closed sockets (lingering sessions) are done.
 
 A callback that raises is logged (logger ``"zloop"``) and the loop goes on: one broken connection
 must never take the I/O thread down. Engines catch their own errors and close just that connection;
@@ -101,6 +104,10 @@ class IOThread:
         self._seq = itertools.count()
         self._objects: set[IOObject] = set()
         self._stopping = False
+        #: Interpreter exit began (see begin_exit): lingering sessions stop waiting for peers.
+        self.exiting = False
+        # Waiters of finish_closed_sockets, set once no object of a closed socket is left.
+        self._closed_waiters: list[threading.Event] = []
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._selector.register(self._mailbox.fileno(), selectors.EVENT_READ, None)
@@ -124,6 +131,22 @@ class IOThread:
     def stop(self) -> None:
         """Thread-safe: wind every object down (with its linger) and end the loop once all are gone."""
         self.post(self._begin_stop)
+
+    def begin_exit(self) -> None:
+        """Thread-safe: the interpreter is exiting (see :mod:`zloop.lifetime`)."""
+        self.post(self._begin_exit)
+
+    def finish_closed_sockets(self, timeout: float | None = None) -> bool:
+        """Thread-safe: wait until every object kept for a closed socket (a lingering session, a
+        listener being closed) has ended; False on timeout."""
+        done = threading.Event()
+        self.post(lambda: self._add_closed_waiter(done))
+        while not done.wait(0.05 if timeout is None else timeout):
+            if not self._thread.is_alive():
+                return True
+            if timeout is not None:
+                return False
+        return True
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
@@ -149,6 +172,8 @@ class IOThread:
 
     def unregister(self, obj: IOObject) -> None:
         self._objects.discard(obj)
+        if self._closed_waiters:
+            self._check_closed_waiters()
 
     def add_reader(self, fd: int, callback: Callback) -> None:
         entry = self._fds.get(fd)
@@ -213,6 +238,21 @@ class IOThread:
             self._timers = [item for item in self._timers if not item[2].cancelled]
             heapq.heapify(self._timers)
             self._cancelled = 0
+
+    def _begin_exit(self) -> None:
+        self.exiting = True
+        for obj in list(self._objects):
+            self._guard(obj.io_exit)
+
+    def _add_closed_waiter(self, done: threading.Event) -> None:
+        self._closed_waiters.append(done)
+        self._check_closed_waiters()
+
+    def _check_closed_waiters(self) -> None:
+        if not any(obj.core.closed for obj in self._objects):
+            waiters, self._closed_waiters = self._closed_waiters, []
+            for done in waiters:
+                done.set()
 
     def _begin_stop(self) -> None:
         self._stopping = True
@@ -280,6 +320,8 @@ class IOThread:
                         self._guard(entry.writer)
         finally:
             self._stopped.set()
+            for done in self._closed_waiters:
+                done.set()
             for fd in list(fds):
                 self.remove_fd(fd)
             selector.close()

@@ -22,6 +22,11 @@ the session once everything the socket queued before terminating its pipe end ha
 OS socket, or when ``linger_ms`` expires (0: at once, dropping; -1: no limit). "Queued" means up to
 the delimiter if the socket terminated its end, else what is in the pipe now. A terminating connect
 session keeps reconnecting, so lingering messages still reach a peer that appears late.
+
+*Exit.* Once the interpreter exits (``io.exiting``, see :mod:`zloop.lifetime`) a terminating session
+whose connection is down -- no engine and no connect in progress -- ends at once instead of waiting
+for a reconnect: the process is going away and cannot wait for a peer to come back. A connection
+that is up (or being made) still delivers what is queued, within LINGER.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ _ACTIVATE_READ = Pipe._process_activate_read
 
 class Connecter(Protocol):
     """Makes the connection of a connect-side session (see :mod:`zloop.io.transport`)."""
+
+    @property
+    def connecting(self) -> bool:
+        """A connection attempt is in progress (not waiting for a retry)."""
 
     def start(self, wait: bool) -> None:
         """Connect now (``wait`` False) or after the reconnect interval (True)."""
@@ -118,6 +127,10 @@ class Session:
     @property
     def pipe(self) -> Pipe | None:
         return self._pipe
+
+    @property
+    def core(self) -> SocketCore:
+        return self.socket
 
     @property
     def peer_address(self) -> str:
@@ -255,8 +268,28 @@ class Session:
         self._finish()
 
     def _reconnect(self) -> None:
-        if not self._finished and self._engine is None and self.connecter is not None:
+        if self._stranded_at_exit():
+            self._finish()
+        elif not self._finished and self._engine is None and self.connecter is not None:
             self.connecter.start(True)
+
+    def may_retry(self) -> bool:
+        """Asked by the connecter before it schedules a retry (False: the session just ended)."""
+        if self._stranded_at_exit():
+            self._finish()
+            return False
+        return not self._finished
+
+    def _stranded_at_exit(self) -> bool:
+        """Exiting, lingering, and no connection up or being made (see "Exit" above)."""
+        connecter = self.connecter
+        return (
+            self.io.exiting
+            and self._terminating
+            and not self._finished
+            and self._engine is None
+            and (connecter is None or not connecter.connecting)
+        )
 
     def engine_drained(self) -> None:
         if self._terminating:
@@ -272,6 +305,9 @@ class Session:
             self._linger_timer.cancel()
             self._linger_timer = None
         self._terminating = True
+        if self._stranded_at_exit():
+            self._finish()
+            return
         if linger_ms == 0 or self._pipe is None:
             engine = self._engine
             if linger_ms != 0 and engine is not None and engine.has_pending_output():
@@ -289,6 +325,10 @@ class Session:
     def io_stop(self) -> None:
         if not self._terminating:
             self.terminate(self.options.linger)
+
+    def io_exit(self) -> None:
+        if self._stranded_at_exit():
+            self._finish()
 
     def _check_done(self) -> None:
         """While terminating: finish once nothing queued is left to write."""

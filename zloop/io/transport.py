@@ -101,8 +101,15 @@ class BoundEndpoint:
         if io.is_running():
             self._released.wait(CLOSE_WAIT_S)
 
+    @property
+    def core(self) -> SocketCore:
+        return self._core
+
     def io_stop(self) -> None:
         self._close(self._options.linger)
+
+    def io_exit(self) -> None:
+        pass  # its sessions decide for themselves
 
     def _plug(self) -> None:
         if self._closed:
