@@ -2,13 +2,21 @@
 
 A socket lives in one application thread at a time (sockets are **not thread-safe**, as in libzmq;
 hand one to another thread only with a full memory barrier such as a queue or a lock). Everything a
-peer or an I/O thread wants from it arrives as a command in its :class:`~zloop.mailbox.Mailbox`, run
-here by :meth:`Socket._process_commands`.
+peer or an I/O thread wants from it arrives as a command in its :class:`~zloop.mailbox.Mailbox`.
+**Every send and recv first runs the commands queued at that moment** (:meth:`Socket._run_queued`:
+a peer that arrived or left is seen by the very next send); a call that finds nothing to do, or
+blocks, also consumes the FD's signal (:meth:`Socket._process_commands`).
+
+The Socket is a handle: what the I/O thread, the pipes and the context hold is its
+:class:`~zloop.socket_core.SocketCore`, so a Socket the program drops is collected and then closed
+with its LINGER, as in pyzmq (see :mod:`zloop.lifetime`).
 
 Readiness (DESIGN §3)
 ---------------------
-* ``FD`` is the mailbox's signal fd: edge-triggered, consumed by any call that processes commands
-  (``EVENTS``, ``send``, ``recv``, ``poll``). After a wake-up, read ``EVENTS`` and drain with
+* ``FD`` is the mailbox's signal fd: edge-triggered, consumed by the calls that look for work and
+  find none or wait (``EVENTS``, ``poll``, a send/recv that would block); a send/recv that succeeds
+  runs queued commands but leaves the signal, so the fd may stay readable (a spurious wake-up, never
+  a lost one). After a wake-up, read ``EVENTS`` and drain with
   ``NOBLOCK`` until ``Again``. The guarantee: once ``EVENTS`` reported a direction as not ready, the
   fd fires when that changes — because a pattern only says "not ready" after asking its pipes, and a
   pipe that was found empty (or full) always posts a command when that changes, and a command posted
