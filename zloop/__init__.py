@@ -62,7 +62,11 @@ def pyzmq_version() -> str:
 
 
 def has(capability: str) -> bool:
-    """Which optional capabilities are available (``zmq.has``): ipc, curve (with PyNaCl) ..."""
+    """Which optional capabilities are available (``zmq.has``): ipc, and curve with PyNaCl.
+
+    Everything else is False: zloop has no gssapi, pgm, norm, tipc, vmci or draft API, and the
+    options of a missing mechanism raise EINVAL (see :mod:`zloop.options`).
+    """
     if capability == "curve":
         return has_curve()
     return capability == "ipc"
