@@ -27,6 +27,7 @@ from zloop.errors import (
     Again,
     ContextTerminated,
     InterruptedSystemCall,
+    NotDone,
     ZMQBaseError,
     ZMQBindError,
     ZMQError,
@@ -39,6 +40,7 @@ from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select
 from zloop.proxy import proxy, proxy_steerable
 from zloop.socket import Socket
+from zloop.tracker import COPY_THRESHOLD, MessageTracker
 
 __version__ = "0.1.0.dev0"
 
@@ -73,6 +75,7 @@ def has(capability: str) -> bool:
 
 
 __all__ = [
+    "COPY_THRESHOLD",
     "Again",
     "Context",
     "ContextOption",
@@ -84,6 +87,8 @@ __all__ = [
     "InterruptedSystemCall",
     "Message",
     "MessageOption",
+    "MessageTracker",
+    "NotDone",
     "PollEvent",
     "Poller",
     "ProtocolErrorCode",

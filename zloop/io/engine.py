@@ -78,7 +78,7 @@ from typing import Any
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
-from zloop.io.sendbuf import write_buffers
+from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
 from zloop.pipe import Msg, Pipe, SubscriptionMsg
 from zloop.protocol import (
@@ -193,7 +193,7 @@ class StreamEngine:
         self._buf = bytearray(RECV_BUFFER)
         self._view = memoryview(self._buf)
         self._read_size = RECV_BUFFER
-        self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
+        self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
         self._reading = False
