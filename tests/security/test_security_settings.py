@@ -9,6 +9,7 @@ of the wrong type), the test says so.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 from typing import Any
@@ -188,3 +189,57 @@ def test_wrong_type_zap_handler_refuses_instead_of_admitting(
     assert wrong.poll(0) == 0  # and no request was sent to it
     for sock in (client, server, monitor, wrong):
         sock.close(0)
+
+
+# -- one side only, and inproc -------------------------------------------------------------------
+
+ONE_SIDED = {
+    "plain-server-null-client": ({"plain_server": 1}, {}),
+    "null-server-plain-client": ({}, {"plain_username": b"admin", "plain_password": b"secret"}),
+    "curve-server-null-client": ({"curve_server": 1}, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(ONE_SIDED))
+def test_one_sided_mechanism_is_a_mismatch(impl: Any, impl_ctx: Any, case: str) -> None:
+    """A mechanism on one side only never degrades to NULL: the greetings disagree, the side that
+    reads the other's first reports MECHANISM_MISMATCH, and nothing is delivered."""
+    server_opts, client_opts = ONE_SIDED[case]
+    if "curve_server" in server_opts:
+        pytest.importorskip("nacl")
+        server_opts = {**server_opts, "curve_secretkey": impl.curve_keypair()[1]}
+    server = impl_ctx.socket(impl.PULL)
+    client = impl_ctx.socket(impl.PUSH)
+    for sock, opts in ((server, server_opts), (client, client_opts)):
+        sock.linger = 0
+        for name, value in opts.items():
+            setattr(sock, name, value)
+    s_mon = server.get_monitor_socket()
+    c_mon = client.get_monitor_socket()
+    server.bind("tcp://127.0.0.1:*")
+    client.connect(server.last_endpoint.decode())
+    with contextlib.suppress(impl.Again):
+        client.send(b"must not arrive", impl.NOBLOCK)
+    seen = monitor_events_until(s_mon, impl.EVENT_DISCONNECTED) + monitor_events_until(
+        c_mon, impl.EVENT_DISCONNECTED
+    )
+    mismatch = int(zloop.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+    assert (impl.EVENT_HANDSHAKE_FAILED_PROTOCOL, mismatch) in seen
+    assert impl.EVENT_HANDSHAKE_SUCCEEDED not in [event for event, _ in seen]
+    assert server.poll(0) == 0
+    for sock in (client, server, s_mon, c_mon):
+        sock.close(0)
+
+
+def test_inproc_has_no_security(impl: Any, impl_ctx: Any) -> None:
+    """As libzmq: mechanisms apply to tcp/ipc connections; an inproc connection never handshakes,
+    so a PLAIN server takes a NULL client's messages there (documented in zloop.options)."""
+    server = impl_ctx.socket(impl.PULL)
+    server.plain_server = 1
+    server.bind("inproc://no-security")
+    client = impl_ctx.socket(impl.PUSH)
+    client.connect("inproc://no-security")
+    client.send(b"in-process")
+    assert server.poll(DEADLINE_MS) and server.recv() == b"in-process"
+    server.close(0)
+    client.close(0)
