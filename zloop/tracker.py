@@ -36,6 +36,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from _thread import allocate_lock
 from typing import Any
 
 from zloop.errors import NotDone
@@ -49,6 +50,29 @@ COPY_THRESHOLD = 65536
 _FOREVER = 7 * 24 * 3600.0
 
 
+class _Latch:
+    """A one-shot event, much cheaper to make than ``threading.Event`` (one lock, held until set)."""
+
+    __slots__ = ("_lock", "is_set")
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()
+        self.is_set = False
+
+    def set(self) -> None:
+        """Called once (by the weak reference of the tracked view)."""
+        self.is_set = True
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        if self.is_set:
+            return True
+        if self._lock.acquire(True, min(timeout, threading.TIMEOUT_MAX)):
+            self._lock.release()
+        return self.is_set
+
+
 class MessageTracker:
     """Tracks whether zloop is done with one or more messages sent with ``copy=False``.
 
@@ -57,9 +81,10 @@ class MessageTracker:
     :meth:`wait` blocks until they are (``NotDone`` on timeout).
     """
 
-    __slots__ = ("events", "peers")
+    __slots__ = ("_latch", "events", "peers")
 
     def __init__(self, *towatch: Any) -> None:
+        self._latch: _Latch | None = None  # the buffer zloop tracks itself (see track_view)
         self.events: set[threading.Event] = set()
         self.peers: set[MessageTracker] = set()
         for obj in towatch:
@@ -79,8 +104,11 @@ class MessageTracker:
     @property
     def done(self) -> bool:
         """True when zloop no longer holds any of the tracked buffers."""
-        return all(event.is_set() for event in self.events) and all(
-            peer.done for peer in self.peers
+        latch = self._latch
+        return (
+            (latch is None or latch.is_set)
+            and all(event.is_set() for event in self.events)
+            and all(peer.done for peer in self.peers)
         )
 
     def wait(self, timeout: float = -1) -> None:
@@ -90,6 +118,9 @@ class MessageTracker:
         self._wait_until(deadline)
 
     def _wait_until(self, deadline: float) -> None:
+        latch = self._latch
+        if latch is not None and not latch.wait(max(0.0, deadline - time.monotonic())):
+            raise NotDone()
         for event in self.events:
             if not event.wait(max(0.0, deadline - time.monotonic())):
                 raise NotDone()
@@ -111,14 +142,16 @@ def track_view(view: memoryview) -> tuple[memoryview, MessageTracker]:
     """A new view of ``view``'s bytes owned by zloop, and the tracker done when it is collected."""
     tracked = memoryview(view)
     key = id(tracked)
-    event = threading.Event()
+    latch = _Latch()
 
     def collected(_ref: object) -> None:
         _live.pop(key, None)
-        event.set()
+        latch.set()
 
     _live[key] = weakref.ref(tracked, collected)
-    return tracked, MessageTracker(event)
+    tracker = MessageTracker()
+    tracker._latch = latch
+    return tracked, tracker
 
 
 def is_tracked_view(data: object) -> bool:
