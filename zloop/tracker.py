@@ -10,19 +10,22 @@ what it received. Until then the caller must not modify the buffer.
 
 zloop holds a buffer only through Python references, so "nobody holds it" is the reference count
 reaching zero. A tracked frame travels as a ``memoryview`` made for it alone by :func:`track_view`
-(nothing outside zloop holds that object); a weak reference to it sets the tracker's event when it
-is collected. Every holder keeps that very object: the socket (frames sent with SNDMORE), the pipe,
+(nothing outside zloop holds that object); a weak reference to it releases the tracker's latch when
+it is collected. Every holder keeps that very object: the socket (frames sent with SNDMORE), the pipe,
 the engine and its output queue, and over inproc the receiving socket and the ``Frame`` it returns.
 What copies the frame (small frames joined into one write, CURVE's encryption, ``recv()`` with
 ``copy=True``) lets go of it once copied. Two places keep a *new* view of a frame, which would not
 keep the tracked object alive, so both keep the tracked object too: the rest of a partly written
 buffer (:class:`zloop.io.sendbuf.SendQueue`), and ``Frame.buffer`` on the receiving side, which hands
-out the tracked view itself (see :func:`is_tracked_view`).
+out the tracked view itself (see :func:`is_tracked_view`). The rule for new code: whatever keeps a
+view derived from a frame longer than the frame itself must keep the frame too.
 
 Guarantee: a tracker is never done while zloop can still read the buffer. On CPython it is done as
 soon as the last holder lets go; an interpreter without reference counting may report it later
-(at a garbage collection), never earlier. An untracked send creates nothing: ``track=False`` costs
-one test in ``send``.
+(at a garbage collection), never earlier. One holder outlives its use: the first parts of a
+message sent with SNDMORE stay with a socket closed before the last part, until the socket object
+goes (libzmq drops them at close). An untracked send creates nothing: ``track=False`` costs one
+test in ``send``.
 
 pyzmq's rules are kept: a frame is tracked only when it is shared, so ``copy=True`` sends return
 ``None`` and a ``copy=False`` frame under ``copy_threshold`` bytes (:data:`COPY_THRESHOLD` by
