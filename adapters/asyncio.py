@@ -213,9 +213,10 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
 
     async def send(
         self, data: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
-    ) -> None:
-        """Send one frame (SNDMORE in ``flags`` for more frames of the same message)."""
-        await self._run(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+    ) -> Any:
+        """Send one frame (SNDMORE in ``flags`` for more frames of the same message). Returns what
+        the socket's ``send`` returned: a ``MessageTracker`` with ``copy=False``, as zmq.asyncio."""
+        return await self._run(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     async def send_multipart(
         self,
@@ -224,11 +225,12 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
         copy: bool = True,
         track: bool = False,
         **kwargs: Any,
-    ) -> None:
-        """Send a whole message: all frames or (cancelled before it could go) none."""
+    ) -> Any:
+        """Send a whole message: all frames or (cancelled before it could go) none. Returns what
+        the socket's ``send_multipart`` returned (a ``MessageTracker`` with ``copy=False``)."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
-        await self._run(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+        return await self._run(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     # -- receiving -----------------------------------------------------------------------------------
 

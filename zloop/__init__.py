@@ -27,6 +27,7 @@ from zloop.errors import (
     Again,
     ContextTerminated,
     InterruptedSystemCall,
+    NotDone,
     ZMQBaseError,
     ZMQBindError,
     ZMQError,
@@ -39,6 +40,7 @@ from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select
 from zloop.proxy import proxy, proxy_steerable
 from zloop.socket import Socket
+from zloop.tracker import COPY_THRESHOLD, MessageTracker
 
 __version__ = "0.1.0.dev0"
 
@@ -62,13 +64,18 @@ def pyzmq_version() -> str:
 
 
 def has(capability: str) -> bool:
-    """Which optional capabilities are available (``zmq.has``): ipc, curve (with PyNaCl) ..."""
+    """Which optional capabilities are available (``zmq.has``): ipc, and curve with PyNaCl.
+
+    Everything else is False: zloop has no gssapi, pgm, norm, tipc, vmci or draft API, and the
+    options of a missing mechanism raise EINVAL (see :mod:`zloop.options`).
+    """
     if capability == "curve":
         return has_curve()
     return capability == "ipc"
 
 
 __all__ = [
+    "COPY_THRESHOLD",
     "Again",
     "Context",
     "ContextOption",
@@ -80,6 +87,8 @@ __all__ = [
     "InterruptedSystemCall",
     "Message",
     "MessageOption",
+    "MessageTracker",
+    "NotDone",
     "PollEvent",
     "Poller",
     "ProtocolErrorCode",

@@ -81,6 +81,12 @@ class SocketOption(IntEnum):
     ROUTER_HANDOVER = 56
     TOS = 57
     CONNECT_ROUTING_ID = 61
+    # GSSAPI (libzmq built with Kerberos): zloop has no GSSAPI mechanism, so setting or reading
+    # these raises EINVAL, as libzmq built without GSSAPI does (``zloop.has("gssapi")`` is False).
+    GSSAPI_SERVER = 62
+    GSSAPI_PRINCIPAL = 63
+    GSSAPI_SERVICE_PRINCIPAL = 64
+    GSSAPI_PLAINTEXT = 65
     HANDSHAKE_IVL = 66
     SOCKS_PROXY = 68
     XPUB_NODROP = 69
@@ -96,6 +102,8 @@ class SocketOption(IntEnum):
     CONNECT_TIMEOUT = 79
     TCP_MAXRT = 80
     THREAD_SAFE = 81
+    GSSAPI_PRINCIPAL_NAMETYPE = 90
+    GSSAPI_SERVICE_PRINCIPAL_NAMETYPE = 91
     ZAP_ENFORCE_DOMAIN = 93
     METADATA = 95
     ROUTER_NOTIFY = 97

@@ -3,6 +3,7 @@
 ``ZMQError`` carries an ``errno`` (an :class:`~zloop.constants.Errno` value) and a message that
 says what went wrong. Subclasses exist for the errors callers catch by type: :class:`Again`
 (would block), :class:`ContextTerminated` (ETERM) and :class:`InterruptedSystemCall` (EINTR).
+:class:`NotDone` (a ``MessageTracker`` wait that timed out) has no errno, as in pyzmq.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class InterruptedSystemCall(ZMQError):
 
     def __init__(self, errno: int | None = None, msg: str | None = None) -> None:
         super().__init__(Errno.EINTR if errno is None else errno, msg)
+
+
+class NotDone(ZMQBaseError):
+    """``MessageTracker.wait`` timed out while zloop still held the tracked buffer."""
 
 
 class ZMQBindError(ZMQBaseError):

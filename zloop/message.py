@@ -1,11 +1,21 @@
-"""``Frame``: one received (or to-be-sent) message part, shaped like pyzmq's ``zmq.Frame``."""
+"""``Frame``: one received (or to-be-sent) message part, shaped like pyzmq's ``zmq.Frame``, and
+what ``Socket.send`` queues for each kind of data (copies, shared buffers, tracked buffers: see
+:mod:`zloop.tracker`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from zloop.constants import Errno, MessageOption
 from zloop.errors import ZMQError
+from zloop.tracker import (
+    COPY_THRESHOLD,
+    FINISHED_TRACKER,
+    MessageTracker,
+    is_tracked_view,
+    track_view,
+)
 
 BytesLike = bytes | bytearray | memoryview
 _bytes = bytes  # the builtin, since Frame.bytes shadows the name inside the class
@@ -17,12 +27,34 @@ class Frame:
     Frames returned by ``recv(copy=False)`` carry the properties of the connection they arrived on
     (``Socket-Type``, ``Identity``, ``Peer-Address`` and any ``X-`` property), readable with
     :meth:`get` as in pyzmq.
+
+    As pyzmq's: ``copy=None`` (the default) copies data under ``copy_threshold`` bytes
+    (:data:`~zloop.tracker.COPY_THRESHOLD`) and shares larger buffers; with ``track=True``,
+    :attr:`tracker` is a :class:`~zloop.tracker.MessageTracker` done once neither this frame nor
+    zloop holds the shared buffer (already done when the data was copied); else it is None.
     """
 
-    __slots__ = ("_data", "_properties", "more", "routing_id")
+    __slots__ = ("_data", "_properties", "more", "routing_id", "tracker")
 
-    def __init__(self, data: Any = b"", copy: bool = True, track: bool = False) -> None:
-        self._data: BytesLike = as_frame_data(data, copy)
+    def __init__(
+        self,
+        data: Any = None,
+        track: bool = False,
+        copy: bool | None = None,
+        copy_threshold: int | None = None,
+    ) -> None:
+        if data is None:
+            data = b""
+        threshold = COPY_THRESHOLD if copy_threshold is None else copy_threshold
+        if copy is None:
+            copy = _nbytes(data) < threshold
+        self.tracker: MessageTracker | None = None
+        if copy or not track:
+            self._data: BytesLike = as_frame_data(data, copy)
+            if track:
+                self.tracker = FINISHED_TRACKER
+        else:
+            self._data, self.tracker = track_view(_shared_view(data))
         self.more = False
         self.routing_id: int | None = None
         self._properties: dict[str, Any] | None = None
@@ -33,6 +65,7 @@ class Frame:
         frame._data = data
         frame.more = more
         frame.routing_id = None
+        frame.tracker = None
         frame._properties = properties
         return frame
 
@@ -43,7 +76,12 @@ class Frame:
 
     @property
     def buffer(self) -> memoryview:
-        return memoryview(self._data)
+        data = self._data
+        if type(data) is memoryview and is_tracked_view(data):
+            # Received over inproc from a tracked send: hand out the tracked view itself, so the
+            # sender's tracker stays pending while this view is in use (see zloop.tracker).
+            return data
+        return memoryview(data)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -89,19 +127,97 @@ Message = Frame
 
 
 def as_frame_data(data: Any, copy: bool) -> BytesLike:
-    """The bytes-like object a pipe carries for one outgoing frame (validates the type)."""
+    """The bytes-like object a pipe carries for one outgoing frame (validates the type).
+
+    Shared buffers (``copy=False``) are carried byte-addressed: the engine counts and slices them
+    in bytes, so a view of 8-byte floats must not be counted in items.
+    """
     if isinstance(data, bytes):
         return data
     if isinstance(data, Frame):
         return data._data
+    if isinstance(data, bytearray):
+        return bytes(data) if copy else data
+    if copy:
+        return _view(data).tobytes()
+    if type(data) is memoryview and data.format == "B" and data.ndim == 1 and data.c_contiguous:
+        return data
+    return _shared_view(data)
+
+
+def _view(data: Any) -> memoryview:
     if isinstance(data, str):
         raise TypeError("str is not allowed as a message frame; use send_string or encode it")
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data) if copy else data
     try:
-        view = memoryview(data)
+        return memoryview(data)
     except TypeError:
         raise TypeError(
             f"a message frame must be bytes, bytearray, memoryview or Frame, not {type(data).__name__}"
         ) from None
-    return view.tobytes() if copy else view
+
+
+def _shared_view(data: Any) -> memoryview:
+    """A one-dimensional byte view of ``data``'s buffer, without a copy when it is contiguous."""
+    view = _view(data)
+    if not view.c_contiguous:
+        return memoryview(view.tobytes())  # nothing to share: the bytes are scattered
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def _nbytes(data: Any) -> int:
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, Frame):
+        return len(data._data)
+    return _view(data).nbytes
+
+
+def frame_for_send(
+    data: Any, copy: bool, track: bool, threshold: int
+) -> tuple[BytesLike, MessageTracker | None]:
+    """What ``Socket.send`` queues for ``data`` and what it returns, by pyzmq's rules: a Frame's
+    own tracker; None for a copy; for ``copy=False`` a copy and an already-done tracker under
+    ``threshold`` bytes, else the shared buffer, tracked when ``track`` (see zloop.tracker)."""
+    if isinstance(data, Frame):
+        if track and data.tracker is None:
+            raise ValueError("Not a tracked message")
+        return data._data, data.tracker
+    if copy:
+        return as_frame_data(data, True), None
+    if type(data) is bytes:
+        if threshold and len(data) < threshold:
+            return data, FINISHED_TRACKER
+        view = memoryview(data)
+    else:
+        view = _view(data)
+        if threshold and view.nbytes < threshold:
+            return view.tobytes(), FINISHED_TRACKER
+    if not track:
+        return as_frame_data(data, False), None
+    return track_view(_shared_view(view))
+
+
+def message_for_send(
+    parts: Sequence[Any], copy: bool, track: bool, threshold: int
+) -> tuple[list[BytesLike], MessageTracker | None]:
+    """The frames ``Socket.send_multipart`` queues and what it returns: pyzmq returns the last
+    part's ``send`` result; zloop returns one tracker for every tracked part instead when there
+    is one (pyzmq's may be done while an earlier part is still queued)."""
+    frames: list[BytesLike] = []
+    append = frames.append
+    result: MessageTracker | None = None
+    pending: list[MessageTracker] = []
+    for part in parts:
+        if copy and type(part) is bytes:
+            append(part)
+            result = None
+            continue
+        frame, result = frame_for_send(part, copy, track, threshold)
+        append(frame)
+        if result is not None and result is not FINISHED_TRACKER:
+            pending.append(result)
+    if pending:
+        return frames, pending[0] if len(pending) == 1 else MessageTracker(*pending)
+    return frames, result

@@ -4,6 +4,14 @@ Options that only one pattern understands (ROUTER_MANDATORY, SUBSCRIBE, ...) bel
 everything here applies to any socket. ``bind``/``connect`` hand the I/O thread a *copy* of the
 options (:meth:`Options.snapshot`), as libzmq does: changing an option affects later endpoints only
 (except LINGER, which is read when the socket closes).
+
+Security options never fall back silently: an option of a mechanism zloop cannot run raises
+``ZMQError(EINVAL)`` when set or read, as libzmq does when built without that mechanism -- GSSAPI
+always (zloop has none), CURVE when PyNaCl is missing. ⚠ Two refusals go beyond libzmq, which
+accepts and then ignores: a mechanism or a ZAP domain on a STREAM socket (raw bytes, no handshake),
+and an empty ZAP_DOMAIN is EINVAL as libzmq's ``setsockopt`` makes it (``None`` clears the domain,
+as libzmq's NULL pointer does). Security does not apply to ``inproc://`` connections, in zloop as in
+libzmq: nothing crosses a wire there.
 """
 
 from __future__ import annotations
@@ -100,6 +108,12 @@ def _blob(max_len: int, min_len: int = 0) -> Callable[[SocketOption, Any], bytes
     return check
 
 
+def _zap_domain(option: SocketOption, value: Any) -> bytes:
+    if value is None:  # libzmq: a NULL value clears the domain
+        return b""
+    return _blob(255, 1)(option, value)
+
+
 def _metadata(option: SocketOption, value: Any) -> tuple[str, bytes]:
     raw = value.decode() if isinstance(value, (bytes, bytearray)) else value
     if not isinstance(raw, str) or ":" not in raw:
@@ -142,7 +156,7 @@ COMMON_OPTIONS: dict[SocketOption, tuple[str, Callable[[SocketOption, Any], Any]
     Opt.HEARTBEAT_TTL: ("heartbeat_ttl", _int_range(0, 6_553_599)),
     Opt.HEARTBEAT_TIMEOUT: ("heartbeat_timeout", _INT),
     Opt.CONFLATE: ("conflate", _flag),
-    Opt.ZAP_DOMAIN: ("zap_domain", _blob(255)),
+    Opt.ZAP_DOMAIN: ("zap_domain", _zap_domain),
     Opt.ZAP_ENFORCE_DOMAIN: ("zap_enforce_domain", _flag),
 }
 
@@ -161,12 +175,46 @@ SECURITY_OPTIONS = frozenset(
     }
 )
 
+#: GSSAPI needs Kerberos, which zloop does not have: every GSSAPI option raises EINVAL on set and
+#: get, exactly as in a libzmq built without GSSAPI (``zloop.has("gssapi")`` is False).
+GSSAPI_OPTIONS = frozenset(
+    {
+        Opt.GSSAPI_SERVER,
+        Opt.GSSAPI_PRINCIPAL,
+        Opt.GSSAPI_SERVICE_PRINCIPAL,
+        Opt.GSSAPI_PLAINTEXT,
+        Opt.GSSAPI_PRINCIPAL_NAMETYPE,
+        Opt.GSSAPI_SERVICE_PRINCIPAL_NAMETYPE,
+    }
+)
+#: CURVE needs PyNaCl; without it these raise EINVAL, as in a libzmq built without CURVE.
+CURVE_OPTIONS = frozenset(
+    {Opt.CURVE_SERVER, Opt.CURVE_PUBLICKEY, Opt.CURVE_SECRETKEY, Opt.CURVE_SERVERKEY}
+)
+
 _NULL, _PLAIN, _CURVE = 0, 1, 2  # SecurityMechanism values
 _CURVE_KEY_ATTRS = {
     Opt.CURVE_PUBLICKEY: "curve_publickey",
     Opt.CURVE_SECRETKEY: "curve_secretkey",
     Opt.CURVE_SERVERKEY: "curve_serverkey",
 }
+
+
+def _no_gssapi(option: SocketOption) -> ZMQError:
+    return ZMQError(
+        Errno.EINVAL,
+        f"{option.name}: zloop has no GSSAPI mechanism (zloop.has('gssapi') is False), "
+        "as libzmq built without GSSAPI",
+    )
+
+
+def _check_available(option: SocketOption) -> None:
+    """EINVAL for a CURVE option without PyNaCl (see the module docstring)."""
+    if option in CURVE_OPTIONS:
+        from zloop.keys import NACL_MISSING, has_curve  # lazy: CURVE is an optional extra
+
+        if not has_curve():
+            raise ZMQError(Errno.EINVAL, f"{option.name}: CURVE is not available. {NACL_MISSING}")
 
 
 def _set_security(options: Options, option: SocketOption, value: Any) -> None:
@@ -177,10 +225,6 @@ def _set_security(options: Options, option: SocketOption, value: Any) -> None:
         raise ZMQError(Errno.EINVAL, "MECHANISM is read-only")
     if option in (Opt.PLAIN_SERVER, Opt.CURVE_SERVER):
         server = _flag(option, value)
-        if option == Opt.CURVE_SERVER and server:
-            from zloop.keys import require_nacl  # lazy: CURVE is an optional extra
-
-            require_nacl()
         options.as_server = server
         options.mechanism = (_PLAIN if option == Opt.PLAIN_SERVER else _CURVE) if server else _NULL
         return
@@ -220,11 +264,28 @@ def _get_security(options: Options, option: SocketOption) -> Any:
     return getattr(options, _CURVE_KEY_ATTRS[option])
 
 
+def _refuse_on_stream(option: SocketOption) -> ZMQError:
+    return ZMQError(
+        Errno.EINVAL,
+        f"{option.name} has no effect on a STREAM socket (raw bytes: no handshake, no security "
+        "mechanism, no ZAP); refused rather than ignored",
+    )
+
+
 def set_common(options: Options, option: SocketOption, value: Any) -> None:
     """Validate and store one common option (raises ZMQError(EINVAL) with a precise message)."""
     if option in SECURITY_OPTIONS:
+        _check_available(option)
+        if options.socket_type == SocketType.STREAM:
+            # ⚠ libzmq accepts a mechanism on STREAM and then speaks raw bytes unprotected.
+            trial = copy.copy(options)
+            _set_security(trial, option, value)
+            if trial.mechanism != _NULL:
+                raise _refuse_on_stream(option)
         _set_security(options, option, value)
         return
+    if option in GSSAPI_OPTIONS:
+        raise _no_gssapi(option)
     if option == Opt.IPV4ONLY:
         options.ipv6 = not _flag(option, value)
         return
@@ -233,12 +294,18 @@ def set_common(options: Options, option: SocketOption, value: Any) -> None:
         options.metadata[name] = val
         return
     attr, check = COMMON_OPTIONS[option]
-    setattr(options, attr, check(option, value))
+    checked = check(option, value)
+    if option == Opt.ZAP_DOMAIN and checked and options.socket_type == SocketType.STREAM:
+        raise _refuse_on_stream(option)
+    setattr(options, attr, checked)
 
 
 def get_common(options: Options, option: SocketOption) -> Any:
     if option in SECURITY_OPTIONS:
+        _check_available(option)
         return _get_security(options, option)
+    if option in GSSAPI_OPTIONS:
+        raise _no_gssapi(option)
     if option == Opt.IPV4ONLY:
         return int(not options.ipv6)
     if option == Opt.TYPE:
@@ -252,5 +319,6 @@ def is_common(option: int) -> bool:
     return (
         option in COMMON_OPTIONS
         or option in SECURITY_OPTIONS
+        or option in GSSAPI_OPTIONS
         or option in (Opt.IPV4ONLY, Opt.METADATA, Opt.TYPE)
     )

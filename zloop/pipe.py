@@ -33,7 +33,9 @@ Readers tolerate the item they saw vanishing between two looks (``IndexError``) 
 
 *Termination.* :meth:`Pipe.terminate` appends the DELIMITER and posts ``pipe_term`` to the peer.
 The peer stops writing at once, reads what was queued before the delimiter, and on reaching it calls
-``owner.pipe_terminated``. Messages written towards an end that terminated are discarded.
+``owner.pipe_terminated``. Messages written towards an end that terminated are discarded: those
+queued when it terminates at once (it is their only reader, so clearing its in-queue is safe), any
+that a writer who had not yet seen the end adds later when the pipe objects go.
 """
 
 from __future__ import annotations
@@ -372,12 +374,19 @@ class Pipe:
         return self._terminated
 
     def terminate(self) -> None:
-        """End this side: the peer reads what is queued, then sees the end. Idempotent."""
+        """End this side: the peer reads what is queued, then sees the end. Idempotent.
+
+        This end never reads again, so the messages queued towards it are dropped now (libzmq
+        deletes them when the termination completes): the memory, and the buffers they share with
+        a sender (a ``MessageTracker`` is done once they are dropped), are not kept until the pipe
+        objects happen to be collected.
+        """
         if self._terminated:
             return
         self._terminated = True
         self._out_active = False
         self._in_active = False
+        self._in.items.clear()
         self._out.items.append(DELIMITER)
         self._out.reader_asleep = False
         peer = self.peer

@@ -42,6 +42,7 @@ __all__ = [
     "ZAP_ENDPOINT",
     "ZAP_VERSION",
     "ZapClient",
+    "ZapHandlerUnusable",
     "ZapReplyError",
     "find_zap_handler",
     "make_mechanism",
@@ -95,18 +96,32 @@ def make_mechanism(options: Options) -> Mechanism:
     return NullMechanism(zap=bool(options.zap_domain))
 
 
+class ZapHandlerUnusable(Exception):
+    """A socket is bound at the ZAP endpoint but cannot serve ZAP (it is not REP or ROUTER)."""
+
+
 def find_zap_handler(socket_core: Any) -> Any | None:
     """The socket bound at ``inproc://zeromq.zap.01`` in ``socket_core``'s context, or None.
 
-    Only REP and ROUTER sockets count (libzmq asserts on anything else).
+    Only REP and ROUTER sockets can serve ZAP. ⚠ libzmq asserts (the process aborts) when a
+    handshake finds another type bound there; zloop raises :class:`ZapHandlerUnusable` and the
+    engine refuses that handshake. Treating such a socket as "no handler" would let NULL (with a
+    ZAP domain) and CURVE clients in unauthenticated: a silent security fallback.
     """
     registry = getattr(getattr(socket_core, "context", None), "inproc", None)
     bound = getattr(registry, "_bound", None)
     if bound is None:
         return None
     handler = bound.get(ZAP_ENDPOINT)  # one dict lookup: atomic, no lock needed
-    if handler is None or getattr(handler, "socket_type", None) not in _HANDLER_TYPES:
+    if handler is None:
         return None
+    kind = getattr(handler, "socket_type", None)
+    if kind not in _HANDLER_TYPES:
+        name = getattr(kind, "name", repr(kind))
+        raise ZapHandlerUnusable(
+            f"the socket bound at inproc://{ZAP_ENDPOINT} is a {name} socket; a ZAP handler must "
+            "be REP or ROUTER"
+        )
     return handler
 
 

@@ -42,12 +42,13 @@ from zloop import lifetime
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
-from zloop.message import Frame, as_frame_data
+from zloop.message import Frame, frame_for_send, message_for_send
 from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, get_common, is_common, set_common
 from zloop.patterns import PATTERNS
 from zloop.pipe import Msg, Pipe
 from zloop.socket_core import SocketCore
+from zloop.tracker import COPY_THRESHOLD, MessageTracker
 
 if TYPE_CHECKING:
     from zloop.context import Context
@@ -62,6 +63,9 @@ _T = TypeVar("_T")
 
 class Socket:
     """A ZeroMQ socket. Create it with ``Context.socket(type)``."""
+
+    #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
+    copy_threshold: int = COPY_THRESHOLD
 
     def __init__(self, context: Context, socket_type: int) -> None:
         try:
@@ -371,9 +375,17 @@ class Socket:
         track: bool = False,
         routing_id: int | None = None,
         group: str | None = None,
-    ) -> None:
-        """Send one frame; with ``SNDMORE`` more frames of the same message follow."""
-        frame = data if type(data) is bytes else as_frame_data(data, copy)
+    ) -> MessageTracker | None:
+        """Send one frame; with ``SNDMORE`` more frames of the same message follow.
+
+        Returns what pyzmq returns: with ``copy=False`` (or a ``Frame``) a ``MessageTracker``,
+        done once zloop no longer holds the buffer (``track=True``; see zloop.tracker), else None.
+        """
+        if copy and type(data) is bytes:
+            frame: Any = data
+            tracker = None
+        else:
+            frame, tracker = frame_for_send(data, copy, track, self.copy_threshold)
         if flags & SNDMORE:
             if self._out_msg is None:
                 self._check_usable()
@@ -387,13 +399,14 @@ class Socket:
                 self._out_msg = [frame]
             else:
                 self._out_msg.append(frame)
-            return
+            return tracker
         if self._out_msg is None:
             self._send_msg([frame], flags)
         else:
             msg = [*self._out_msg, frame]
             self._send_msg(msg, flags)
             self._out_msg = None
+        return tracker
 
     def send_multipart(
         self,
@@ -402,11 +415,13 @@ class Socket:
         copy: bool = True,
         track: bool = False,
         **kwargs: Any,
-    ) -> None:
-        """Send a whole message at once: every frame or (on Again) none."""
+    ) -> MessageTracker | None:
+        """Send a whole message at once: every frame or (on Again) none. Returns one tracker for
+        the tracked parts (see ``send`` and zloop.tracker), else what ``send`` of the last part
+        returns."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
-        frames = [as_frame_data(part, copy) for part in msg_parts]
+        frames, tracker = message_for_send(msg_parts, copy, track, self.copy_threshold)
         if self._out_msg is not None:
             frames = [*self._out_msg, *frames]
         if flags & SNDMORE:
@@ -418,9 +433,10 @@ class Socket:
                 if not begin(frames[0]):
                     self._wait(flags, self.options.sndtimeo, lambda: begin(frames[0]))
             self._out_msg = frames
-            return
+            return tracker
         self._send_msg(frames, flags)
         self._out_msg = None
+        return tracker
 
     def _send_msg(self, msg: Msg, flags: int) -> None:
         if self._closed or self._ctx_terminated:
@@ -437,17 +453,17 @@ class Socket:
 
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
-    ) -> None:
+    ) -> MessageTracker | None:
         if not isinstance(u, str):
             raise TypeError("str objects only")  # pyzmq's words
-        self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
 
     def send_pyobj(
         self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any
-    ) -> None:
-        self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+    ) -> MessageTracker | None:
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
         """``kwargs`` go to ``json.dumps``, except ``routing_id`` and ``group`` (to ``send``)."""
@@ -461,9 +477,9 @@ class Socket:
         flags: int = 0,
         copy: bool = True,
         **kwargs: Any,
-    ) -> None:
+    ) -> MessageTracker | None:
         """Send the frames ``serialize(msg)`` returns, as one message."""
-        self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+        return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
 
     # -- receiving ---------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ it *yields commands* (built with the functions below) and gets each command's re
         return msg
 
 Commands: ``recv``/``recv_multipart`` (optional ``timeout`` seconds -> ``TIMEOUT``), ``send``/
-``send_multipart``, ``poll`` (mask, timeout ms -> events), ``events`` (the wrapper's EVENTS, as
+``send_multipart`` (optional ``copy``/``track``; the result is what the adapter's send returned,
+e.g. a ``MessageTracker``), ``poll`` (mask, timeout ms -> events), ``events`` (the wrapper's EVENTS, as
 user code would read it), ``spawn``/``join``/``cancel`` (tasks/greenlets, native cancellation of the
 loop), ``checkpoint`` (let every other runnable task run once; never a sleep), ``new_event``/
 ``set_event``/``wait_event`` (native events), ``call(fn, *args)`` (run a plain function in the
@@ -78,6 +79,8 @@ class Send:
     data: Any
     multipart: bool
     flags: int = 0
+    copy: bool = True
+    track: bool = False
 
 
 @dataclass
@@ -142,12 +145,12 @@ def recv_multipart(sock: Any, copy: bool = True, timeout: float | None = None) -
     return Recv(sock, True, copy, timeout)
 
 
-def send(sock: Any, data: Any, flags: int = 0) -> Send:
-    return Send(sock, data, False, flags)
+def send(sock: Any, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Send:
+    return Send(sock, data, False, flags, copy, track)
 
 
-def send_multipart(sock: Any, parts: Any) -> Send:
-    return Send(sock, list(parts), True)
+def send_multipart(sock: Any, parts: Any, copy: bool = True, track: bool = False) -> Send:
+    return Send(sock, list(parts), True, 0, copy, track)
 
 
 def poll(sock: Any, mask: int = 1, timeout_ms: int | None = None) -> Poll:
@@ -247,8 +250,8 @@ class AwaitingDriver(Driver):
         """send / poll / checkpoint / wait_event, awaited; everything else by :meth:`_exec_now`."""
         if isinstance(cmd, Send):
             if cmd.multipart:
-                return await cmd.sock.send_multipart(cmd.data)
-            return await cmd.sock.send(cmd.data, cmd.flags)
+                return await cmd.sock.send_multipart(cmd.data, copy=cmd.copy, track=cmd.track)
+            return await cmd.sock.send(cmd.data, cmd.flags, copy=cmd.copy, track=cmd.track)
         if isinstance(cmd, Poll):
             return await cmd.sock.poll(cmd.timeout_ms, cmd.mask)
         if isinstance(cmd, Checkpoint):
@@ -491,7 +494,11 @@ class SelectorsDriver(Driver):
             if isinstance(cmd, Recv):
                 op = Op.recv_multipart(cmd.copy) if cmd.multipart else Op.recv(cmd.copy)
             else:
-                op = Op.send_multipart(cmd.data) if cmd.multipart else Op.send(cmd.data, cmd.flags)
+                op = (
+                    Op.send_multipart(cmd.data, 0, cmd.copy, cmd.track)
+                    if cmd.multipart
+                    else Op.send(cmd.data, cmd.flags, cmd.copy, cmd.track)
+                )
             pending = reactor.submit(cmd.sock, op, self._wake(task, token))
             task.blocked = ("op", cmd.sock, pending)
             if isinstance(cmd, Recv) and cmd.timeout is not None:

@@ -118,8 +118,8 @@ class GeventDriver(Driver):
                 timer.close()
         if isinstance(cmd, Send):
             if cmd.multipart:
-                return cmd.sock.send_multipart(cmd.data)
-            return cmd.sock.send(cmd.data, cmd.flags)
+                return cmd.sock.send_multipart(cmd.data, copy=cmd.copy, track=cmd.track)
+            return cmd.sock.send(cmd.data, cmd.flags, copy=cmd.copy, track=cmd.track)
         if isinstance(cmd, Poll):
             return cmd.sock.poll(cmd.timeout_ms, cmd.mask)
         if isinstance(cmd, Join):

@@ -106,15 +106,17 @@ class _StreamSocket:
                 if isinstance(status, BaseException):
                     fut.set_exception(status)
                 else:
-                    fut.set_result(None)
+                    fut.set_result(status)
                 return
 
-    async def send(self, parts: list[Any], flags: int) -> None:
+    async def send(
+        self, parts: list[Any], flags: int, copy: bool = True, track: bool = False
+    ) -> Any:
         fut: asyncio.Future[Any] = self.loop.create_future()
         self.send_waiters.append(fut)
-        self.stream.send_multipart(parts, flags=flags)
+        self.stream.send_multipart(parts, flags=flags, copy=copy, track=track)
         try:
-            await fut
+            return await fut
         except asyncio.CancelledError:
             # Still queued: take it back, so a cancelled send sent nothing (all or nothing).
             self.stream._discard_queued(parts)
@@ -161,8 +163,9 @@ class TornadoDriver(AsyncioDriver):
                 return TIMEOUT
         if isinstance(cmd, Send):
             parts = cmd.data if cmd.multipart else [cmd.data]
-            await cmd.sock.send(parts, 0 if cmd.multipart else cmd.flags)
-            return None
+            return await cmd.sock.send(
+                parts, 0 if cmd.multipart else cmd.flags, copy=cmd.copy, track=cmd.track
+            )
         if hasattr(cmd, "sock") and isinstance(cmd.sock, _StreamSocket):
             cmd.sock = cmd.sock.asock  # poll / events: the awaitable socket
         return await super()._exec(cmd)

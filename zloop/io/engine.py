@@ -78,7 +78,7 @@ from typing import Any
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
-from zloop.io.sendbuf import write_buffers
+from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
 from zloop.pipe import Msg, Pipe, SubscriptionMsg
 from zloop.protocol import (
@@ -97,6 +97,7 @@ from zloop.protocol import (
 from zloop.security import (
     NO_HANDLER_ACCEPTS,
     ZapClient,
+    ZapHandlerUnusable,
     ZapReplyError,
     find_zap_handler,
     make_mechanism,
@@ -192,7 +193,7 @@ class StreamEngine:
         self._buf = bytearray(RECV_BUFFER)
         self._view = memoryview(self._buf)
         self._read_size = RECV_BUFFER
-        self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
+        self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
         self._reading = False
@@ -489,18 +490,22 @@ class StreamEngine:
         """Ask the ZAP handler bound in our context (zloop.security), or apply libzmq's rules
         when none is bound: NULL and CURVE proceed unauthenticated unless ZAP_ENFORCE_DOMAIN is set,
         PLAIN fails the handshake (libzmq ``plain_server_t::process_hello``, and NULL / CURVE under
-        ZAP_ENFORCE_DOMAIN: HANDSHAKE_FAILED_NO_DETAIL with EFAULT)."""
+        ZAP_ENFORCE_DOMAIN: HANDSHAKE_FAILED_NO_DETAIL with EFAULT). A socket of the wrong type
+        bound at the ZAP endpoint refuses every handshake that needs ZAP the same way (libzmq
+        aborts the process there; admitting the peer would be a silent security fallback)."""
         mechanism = bytes(event.mechanism)
-        handler = find_zap_handler(self._core)
+        try:
+            handler = find_zap_handler(self._core)
+        except ZapHandlerUnusable as exc:
+            log.error("zloop: %s; refusing %s", exc, self._endpoint)
+            return self._refuse_without_zap()
         if handler is None:
             if mechanism in NO_HANDLER_ACCEPTS and not self._options.zap_enforce_domain:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
                 return not self._closed
             log.warning("zloop: %s needs a ZAP handler, none is bound; closing", self._endpoint)
-            self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, self._endpoint)
-            self._error(ErrorReason.PROTOCOL, errno.EFAULT)
-            return False
+            return self._refuse_without_zap()
         request = zap_request_frames(
             event,
             domain=self._options.zap_domain,
@@ -509,6 +514,11 @@ class StreamEngine:
         )
         self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
         return not self._closed
+
+    def _refuse_without_zap(self) -> bool:
+        self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, self._endpoint)
+        self._error(ErrorReason.PROTOCOL, errno.EFAULT)
+        return False
 
     def _zap_answer(self, reply: Msg | None) -> None:
         """I/O thread (a pipe command): the ZAP handler answered (None: it went away)."""

@@ -35,13 +35,12 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
 
 from zloop.constants import Event
 from zloop.io.engine import event_source
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread
-from zloop.io.sendbuf import write_buffers
+from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
 from zloop.protocol import HandshakeComplete
 
@@ -80,7 +79,7 @@ class RawEngine:
         self._endpoint = endpoint
         self._buf = bytearray(RECV_BUFFER)
         self._view = memoryview(self._buf)
-        self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
+        self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._writing = False
         self._reading = False
         self._held: list[bytes] | None = None  # a received chunk the full pipe did not take
