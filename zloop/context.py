@@ -7,15 +7,16 @@ messages are sent (or its LINGER expired), and finally stops the I/O threads.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from zloop import _real
 from zloop.constants import ContextOption, Errno, SocketOption
 from zloop.errors import ZMQError
 from zloop.inproc import InprocRegistry
 from zloop.socket import Socket
 
 if TYPE_CHECKING:
+    from zloop._real import LockType
     from zloop.io.reactor import IOThread
 
 #: libzmq's ZMQ_MAX_SOCKETS_DFLT and ZMQ_SOCKET_LIMIT.
@@ -27,15 +28,15 @@ class Context:
     """A ZeroMQ context. Thread-safe; sockets made from it are not."""
 
     _instance: ClassVar[Context | None] = None
-    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+    _instance_lock: ClassVar[LockType] = _real.Lock()
 
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         if isinstance(io_threads, bool) or not isinstance(io_threads, int) or io_threads < 0:
             raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, got {io_threads!r}")
         self._io_thread_count = io_threads
         self._io_threads: list[IOThread] = []
-        self._lock = threading.Lock()
-        self._all_closed = threading.Condition(self._lock)
+        self._lock = _real.Lock()
+        self._all_closed = _real.Condition(self._lock)
         self._sockets: set[Socket] = set()
         self._max_sockets = _MAX_SOCKETS_DEFAULT
         self._terminating = False

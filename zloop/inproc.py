@@ -8,10 +8,10 @@ Readiness works exactly as for tcp: each pipe end's owner is a socket whose mail
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from zloop import _real
 from zloop.constants import Errno, SocketType
 from zloop.errors import ZMQError
 from zloop.options import Options
@@ -41,7 +41,7 @@ class _PendingOwner:
     """Stands in for the binder of a name that is not bound yet; replays commands once it is."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         self._target: Socket | None = None
         self._queued: list[tuple[Callable[[], Any], int]] = []
         self.pipes: list[Pipe] = []
@@ -104,7 +104,7 @@ class InprocRegistry:
     """The names bound in one context, and the connects waiting for a name."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         self._bound: dict[str, Socket] = {}
         self._pending: dict[str, list[tuple[_PendingOwner, Pipe, Options]]] = {}
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zloop import _real
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
@@ -80,7 +80,7 @@ class Socket:
         self._levels: list[LevelSignal] = []
         # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
         # clear (see _apply_levels): a set can never land after the owner accounted for its command.
-        self._level_lock = threading.Lock()
+        self._level_lock = _real.Lock()
         self._endpoints: dict[str, list[Any]] = {}
         self._in_msg: Msg | None = None  # frames of a message being read frame by frame
         self._in_pipe: Pipe | None = None
@@ -97,7 +97,7 @@ class Socket:
         # close() the monitor stops when the last one ended, as libzmq stops it when the socket
         # object is destroyed, i.e. after its endpoints' closing events.
         self._event_sources = 0
-        self._sources_lock = threading.Lock()
+        self._sources_lock = _real.Lock()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"

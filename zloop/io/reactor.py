@@ -1,8 +1,9 @@
-"""The I/O thread: one ``selectors`` reactor with timers and a command mailbox.
+"""The I/O thread: one fd-polling reactor with timers and a command mailbox.
 
 Theory of operation
 -------------------
-An :class:`IOThread` runs one loop in its own thread::
+An :class:`IOThread` runs one loop in its own OS thread (a real one, and a real ``epoll``/``poll``,
+whatever gevent or eventlet monkey-patched: see :mod:`zloop._real`)::
 
     drain the mailbox (commands posted by sockets and by other threads)
     run the timers that are due
@@ -34,12 +35,12 @@ import contextlib
 import heapq
 import itertools
 import logging
-import selectors
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from zloop import _real
+from zloop._real import READ, WRITE
 from zloop.io.interfaces import IOObject
 from zloop.mailbox import Mailbox
 
@@ -83,17 +84,15 @@ class _FdEntry:
         self.writer: Callback | None = None
 
     def mask(self) -> int:
-        return (selectors.EVENT_READ if self.reader else 0) | (
-            selectors.EVENT_WRITE if self.writer else 0
-        )
+        return (READ if self.reader else 0) | (WRITE if self.writer else 0)
 
 
 class IOThread:
-    """One reactor thread (``selectors.DefaultSelector`` + timers + :class:`Mailbox`)."""
+    """One reactor thread (an OS thread polling fds + timers + :class:`Mailbox`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._selector = selectors.DefaultSelector()
+        self._selector = _real.FdPoller()
         self._mailbox = Mailbox()
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[tuple[float, int, Timer]] = []
@@ -101,9 +100,10 @@ class IOThread:
         self._seq = itertools.count()
         self._objects: set[IOObject] = set()
         self._stopping = False
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._selector.register(self._mailbox.fileno(), selectors.EVENT_READ, None)
+        self._stopped = False
+        # A real OS thread even under gevent/eventlet monkey-patching (see zloop._real).
+        self._thread = _real.Thread(self._run, name)
+        self._selector.register(self._mailbox.fileno(), READ)
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -126,15 +126,14 @@ class IOThread:
         self.post(self._begin_stop)
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._thread.join(timeout)
 
     @property
     def stopped(self) -> bool:
-        return self._stopped.is_set()
+        return self._stopped
 
     def in_io_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return _real.get_ident() == self._thread.ident
 
     def is_running(self) -> bool:
         return self._thread.is_alive()
@@ -155,10 +154,12 @@ class IOThread:
         if entry is None:
             entry = self._fds[fd] = _FdEntry()
             entry.reader = callback
-            self._selector.register(fd, entry.mask(), entry)
+            self._selector.register(fd, entry.mask())
         else:
+            had = entry.reader is not None
             entry.reader = callback
-            self._selector.modify(fd, entry.mask(), entry)
+            if not had:
+                self._selector.modify(fd, entry.mask())
 
     def remove_reader(self, fd: int) -> None:
         entry = self._fds.get(fd)
@@ -172,10 +173,12 @@ class IOThread:
         if entry is None:
             entry = self._fds[fd] = _FdEntry()
             entry.writer = callback
-            self._selector.register(fd, entry.mask(), entry)
+            self._selector.register(fd, entry.mask())
         else:
+            had = entry.writer is not None
             entry.writer = callback
-            self._selector.modify(fd, entry.mask(), entry)
+            if not had:
+                self._selector.modify(fd, entry.mask())
 
     def remove_writer(self, fd: int) -> None:
         entry = self._fds.get(fd)
@@ -202,7 +205,7 @@ class IOThread:
     def _update(self, fd: int, entry: _FdEntry) -> None:
         mask = entry.mask()
         if mask:
-            self._selector.modify(fd, mask, entry)
+            self._selector.modify(fd, mask)
         else:
             del self._fds[fd]
             self._selector.unregister(fd)
@@ -266,20 +269,17 @@ class IOThread:
                     break  # a timer ended the last lingering object
                 if more:
                     timeout = 0.0
-                for key, mask in selector.select(timeout):
-                    entry: _FdEntry | None = key.data
+                # The entries as they are now: a callback may close an fd whose number a later
+                # one reuses in this same turn, and the new owner must not get the old one's event.
+                for fd, entry, mask in [(fd, fds.get(fd), m) for fd, m in selector.poll(timeout)]:
                     if entry is None:  # the mailbox: commands run at the top of the loop
                         continue
-                    if mask & selectors.EVENT_READ and entry.reader is not None:
+                    if mask & READ and entry.reader is not None:
                         self._guard(entry.reader)  # may remove (and close) the fd
-                    if (
-                        mask & selectors.EVENT_WRITE
-                        and entry.writer is not None
-                        and fds.get(key.fd) is entry
-                    ):
+                    if mask & WRITE and entry.writer is not None and fds.get(fd) is entry:
                         self._guard(entry.writer)
         finally:
-            self._stopped.set()
+            self._stopped = True
             for fd in list(fds):
                 self.remove_fd(fd)
             selector.close()

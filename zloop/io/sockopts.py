@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
+from zloop import _real
 from zloop.io.endpoint import Endpoint
 from zloop.options import Options
 
@@ -63,6 +64,6 @@ def resolve_tcp(
         return socket.AF_INET6, (host, port)
     family = socket.AF_UNSPEC if options.ipv6 else socket.AF_INET
     flags = socket.AI_PASSIVE if passive else 0
-    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, flags)
+    infos = _real.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, flags)
     fam, _, _, _, addr = infos[0]
     return int(fam), (str(addr[0]), int(addr[1]))
