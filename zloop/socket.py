@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zloop import _real
+from zloop._sockattrs import declared_only_setattr, install_option_attributes
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
@@ -63,6 +64,39 @@ class _Handle:
 
 class Socket:
     """A ZeroMQ socket. Create it with ``Context.socket(type)``."""
+
+    # Options are attributes (``sock.linger = 0``, zloop._sockattrs); slots make any other name
+    # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_ctx_terminated",
+        "_endpoints",
+        "_event_sources",
+        "_in_index",
+        "_in_msg",
+        "_in_pipe",
+        "_last_endpoint",
+        "_level_lock",
+        "_levels",
+        "_mailbox",
+        "_monitor",
+        "_monitor_socket",
+        "_ops",
+        "_out_msg",
+        "_pattern",
+        "_rcvmore",
+        "_sources_lock",
+        "context",
+        "options",
+        "socket_type",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__slots__" not in cls.__dict__ and "__setattr__" not in cls.__dict__:
+            # A subclass with a __dict__: pyzmq's rule (options and declared names only).
+            cls.__setattr__ = declared_only_setattr  # type: ignore[method-assign]
 
     def __init__(self, context: Context, socket_type: int) -> None:
         try:
@@ -804,24 +838,8 @@ def _noop() -> None:
     pass
 
 
-def _option_property(option: SocketOption) -> property:
-    def fget(self: Socket) -> Any:
-        return self.getsockopt(option)
-
-    def fset(self: Socket, value: Any) -> None:
-        self.setsockopt(option, value)
-
-    return property(fget, fset, doc=f"The {option.name} socket option.")
-
-
-# pyzmq lets programs write ``sock.linger = 0`` / ``sock.rcvtimeo``; give every option an explicit
-# property of that name instead of routing attribute access through __getattr__. Iterate
-# ``__members__`` so that aliases (IDENTITY = ROUTING_ID ...) get their property too.
-for _upper, _opt in SocketOption.__members__.items():
-    _name = _upper.lower()
-    if _name not in Socket.__dict__ and _name not in ("fd", "events", "hwm", "type"):
-        setattr(Socket, _name, _option_property(_opt))
-del _upper, _opt, _name
+# ``sock.linger = 0``, ``sock.RCVTIMEO``, ``sub.subscribe = b"a"`` as in pyzmq.
+install_option_attributes(Socket)
 
 
 class _InprocEndpoint:
