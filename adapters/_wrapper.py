@@ -5,7 +5,9 @@ awaitable, a parked greenlet...). Everything that does not depend on the loop li
 
 * :func:`flavour` — the error module (``zmq`` or ``zloop``) matching a wrapped socket;
 * :class:`SocketWrapper` — holding the raw socket (``socket``), unwrapping a wrapper of the same
-  adapter, ``from_socket``, ``repr``, attribute pass-through, ``closed``, ``getsockopt``/``get``/
+  adapter, ``from_socket``, ``repr``, attribute pass-through (reads, and writes as pyzmq's sockets
+  take them: ``w.linger = 0`` and ``w.subscribe = b"a"`` reach the socket, a misspelt option raises
+  ``AttributeError``), ``closed``, ``getsockopt``/``get``/
   ``EVENTS`` (``EVENTS`` answered through the adapter's watcher when it has one, so a message given
   back by a cancelled receive counts), and the ``with`` statement;
 * :class:`SyncConveniences` / :class:`AsyncConveniences` — pyzmq's ``send_string / recv_string /
@@ -23,6 +25,7 @@ operations (``send``, ``recv``, ``poll``...), ``close`` and :meth:`SocketWrapper
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +48,21 @@ _POLLIN_POLLOUT: Final = 3
 
 _W = TypeVar("_W", bound="SocketWrapper")
 _R = TypeVar("_R")
+
+
+#: (class, name) pairs found declared by :func:`_declared`.
+_declared_seen: set[tuple[type, str]] = set()
+
+
+def _declared(cls: type, name: str) -> bool:
+    """Is ``name`` defined or annotated in ``cls`` or a base (pyzmq's rule for socket attributes)?"""
+    key = (cls, name)
+    if key in _declared_seen:
+        return True
+    if any(name in k.__dict__ or name in inspect.get_annotations(k) for k in cls.__mro__):
+        _declared_seen.add(key)
+        return True
+    return False
 
 
 def flavour(sock: Any) -> Any:
@@ -107,6 +125,16 @@ class SocketWrapper:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # As on pyzmq's sockets (zmq.green's and zmq.asyncio's included): a name the wrapper has
+        # (set on it, or defined or annotated in its class or a subclass) is the wrapper's; any
+        # other goes to the socket, where options are attributes and anything else raises
+        # AttributeError (``w.lingr = 0``).
+        if name in self.__dict__ or _declared(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._sock, name, value)
 
     @property
     def socket(self) -> Any:

@@ -129,12 +129,6 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
 
     # -- pass-through --------------------------------------------------------------------------------
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._sock, name, value)
-
     def _watched_events(self) -> int | None:
         watcher = self._watcher
         return watcher.events() if watcher is not None and not watcher.closed else None

@@ -189,10 +189,13 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
     ``send_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
     :mod:`zloop.adapters._wrapper`; the blocking operations are below."""
 
+    _w: Watcher | None
+    _b: GeventBackend | None
+
     def __init__(self, sock: Any) -> None:
         super().__init__(sock)
-        self._w: Watcher | None = None
-        self._b: GeventBackend | None = None
+        self._w = None
+        self._b = None
 
     def _watcher(self) -> Watcher:
         w = self._w

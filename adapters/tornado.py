@@ -28,7 +28,10 @@ handlers.
 
 Differences from pyzmq: ``flush(POLLIN)`` without an ``on_recv`` callback does not receive (pyzmq's
 discards the messages); the stream handles up to ``ZMQStream.batch`` messages per direction per
-loop iteration (pyzmq one), then yields to the loop.
+loop iteration (pyzmq one), then yields to the loop; as the stream reads the socket's attributes
+(``stream.linger``), writing an option attribute sets the socket's option (``stream.linger = 0``;
+pyzmq's stream keeps it as its own attribute, which changes nothing) while any other attribute
+is the stream's own, as in pyzmq.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import zloop
 
 from . import asyncio as _aio
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
@@ -72,6 +77,12 @@ class _StreamWaiter:
         self.stream._loop.call_soon(self.stream._handle_error, self, exc)
 
 
+#: Socket option attributes (``linger``, ``RCVTIMEO``, ``hwm``, ``subscribe`` ...).
+_OPTION_ATTRIBUTES = frozenset(
+    name for upper in zloop.SocketOption.__members__ for name in (upper, upper.lower())
+) | {"hwm", "subscribe", "unsubscribe"}
+
+
 class ZMQStream:
     """A callback stream over a zloop or pyzmq socket on a tornado IOLoop (see the module docstring)."""
 
@@ -99,6 +110,13 @@ class ZMQStream:
         if socket is None:
             raise AttributeError(name)
         return getattr(socket, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        socket = self.__dict__.get("socket") if name in _OPTION_ATTRIBUTES else None
+        if socket is not None:
+            setattr(socket, name, value)  # read through __getattr__: written there too
+        else:
+            object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return f"<zloop.adapters.tornado.ZMQStream {self.socket!r}>"

@@ -262,10 +262,13 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
     ``send_string`` ... ``recv_pyobj``, ``from_socket``, ``getsockopt``/``EVENTS``: see
     :mod:`zloop.adapters._wrapper`; the awaitable operations are below."""
 
+    _w: Watcher | None
+    _run: Any
+
     def __init__(self, sock: Any) -> None:
         super().__init__(sock)
-        self._w: Watcher | None = None
-        self._run: Any = None
+        self._w = None
+        self._run = None
 
     def _watcher(self) -> Watcher:
         w = self._w

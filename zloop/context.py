@@ -14,12 +14,11 @@ As in pyzmq, leaving a ``with Context() as ctx:`` block calls :meth:`Context.des
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from zloop import lifetime
+from zloop import _real, lifetime
 from zloop.constants import ContextOption, Errno, SocketOption
 from zloop.errors import ZMQError
 from zloop.inproc import InprocRegistry
@@ -27,6 +26,7 @@ from zloop.options import set_common
 from zloop.socket import Socket
 
 if TYPE_CHECKING:
+    from zloop._real import LockType
     from zloop.io.reactor import IOThread
     from zloop.socket_core import SocketCore
 
@@ -41,8 +41,8 @@ class ContextCore:
     def __init__(self, io_threads: int) -> None:
         self.io_thread_count = io_threads
         self.io_threads: list[IOThread] = []
-        self.lock = threading.Lock()
-        self._all_closed = threading.Condition(self.lock)
+        self.lock = _real.Lock()
+        self._all_closed = _real.Condition(self.lock)
         #: Open sockets, in creation order (the exit flush closes them in that order).
         self.sockets: dict[SocketCore, None] = {}
         self.max_sockets = _MAX_SOCKETS_DEFAULT
@@ -168,8 +168,8 @@ class ContextCore:
     def mark_forked(self, parent: int) -> None:
         """In a fork's child (see zloop.lifetime): mark this context and its sockets dead."""
         self.forked_from = parent
-        self.lock = threading.Lock()  # another thread may have held it at the fork
-        self._all_closed = threading.Condition(self.lock)
+        self.lock = _real.Lock()  # another thread may have held it at the fork
+        self._all_closed = _real.Condition(self.lock)
         self.io_threads = []
         for core in list(self.sockets):
             core.mark_forked(parent)
@@ -196,7 +196,7 @@ class Context:
 
     _instance: ClassVar[Context | None] = None
     _instance_pid: ClassVar[int] = 0
-    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+    _instance_lock: ClassVar[LockType] = _real.Lock()
 
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         if isinstance(io_threads, bool) or not isinstance(io_threads, int) or io_threads < 0:
@@ -216,7 +216,7 @@ class Context:
         """The process-wide shared context (made anew if the previous one was terminated, or
         belongs to the parent of a fork)."""
         if cls._instance_pid != os.getpid():
-            cls._instance_lock = threading.Lock()  # another thread may have held it at the fork
+            cls._instance_lock = _real.Lock()  # another thread may have held it at the fork
         with cls._instance_lock:
             inst = cls._instance
             if inst is None or inst.closed or cls._instance_pid != os.getpid():

@@ -9,10 +9,10 @@ The registry deals in socket cores (:mod:`zloop.socket_core`), never in the Sock
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from zloop import _real
 from zloop.constants import Errno, SocketType
 from zloop.errors import ZMQError
 from zloop.options import Options
@@ -42,7 +42,7 @@ class _PendingOwner:
     """Stands in for the binder of a name that is not bound yet; replays commands once it is."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         self._target: Socket | None = None
         self._queued: list[tuple[Callable[[], Any], int]] = []
         self.pipes: list[Pipe] = []
@@ -108,7 +108,7 @@ class InprocRegistry:
     """The names bound in one context, and the connects waiting for a name."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         self._bound: dict[str, Socket] = {}
         self._pending: dict[str, list[tuple[_PendingOwner, Pipe, Options]]] = {}
 

@@ -42,11 +42,12 @@ import atexit
 import contextlib
 import logging
 import os
-import threading
 import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from zloop import _real
 
 if TYPE_CHECKING:
     from zloop.context import ContextCore
@@ -63,17 +64,17 @@ class _Reaper:
         self._jobs: deque[Job] = deque()
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._wfd, False)
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._thread: _real.Thread | None = None
+        self._start_lock = _real.Lock()
         #: Held while a job runs: the exit flush takes it to wait for the job in progress.
-        self._running = threading.Lock()
+        self._running = _real.Lock()
 
     def start(self) -> None:
         """Start the thread if it is not running (any thread; never from a finalizer)."""
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
-                    thread = threading.Thread(target=self._run, name="zloop-reaper", daemon=True)
+                    thread = _real.Thread(self._run, "zloop-reaper")  # a daemon
                     thread.start()
                     self._thread = thread
 
@@ -81,7 +82,7 @@ class _Reaper:
         """Run ``job`` in the reaper. Safe anywhere, a finalizer inside the GC included."""
         self._jobs.append(job)
         with contextlib.suppress(BlockingIOError):  # a full pipe is already a wake-up
-            os.write(self._wfd, b"\0")
+            _real.write_fd(self._wfd, b"\0")
 
     def run_pending(self) -> None:
         """Run the queued jobs in the calling thread, after the one in progress (exit)."""
@@ -103,7 +104,7 @@ class _Reaper:
     def _run(self) -> None:
         while True:
             try:
-                os.read(self._rfd, 4096)
+                _real.read_fd(self._rfd, 4096)
             except InterruptedError:  # pragma: no cover - PEP 475 retries for us
                 continue
             with self._running:
@@ -114,7 +115,7 @@ _reaper = _Reaper()
 _pid = os.getpid()
 #: Contexts of this process that are not terminated yet, in creation order (the exit flush).
 _live: dict[ContextCore, None] = {}
-_live_lock = threading.Lock()
+_live_lock = _real.Lock()
 _exiting = False
 
 
@@ -151,10 +152,6 @@ def warn_unclosed(what: str) -> None:
         warnings.warn(what, ResourceWarning, stacklevel=2)
 
 
-def _thread_alive(ident: int) -> bool:
-    return any(thread.ident == ident for thread in threading.enumerate())
-
-
 def _flush_at_exit() -> None:
     """Close what the program left open and deliver what it queued (see the module docstring)."""
     global _exiting
@@ -162,12 +159,12 @@ def _flush_at_exit() -> None:
         return
     _reaper.run_pending()
     _exiting = True
-    me = threading.get_ident()
+    me = _real.get_ident()
     with _live_lock:
         contexts = list(_live)
     for core in contexts:
         try:
-            core.flush_at_exit(lambda ident: ident != me and _thread_alive(ident))
+            core.flush_at_exit(lambda ident: ident != me and _real.thread_alive(ident))
         except Exception:
             log.exception("zloop: flushing %r at exit failed", core)
 
@@ -177,7 +174,7 @@ def _after_fork_in_child() -> None:
     parent = _pid
     _pid = os.getpid()
     # Locks another thread held at the fork stay held forever in the child: make new ones.
-    _live_lock = threading.Lock()
+    _live_lock = _real.Lock()
     inherited = list(_live)
     _live.clear()
     _reaper = _Reaper()

@@ -32,9 +32,9 @@ is sent whole or not at all.
 from __future__ import annotations
 
 import struct
-import threading
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from zloop import _real
 from zloop.constants import Errno, Event, Flag, SocketOption, SocketType
 from zloop.errors import ZMQError
 
@@ -83,7 +83,7 @@ class Monitor:
         self.events = events
         #: Events that could not be published (reader absent, slow or gone).
         self.dropped = 0
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         sock = context.socket(SocketType.PAIR)
         try:
             sock.setsockopt(SocketOption.LINGER, 0)  # never hold up context termination

@@ -215,6 +215,9 @@ def _check_available(option: SocketOption) -> None:
 
         if not has_curve():
             raise ZMQError(Errno.EINVAL, f"{option.name}: CURVE is not available. {NACL_MISSING}")
+        # Imported by the application's thread, not on the I/O thread's first CURVE handshake (a
+        # fork() during an import there would leave that module's import lock held in the child).
+        import zloop.protocol.curve  # noqa: F401
 
 
 def _set_security(options: Options, option: SocketOption, value: Any) -> None:

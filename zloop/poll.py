@@ -11,11 +11,11 @@ ready while we block always wakes us. Timeouts are in milliseconds (None or nega
 
 from __future__ import annotations
 
-import select as _select
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from zloop import _real
 from zloop.constants import Errno, PollEvent, SocketOption
 from zloop.errors import ZMQError
 
@@ -63,11 +63,11 @@ def _check(items: Sequence[_Item], ready_fds: dict[int, int]) -> list[tuple[Any,
         else:
             raw = ready_fds.get(item.fd, 0)
             got = 0
-            if raw & (_select.POLLIN | _select.POLLPRI | _select.POLLHUP):
+            if raw & (_real.POLLIN | _real.POLLPRI | _real.POLLHUP):
                 got |= POLLIN
-            if raw & _select.POLLOUT:
+            if raw & _real.POLLOUT:
                 got |= POLLOUT
-            if raw & (_select.POLLERR | _select.POLLNVAL):
+            if raw & (_real.POLLERR | _real.POLLNVAL):
                 got |= POLLERR
             got &= item.events | POLLERR
         if got:
@@ -76,17 +76,17 @@ def _check(items: Sequence[_Item], ready_fds: dict[int, int]) -> list[tuple[Any,
 
 
 def _os_poll(items: Sequence[_Item], timeout_ms: int) -> dict[int, int]:
-    poller = _select.poll()
+    poller = _real.poll()  # blocks the OS thread even under gevent, as zmq_poll does
     registered: dict[int, int] = {}
     for item in items:
         if item.is_socket:
-            mask = _select.POLLIN  # the signal fd only ever becomes readable
+            mask = _real.POLLIN  # the signal fd only ever becomes readable
         else:
             mask = 0
             if item.events & POLLIN:
-                mask |= _select.POLLIN | _select.POLLPRI
+                mask |= _real.POLLIN | _real.POLLPRI
             if item.events & POLLOUT:
-                mask |= _select.POLLOUT
+                mask |= _real.POLLOUT
         registered[item.fd] = registered.get(item.fd, 0) | mask
     for fd, mask in registered.items():
         poller.register(fd, mask)
@@ -109,7 +109,7 @@ def _poll_items(items: Sequence[_Item], timeout: float | None) -> list[tuple[Any
                 return []
             wait_ms = max(1, int(remaining * 1000 + 0.999))
         if not items:
-            time.sleep(wait_ms / 1000 if wait_ms >= 0 else 3600)
+            _real.sleep(wait_ms / 1000 if wait_ms >= 0 else 3600)
             continue
         ready_fds = _os_poll(items, wait_ms)
 

@@ -32,13 +32,13 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
-import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from zloop import lifetime
+from zloop import _real, lifetime
+from zloop._sockattrs import declared_only_setattr, install_option_attributes
 from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
@@ -64,8 +64,38 @@ _T = TypeVar("_T")
 class Socket:
     """A ZeroMQ socket. Create it with ``Context.socket(type)``."""
 
-    #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
-    copy_threshold: int = COPY_THRESHOLD
+    # Options are attributes (``sock.linger = 0``, zloop._sockattrs); slots make any other name
+    # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_core",
+        "_ctx_terminated",
+        "_endpoints",
+        "_finalizer",
+        "_in_index",
+        "_in_msg",
+        "_in_pipe",
+        "_last_endpoint",
+        "_level_lock",
+        "_levels",
+        "_mailbox",
+        "_monitor_socket",
+        "_out_msg",
+        "_pattern",
+        "_queued",
+        "_rcvmore",
+        "context",
+        "copy_threshold",
+        "options",
+        "socket_type",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__slots__" not in cls.__dict__ and "__setattr__" not in cls.__dict__:
+            # A subclass with a __dict__: pyzmq's rule (options and declared names only).
+            cls.__setattr__ = declared_only_setattr  # type: ignore[method-assign]
 
     def __init__(self, context: Context, socket_type: int) -> None:
         try:
@@ -106,6 +136,8 @@ class Socket:
             self, _collected, core, f"<zloop.Socket({stype.name}) at {id(self):#x}>"
         )
         self._finalizer.atexit = False  # the exit flush (zloop.lifetime) closes live sockets
+        #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
+        self.copy_threshold: int = COPY_THRESHOLD
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"
@@ -584,7 +616,7 @@ class Socket:
             if self._levels:
                 self._refresh_levels()
             raise Again()
-        self._core.home = threading.get_ident()
+        self._core.home = _real.get_ident()
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -597,7 +629,7 @@ class Socket:
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Wait up to ``timeout`` ms (None/-1 = forever) until EVENTS & flags; return those events."""
         self._check_usable()
-        self._core.home = threading.get_ident()
+        self._core.home = _real.get_ident()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
         while True:
             ready = self._events() & flags
@@ -799,24 +831,8 @@ def _collected(core: SocketCore, name: str) -> None:
     lifetime.adopt(core.close)
 
 
-def _option_property(option: SocketOption) -> property:
-    def fget(self: Socket) -> Any:
-        return self.getsockopt(option)
-
-    def fset(self: Socket, value: Any) -> None:
-        self.setsockopt(option, value)
-
-    return property(fget, fset, doc=f"The {option.name} socket option.")
-
-
-# pyzmq lets programs write ``sock.linger = 0`` / ``sock.rcvtimeo``; give every option an explicit
-# property of that name instead of routing attribute access through __getattr__. Iterate
-# ``__members__`` so that aliases (IDENTITY = ROUTING_ID ...) get their property too.
-for _upper, _opt in SocketOption.__members__.items():
-    _name = _upper.lower()
-    if _name not in Socket.__dict__ and _name not in ("fd", "events", "hwm", "type"):
-        setattr(Socket, _name, _option_property(_opt))
-del _upper, _opt, _name
+# ``sock.linger = 0``, ``sock.RCVTIMEO``, ``sub.subscribe = b"a"`` as in pyzmq.
+install_option_attributes(Socket)
 
 
 class _InprocEndpoint:

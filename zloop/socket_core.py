@@ -21,11 +21,11 @@ fds and I/O threads are the parent's, so it must not be touched there; using it 
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from zloop import _real
 from zloop.constants import Errno, SocketType
 from zloop.errors import ZMQError
 from zloop.io.signaler import LevelSignal
@@ -61,7 +61,7 @@ class SocketCore:
         self.levels: list[LevelSignal] = []
         # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
         # clear (Socket._clear_level): a set can never land after the owner accounted for its command.
-        self.level_lock = threading.Lock()
+        self.level_lock = _real.Lock()
         self.endpoints: dict[str, list[Any]] = {}
         self.closed = False
         #: Set by the command Context.term posts (and in a forked child).
@@ -70,14 +70,14 @@ class SocketCore:
         self.forked_from = 0
         #: The thread that made the socket or last blocked in it (the exit flush leaves a socket
         #: that a live thread other than the exiting one is using).
-        self.home = threading.get_ident()
+        self.home = _real.get_ident()
         # Event hook called by the I/O thread and bind (thread-safe): a Monitor, or None.
         self.monitor: Callable[[int, int, str], None] | None = None
         # I/O objects that may still emit events (connecters, engines: see event_source); after
         # close() the monitor stops when the last one ended, as libzmq stops it when the socket
         # object is destroyed, i.e. after its endpoints' closing events.
         self._event_sources = 0
-        self._sources_lock = threading.Lock()
+        self._sources_lock = _real.Lock()
         self._socket = weakref.ref(owner)
 
     def __repr__(self) -> str:

@@ -36,12 +36,11 @@ large part is still queued; zloop returns one tracker for every tracked part of 
 
 from __future__ import annotations
 
-import threading
 import time
 import weakref
-from _thread import allocate_lock
 from typing import Any
 
+from zloop import _real
 from zloop.errors import NotDone
 
 __all__ = ["COPY_THRESHOLD", "MessageTracker", "is_tracked_view", "track_view"]
@@ -59,7 +58,7 @@ class _Latch:
     __slots__ = ("_lock", "is_set")
 
     def __init__(self) -> None:
-        self._lock = allocate_lock()
+        self._lock = _real.Lock()
         self._lock.acquire()
         self.is_set = False
 
@@ -71,7 +70,7 @@ class _Latch:
     def wait(self, timeout: float) -> bool:
         if self.is_set:
             return True
-        if self._lock.acquire(True, min(timeout, threading.TIMEOUT_MAX)):
+        if self._lock.acquire(True, min(timeout, _real.TIMEOUT_MAX)):
             self._lock.release()
         return self.is_set
 
@@ -88,13 +87,14 @@ class MessageTracker:
 
     def __init__(self, *towatch: Any) -> None:
         self._latch: _Latch | None = None  # the buffer zloop tracks itself (see track_view)
-        self.events: set[threading.Event] = set()
+        # Events: ``threading.Event`` or anything shaped like one (a patched, green one...).
+        self.events: set[Any] = set()
         self.peers: set[MessageTracker] = set()
         for obj in towatch:
-            if isinstance(obj, threading.Event):
-                self.events.add(obj)
-            elif isinstance(obj, MessageTracker):
+            if isinstance(obj, MessageTracker):
                 self.peers.add(obj)
+            elif callable(getattr(obj, "is_set", None)) and callable(getattr(obj, "wait", None)):
+                self.events.add(obj)
             else:
                 from zloop.message import Frame  # lazy: the frame module builds trackers
 

@@ -60,7 +60,7 @@ def test_connecting_router_names_peer_by_identity_even_if_handshake_wins_the_rac
     server = make_socket(ctx, zloop.DEALER, routing_id=b"peer-id")
     endpoint = bind(server, "tcp", tmp_path)
     router = make_socket(ctx, zloop.ROUTER)
-    attach = router.attach_pipe
+    attach = zloop.Socket.attach_pipe
     handshaken = threading.Event()
     engine_ready = Session.engine_ready
 
@@ -68,13 +68,15 @@ def test_connecting_router_names_peer_by_identity_even_if_handshake_wins_the_rac
         engine_ready(self, handshake)  # publishes the peer's properties on the pipe
         handshaken.set()
 
-    def attach_after_handshake(pipe: Any, pending: bool = False) -> None:
-        # Force the interleaving: the I/O thread completes the handshake first.
-        assert handshaken.wait(DEADLINE_MS / 1000), "the handshake never completed"
-        attach(pipe, pending)
+    def attach_after_handshake(self: zloop.Socket, pipe: Any, pending: bool = False) -> None:
+        # Force the interleaving for the router: the I/O thread completes the handshake first.
+        if self is router:
+            assert handshaken.wait(DEADLINE_MS / 1000), "the handshake never completed"
+        attach(self, pipe, pending)
 
     monkeypatch.setattr(Session, "engine_ready", engine_ready_then_signal)
-    monkeypatch.setattr(router, "attach_pipe", attach_after_handshake)
+    # On the class: a zloop.Socket has __slots__, an instance cannot shadow a method.
+    monkeypatch.setattr(zloop.Socket, "attach_pipe", attach_after_handshake)
     router.connect(endpoint)
     monkeypatch.undo()
     server.send(b"hello")

@@ -33,11 +33,10 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from zloop import z85
+from zloop import _real, z85
 from zloop.auth.certs import load_certificates
 
 __all__ = ["CURVE_ALLOW_ANY", "VERSION", "Authenticator", "CredentialsProvider", "PendingVerdict"]
@@ -104,7 +103,7 @@ class Authenticator:
         self.allow_any = False
         self.credentials_providers: dict[str, CredentialsProvider] = {}
         self.zap_socket: Any = None
-        self._lock = threading.RLock()
+        self._lock = _real.RLock()
 
     # -- life cycle -------------------------------------------------------------------------------
 

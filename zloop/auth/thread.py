@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import threading
 from typing import Any
 
+from zloop import _real
 from zloop.auth.base import Authenticator
 from zloop.constants import Errno
 from zloop.errors import Again, ContextTerminated, ZMQError
@@ -42,7 +42,7 @@ class ThreadAuthenticator(Authenticator):
         log: logging.Logger | None = None,
     ) -> None:
         super().__init__(context, encoding, log)
-        self._thread: threading.Thread | None = None
+        self._thread: _real.Thread | None = None
         self._stop_tx: Any = None
         self._stop_rx: Any = None
 
@@ -63,7 +63,9 @@ class ThreadAuthenticator(Authenticator):
         tx = self._socket(_PAIR)
         tx.connect(name)
         self._stop_rx, self._stop_tx = rx, tx
-        self._thread = threading.Thread(target=self._run, name="zloop-auth", daemon=True)
+        # A real OS thread even under gevent's patch_all (zloop._real): a green one would not
+        # answer a handshake while the application blocks in a plain (non-green) call.
+        self._thread = _real.Thread(self._run, "zloop-auth")
         self._thread.start()
 
     def is_alive(self) -> bool:

@@ -19,6 +19,7 @@ import logging
 import random
 import socket
 
+from zloop import _real
 from zloop.constants import Event
 from zloop.io.endpoint import Endpoint
 from zloop.io.engine import event_source
@@ -115,11 +116,11 @@ class TransportConnecter:
     def _open(self) -> socket.socket:
         endpoint = self._endpoint
         if endpoint.transport == "ipc":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _real.Socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._target = endpoint.path or ""
         else:
             family, addr = resolve_tcp(endpoint, self._options, passive=False)
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = _real.Socket(family, socket.SOCK_STREAM)
             self._target = addr
         return sock
 

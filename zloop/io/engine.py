@@ -71,10 +71,10 @@ import contextlib
 import errno
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from zloop import _real
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
 from zloop.io.reactor import IOThread, Timer
@@ -207,7 +207,7 @@ class StreamEngine:
         self._hb_ttl_timer: Timer | None = None
         # Owner of the sending side (see "Direct writes"): the I/O thread holds it around all its
         # work on this connection, an application thread only tries it (never blocks on it).
-        self._lock = threading.RLock()
+        self._lock = _real.RLock()
         # A direct write is allowed once per arrival of peer data: replies (request/reply,
         # ping-pong) skip the I/O thread, while a one-way stream keeps being batched by _pump
         # (one syscall per batch, and SNDHWM fills as it always did).

@@ -1,8 +1,9 @@
-"""The I/O thread: one ``selectors`` reactor with timers and a command mailbox.
+"""The I/O thread: one fd-polling reactor with timers and a command mailbox.
 
 Theory of operation
 -------------------
-An :class:`IOThread` runs one loop in its own thread::
+An :class:`IOThread` runs one loop in its own OS thread (a real one, and a real ``epoll``/``poll``,
+whatever gevent or eventlet monkey-patched: see :mod:`zloop._real`)::
 
     drain the mailbox (commands posted by sockets and by other threads)
     run the timers that are due
@@ -37,12 +38,12 @@ import contextlib
 import heapq
 import itertools
 import logging
-import selectors
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from zloop import _real
+from zloop._real import READ, WRITE
 from zloop.io.interfaces import IOObject
 from zloop.mailbox import Mailbox
 
@@ -86,17 +87,15 @@ class _FdEntry:
         self.writer: Callback | None = None
 
     def mask(self) -> int:
-        return (selectors.EVENT_READ if self.reader else 0) | (
-            selectors.EVENT_WRITE if self.writer else 0
-        )
+        return (READ if self.reader else 0) | (WRITE if self.writer else 0)
 
 
 class IOThread:
-    """One reactor thread (``selectors.DefaultSelector`` + timers + :class:`Mailbox`)."""
+    """One reactor thread (an OS thread polling fds + timers + :class:`Mailbox`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._selector = selectors.DefaultSelector()
+        self._selector = _real.FdPoller()
         self._mailbox = Mailbox()
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[tuple[float, int, Timer]] = []
@@ -107,10 +106,11 @@ class IOThread:
         #: Interpreter exit began (see begin_exit): lingering sessions stop waiting for peers.
         self.exiting = False
         # Waiters of finish_closed_sockets, set once no object of a closed socket is left.
-        self._closed_waiters: list[threading.Event] = []
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._selector.register(self._mailbox.fileno(), selectors.EVENT_READ, None)
+        self._closed_waiters: list[_real.Event] = []
+        self._stopped = False
+        # A real OS thread even under gevent/eventlet monkey-patching (see zloop._real).
+        self._thread = _real.Thread(self._run, name)
+        self._selector.register(self._mailbox.fileno(), READ)
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -139,7 +139,7 @@ class IOThread:
     def finish_closed_sockets(self, timeout: float | None = None) -> bool:
         """Thread-safe: wait until every object kept for a closed socket (a lingering session, a
         listener being closed) has ended; False on timeout."""
-        done = threading.Event()
+        done = _real.Event()
         self.post(lambda: self._add_closed_waiter(done))
         while not done.wait(0.05 if timeout is None else timeout):
             if not self._thread.is_alive():
@@ -149,15 +149,14 @@ class IOThread:
         return True
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._thread.join(timeout)
 
     @property
     def stopped(self) -> bool:
-        return self._stopped.is_set()
+        return self._stopped
 
     def in_io_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return _real.get_ident() == self._thread.ident
 
     def is_running(self) -> bool:
         return self._thread.is_alive()
@@ -180,10 +179,12 @@ class IOThread:
         if entry is None:
             entry = self._fds[fd] = _FdEntry()
             entry.reader = callback
-            self._selector.register(fd, entry.mask(), entry)
+            self._selector.register(fd, entry.mask())
         else:
+            had = entry.reader is not None
             entry.reader = callback
-            self._selector.modify(fd, entry.mask(), entry)
+            if not had:
+                self._selector.modify(fd, entry.mask())
 
     def remove_reader(self, fd: int) -> None:
         entry = self._fds.get(fd)
@@ -197,10 +198,12 @@ class IOThread:
         if entry is None:
             entry = self._fds[fd] = _FdEntry()
             entry.writer = callback
-            self._selector.register(fd, entry.mask(), entry)
+            self._selector.register(fd, entry.mask())
         else:
+            had = entry.writer is not None
             entry.writer = callback
-            self._selector.modify(fd, entry.mask(), entry)
+            if not had:
+                self._selector.modify(fd, entry.mask())
 
     def remove_writer(self, fd: int) -> None:
         entry = self._fds.get(fd)
@@ -227,7 +230,7 @@ class IOThread:
     def _update(self, fd: int, entry: _FdEntry) -> None:
         mask = entry.mask()
         if mask:
-            self._selector.modify(fd, mask, entry)
+            self._selector.modify(fd, mask)
         else:
             del self._fds[fd]
             self._selector.unregister(fd)
@@ -244,7 +247,7 @@ class IOThread:
         for obj in list(self._objects):
             self._guard(obj.io_exit)
 
-    def _add_closed_waiter(self, done: threading.Event) -> None:
+    def _add_closed_waiter(self, done: _real.Event) -> None:
         self._closed_waiters.append(done)
         self._check_closed_waiters()
 
@@ -306,20 +309,17 @@ class IOThread:
                     break  # a timer ended the last lingering object
                 if more:
                     timeout = 0.0
-                for key, mask in selector.select(timeout):
-                    entry: _FdEntry | None = key.data
+                # The entries as they are now: a callback may close an fd whose number a later
+                # one reuses in this same turn, and the new owner must not get the old one's event.
+                for fd, entry, mask in [(fd, fds.get(fd), m) for fd, m in selector.poll(timeout)]:
                     if entry is None:  # the mailbox: commands run at the top of the loop
                         continue
-                    if mask & selectors.EVENT_READ and entry.reader is not None:
+                    if mask & READ and entry.reader is not None:
                         self._guard(entry.reader)  # may remove (and close) the fd
-                    if (
-                        mask & selectors.EVENT_WRITE
-                        and entry.writer is not None
-                        and fds.get(key.fd) is entry
-                    ):
+                    if mask & WRITE and entry.writer is not None and fds.get(fd) is entry:
                         self._guard(entry.writer)
         finally:
-            self._stopped.set()
+            self._stopped = True
             for done in self._closed_waiters:
                 done.set()
             for fd in list(fds):

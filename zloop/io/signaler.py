@@ -2,7 +2,8 @@
 
 A :class:`Signaler` is a one-bit, thread-safe "something happened" flag that a selector can watch:
 an ``eventfd`` on Linux (one fd, counter semantics, many ``send`` calls coalesce into one readable
-state) and a non-blocking socketpair elsewhere. ``send`` may be called from any thread; ``recv`` (which
+state) and a non-blocking pipe elsewhere. Its lock and its ``wait`` are the real OS ones whatever
+gevent or eventlet patched (:mod:`zloop._real`): the I/O thread waits and signals through it. ``send`` may be called from any thread; ``recv`` (which
 clears the readable state) and ``wait`` belong to the owning thread.
 
 A :class:`LevelSignal` is a Signaler that mirrors a boolean state exactly: ``set`` and ``clear`` are
@@ -13,9 +14,8 @@ the fd in a state that disagrees with the last call.
 from __future__ import annotations
 
 import os
-import select
-import socket
-import threading
+
+from zloop import _real
 
 _HAS_EVENTFD = hasattr(os, "eventfd")
 
@@ -23,26 +23,22 @@ _HAS_EVENTFD = hasattr(os, "eventfd")
 class Signaler:
     """A readable-when-signalled file descriptor."""
 
-    __slots__ = ("_closed", "_lock", "_poller", "_rfd", "_rsock", "_wfd", "_wsock")
+    __slots__ = ("_closed", "_lock", "_poller", "_rfd", "_wfd")
 
     def __init__(self) -> None:
-        self._rsock: socket.socket | None = None
-        self._wsock: socket.socket | None = None
         if _HAS_EVENTFD:
             fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self._rfd = self._wfd = fd
         else:  # pragma: no cover - non-Linux
-            r, w = socket.socketpair()
-            r.setblocking(False)
-            w.setblocking(False)
-            self._rsock, self._wsock = r, w
-            self._rfd, self._wfd = r.fileno(), w.fileno()
-        self._poller = select.poll()
-        self._poller.register(self._rfd, select.POLLIN)
+            self._rfd, self._wfd = os.pipe()  # not inheritable (PEP 446)
+            os.set_blocking(self._rfd, False)
+            os.set_blocking(self._wfd, False)
+        self._poller = _real.poll()
+        self._poller.register(self._rfd, _real.READ)
         self._closed = False
         # send() may race with close() from another thread; the lock makes sure a late send never
         # writes to a closed (and possibly reused) fd number.
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
 
     def fileno(self) -> int:
         """The fd to watch for readability (-1 once closed)."""
@@ -57,8 +53,8 @@ class Signaler:
                 if _HAS_EVENTFD:
                     os.eventfd_write(self._wfd, 1)
                 else:  # pragma: no cover - non-Linux
-                    os.write(self._wfd, b"\x00")
-            except BlockingIOError:  # pragma: no cover - socketpair buffer full: already readable
+                    _real.write_fd(self._wfd, b"\x00")
+            except BlockingIOError:  # pragma: no cover - pipe buffer full: already readable
                 pass
 
     def recv(self) -> bool:
@@ -70,7 +66,7 @@ class Signaler:
                 if _HAS_EVENTFD:
                     os.eventfd_read(self._rfd)
                 else:  # pragma: no cover - non-Linux
-                    while os.read(self._rfd, 4096):
+                    while _real.read_fd(self._rfd, 4096):
                         pass
             except BlockingIOError:
                 return False
@@ -90,11 +86,9 @@ class Signaler:
             if self._closed:
                 return
             self._closed = True
-        if self._rsock is not None and self._wsock is not None:  # pragma: no cover
-            self._rsock.close()
-            self._wsock.close()
-        else:
-            os.close(self._rfd)
+        _real.close_fd(self._rfd)
+        if self._wfd != self._rfd:  # pragma: no cover - non-Linux
+            _real.close_fd(self._wfd)
 
 
 class LevelSignal:
@@ -105,7 +99,7 @@ class LevelSignal:
     def __init__(self, mask: int) -> None:
         self.mask = mask
         self._signaler = Signaler()
-        self._lock = threading.Lock()
+        self._lock = _real.Lock()
         self._is_set = False
 
     def fileno(self) -> int:

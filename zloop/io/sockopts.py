@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import encodings.idna  # noqa: F401  (see below)
 import socket
 
+from zloop import _real
 from zloop.io.endpoint import Endpoint
 from zloop.options import Options
 
@@ -63,6 +65,9 @@ def resolve_tcp(
         return socket.AF_INET6, (host, port)
     family = socket.AF_UNSPEC if options.ipv6 else socket.AF_INET
     flags = socket.AI_PASSIVE if passive else 0
-    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, flags)
+    # getaddrinfo encodes a str host with the "idna" codec, imported here at zloop's import rather
+    # than on the I/O thread's first resolve: a fork() in the middle of that import would leave the
+    # child's import lock for it held forever (its first tcp connect would hang).
+    infos = _real.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, flags)
     fam, _, _, _, addr = infos[0]
     return int(fam), (str(addr[0]), int(addr[1]))

@@ -27,8 +27,8 @@ import shutil
 import socket
 import stat
 import tempfile
-import threading
 
+from zloop import _real
 from zloop.constants import Event
 from zloop.errors import ZMQError
 from zloop.io.connecter import TransportConnecter
@@ -80,7 +80,7 @@ class BoundEndpoint:
         self._tmp_dir = tmp_dir
         self._sessions: set[Session] = set()
         self._closed = False
-        self._released = threading.Event()
+        self._released = _real.Event()
         self._pause: Timer | None = None
         event_source(socket_core, 1)  # until _close emitted CLOSED (before MONITOR_STOPPED)
 
@@ -147,7 +147,7 @@ class BoundEndpoint:
             if self._closed:
                 return
             try:
-                sock, _ = self._lsock.accept()
+                sock, _ = _real.accept(self._lsock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -211,7 +211,7 @@ def _bind_tcp(
         raise ZMQError(
             errno.ENODEV, f"cannot bind {endpoint}: no such local address ({exc})"
         ) from None
-    lsock = socket.socket(family, socket.SOCK_STREAM)
+    lsock = _real.Socket(family, socket.SOCK_STREAM)
     try:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
@@ -229,7 +229,7 @@ def _bind_tcp(
 
 def _ipc_in_use(path: str) -> bool:
     """Is something listening at ``path``? A stale socket file (refused) is not in use."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe = _real.Socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
     except OSError:
@@ -261,7 +261,7 @@ def _bind_ipc(
                 )
             with contextlib.suppress(OSError):
                 os.unlink(path)  # stale socket file: nothing listens there
-    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock = _real.Socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         tune_socket(lsock, options)
         lsock.bind(path)
