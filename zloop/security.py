@@ -18,6 +18,11 @@ as one message and arms the pipe's wake-up. Commands for its end run in the I/O 
 it -- nothing ever blocks the I/O thread, and the handshake timer of the engine keeps running
 meanwhile. One client serves one request; it terminates its pipe after the reply (or when the
 engine closes), and the handler socket forgets the pipe like any other peer.
+
+Two lifetimes to keep apart. The pipe pair lives until the handler has run its commands for it
+(the attach, then the end of the pipe) -- later, for a busy or slow handler, than the exchange,
+which ends with the reply or the engine's close: a finished client lets go of the engine then, so
+the handler's backlog never keeps closed connections (their buffers, their sessions) alive.
 """
 
 from __future__ import annotations
@@ -221,8 +226,7 @@ class ZapClient:
 
     def pipe_terminated(self, pipe: Pipe) -> None:
         if not self._done:
-            self._done = True
-            self._on_reply(None)
+            self._finish()(None)
 
     # -- internals ------------------------------------------------------------------------------------
 
@@ -232,12 +236,27 @@ class ZapClient:
         msg = self._pipe.read()
         if msg is None:
             return
-        self._done = True
+        on_reply = self._finish()
         self._pipe.terminate()
-        self._on_reply(msg)
+        on_reply(msg)
+
+    def _finish(self) -> Callable[[Msg | None], None]:
+        """End the exchange and let go of the engine; returns the callback still to be called.
+
+        The pipe pair outlives the exchange until the handler has run its commands for it (the
+        attach, the end of the pipe): a busy or slow handler must not keep closed connections'
+        engines -- their buffers, their sessions -- alive all that time.
+        """
+        self._done = True
+        on_reply, self._on_reply = self._on_reply, _no_reply
+        return on_reply
 
     def close(self) -> None:
         """The engine is gone: drop the exchange (the handler's late reply is discarded)."""
         if not self._done:
-            self._done = True
+            self._finish()
             self._pipe.terminate()
+
+
+def _no_reply(frames: Msg | None) -> None:
+    """The ``on_reply`` of a finished exchange (never called: ``_done`` guards every path)."""

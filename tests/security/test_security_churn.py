@@ -1132,6 +1132,42 @@ def test_context_end_with_pending_zap_requests(
 # ------------------------------------------------------------------- the ZAP client itself
 
 
+def test_a_busy_handler_does_not_keep_closed_connections_alive(
+    ctx: zloop.Context, cctx: zloop.Context, tally: ZapTally
+) -> None:
+    """A handler that has not got round to a request holds that exchange's pipe (its attach is
+    still in the handler's mailbox). A connection that closes meanwhile is freed at once -- its
+    engine (with its receive buffer) and session are not kept until the handler runs its
+    commands: the finished ZapClient lets go of the engine.
+
+    zloop-only (what stays reachable in the process). Under load the churn saw this chain
+    (handler pipe -> ZapClient -> engine) held for a moment by a handler thread still inside
+    the command that dropped the pipe."""
+    handler = ctx.socket(zloop.REP)
+    handler.linger = 0
+    handler.bind("inproc://zeromq.zap.01")  # bound, never served until the end
+    mech = plain_mech()
+    server = Server(ctx, mech)
+    client = Client(cctx, mech.clients["admitted"], server.endpoint)
+    try:
+        wait_cond(tally.cond, lambda: tally.started == 1, "the ZAP request")
+        client.close()
+        server.wait_settled(1, live=0)
+        tally.wait_all_finished()
+        engines = live_objects(StreamEngine, lambda e: e._core is server.sock)
+        assert engines == [], "the handler's pending request keeps the closed engine alive"
+        assert live_objects(Session, lambda s: s.socket is server.sock) == []
+        # Only the exchange itself waits for the handler: closing it ends that too.
+        handler.close()
+        io_barrier(ctx)
+        gc.collect()
+        assert [obj for obj in gc.get_objects() if isinstance(obj, ZapClient)] == []
+    finally:
+        client.close()
+        server.close()
+        handler.close()
+
+
 def test_zap_client_never_replies_from_its_constructor() -> None:
     """A handler that answers before ``ZapClient()`` returns (another thread can) gets its reply
     delivered by a command of the I/O thread, after the engine has stored the client."""
