@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from zloop.constants import Errno, SocketType
 from zloop.errors import ZMQError
@@ -19,6 +19,8 @@ from zloop.pipe import Pipe, pipe_pair
 
 if TYPE_CHECKING:
     from zloop.socket import Socket
+
+T = TypeVar("T")
 
 
 def _sum_hwm(send_hwm: int, recv_hwm: int) -> int:
@@ -135,6 +137,19 @@ class InprocRegistry:
                 socket.post(command, hint)
         return _Binding(self, name, socket)
 
+    def with_bound(self, name: str, use: Callable[[Socket | None], T]) -> T:
+        """``use(the socket bound at name, or None)``, with the name kept bound meanwhile.
+
+        The rule for posting to a bound socket found here: whatever ``use`` posts to it is in its
+        mailbox before that socket's ``close()`` can get past unbinding it, and ``close()`` runs
+        its mailbox after unbinding. So an ``attach_pipe`` posted here always runs -- once the
+        socket is closed it terminates the pipe, and the peer learns it at once -- instead of
+        landing in the mailbox of a socket that already ran its last commands, its peer waiting
+        forever. ``use`` runs under the registry lock: keep it short.
+        """
+        with self._lock:
+            return use(self._bound.get(name))
+
     def connect(self, socket: Socket, name: str, options: Options) -> tuple[_Connection, Pipe]:
         with self._lock:
             binder = self._bound.get(name)
@@ -143,18 +158,19 @@ class InprocRegistry:
                 mine, theirs = pipe_pair(socket, owner, options.sndhwm, options.rcvhwm)
                 self._pending.setdefault(name, []).append((owner, theirs, options))
                 return _Connection(self, name, mine, False), mine
-        bopts = binder.options
-        mine, theirs = pipe_pair(
-            socket,
-            binder,
-            _sum_hwm(options.sndhwm, bopts.rcvhwm),
-            _sum_hwm(bopts.sndhwm, options.rcvhwm),
-        )
-        mine.routing_id = bopts.routing_id
-        mine.metadata = _properties(binder.socket_type, bopts.routing_id)
-        theirs.routing_id = options.routing_id
-        theirs.metadata = _properties(options.socket_type, options.routing_id)
-        binder.post(lambda: binder.attach_pipe(theirs), 3)
+            # Posted under the lock (see with_bound): the binder cannot finish closing first.
+            bopts = binder.options
+            mine, theirs = pipe_pair(
+                socket,
+                binder,
+                _sum_hwm(options.sndhwm, bopts.rcvhwm),
+                _sum_hwm(bopts.sndhwm, options.rcvhwm),
+            )
+            mine.routing_id = bopts.routing_id
+            mine.metadata = _properties(binder.socket_type, bopts.routing_id)
+            theirs.routing_id = options.routing_id
+            theirs.metadata = _properties(options.socket_type, options.routing_id)
+            binder.post(lambda: binder.attach_pipe(theirs), 3)
         return _Connection(self, name, mine, True), mine
 
     def _forget_pending(self, name: str, far_end: Pipe) -> None:

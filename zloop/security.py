@@ -3,7 +3,7 @@
 * :func:`make_mechanism` is the one place that turns socket options into a mechanism (NULL, PLAIN,
   CURVE), following libzmq's option rules (see ``zloop.options._set_security``).
 * The ZAP client: when a mechanism asks for a decision (``ZapRequest``), the stream engine (I/O
-  thread) calls :func:`find_zap_handler`; with a handler it starts a :class:`ZapClient`, which sends
+  thread) calls :func:`with_zap_handler`; with a handler it starts a :class:`ZapClient`, which sends
   :func:`zap_request_frames` and hands the reply, checked by :func:`parse_zap_reply`, back to the
   engine. Without one the engine applies libzmq's rules (:data:`NO_HANDLER_ACCEPTS`).
 
@@ -22,13 +22,15 @@ engine closes), and the handler socket forgets the pipe like any other peer.
 Two lifetimes to keep apart. The pipe pair lives until the handler has run its commands for it
 (the attach, then the end of the pipe) -- later, for a busy or slow handler, than the exchange,
 which ends with the reply or the engine's close: a finished client lets go of the engine then, so
-the handler's backlog never keeps closed connections (their buffers, their sessions) alive.
+the handler's backlog never keeps closed connections (their buffers, their sessions) alive. And
+the handler is looked up and sent the attach with its name held bound (:func:`with_zap_handler`):
+a handler that closes at that moment still runs the attach, which ends the exchange at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zloop.constants import ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.options import Options
@@ -48,11 +50,13 @@ __all__ = [
     "ZAP_VERSION",
     "ZapClient",
     "ZapReplyError",
-    "find_zap_handler",
     "make_mechanism",
     "parse_zap_reply",
+    "with_zap_handler",
     "zap_request_frames",
 ]
+
+T = TypeVar("T")
 
 #: The inproc name every ZAP handler binds (RFC 27).
 ZAP_ENDPOINT = "zeromq.zap.01"
@@ -100,19 +104,25 @@ def make_mechanism(options: Options) -> Mechanism:
     return NullMechanism(zap=bool(options.zap_domain))
 
 
-def find_zap_handler(socket_core: Any) -> Any | None:
-    """The socket bound at ``inproc://zeromq.zap.01`` in ``socket_core``'s context, or None.
+def with_zap_handler(socket_core: Any, use: Callable[[Any | None], T]) -> T:
+    """``use(handler)``: the socket bound at ``inproc://zeromq.zap.01`` in ``socket_core``'s
+    context, or None. Only REP and ROUTER sockets count (libzmq asserts on anything else).
 
-    Only REP and ROUTER sockets count (libzmq asserts on anything else).
+    The handler stays bound while ``use`` runs (``InprocRegistry.with_bound``), so the attach a
+    :class:`ZapClient` posts from ``use`` is run even by a handler closing at that moment: the
+    exchange then ends at once, as with a handler that went away holding the request, instead of
+    waiting in a dead mailbox for the handshake timeout (or forever without one).
     """
     registry = getattr(getattr(socket_core, "context", None), "_inproc", None)
-    bound = getattr(registry, "_bound", None)
-    if bound is None:
-        return None
-    handler = bound.get(ZAP_ENDPOINT)  # one dict lookup: atomic, no lock needed
-    if handler is None or getattr(handler, "socket_type", None) not in _HANDLER_TYPES:
-        return None
-    return handler
+    if registry is None:
+        return use(None)
+
+    def use_handler(bound: Any | None) -> T:
+        if getattr(bound, "socket_type", None) not in _HANDLER_TYPES:
+            return use(None)
+        return use(bound)
+
+    return registry.with_bound(ZAP_ENDPOINT, use_handler)  # type: ignore[no-any-return]
 
 
 def zap_request_frames(

@@ -46,7 +46,14 @@ import pytest
 import trio
 from test_curve_sockets import Keys, keys  # noqa: F401 (keys: the fixture, reused)
 from tornado.ioloop import IOLoop
-from zl_testing import DEADLINE, DEADLINE_MS, STRESS_SCALE, endpoint_for, fd_readable
+from zl_testing import (
+    DEADLINE,
+    DEADLINE_MS,
+    STRESS_SCALE,
+    CloseWhilePosting,
+    endpoint_for,
+    fd_readable,
+)
 
 import zloop
 import zloop.io.engine
@@ -1162,6 +1169,34 @@ def test_a_busy_handler_does_not_keep_closed_connections_alive(
         io_barrier(ctx)
         gc.collect()
         assert [obj for obj in gc.get_objects() if isinstance(obj, ZapClient)] == []
+    finally:
+        client.close()
+        server.close()
+        handler.close()
+
+
+def test_zap_request_racing_the_handler_close_ends_at_once(
+    ctx: zloop.Context, cctx: zloop.Context, tally: ZapTally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's engine finds the handler, and the handler closes before the request's pipe
+    has been posted to it. The exchange still ends at once, as for a handler that went away while
+    holding a request (HANDSHAKE_FAILED_NO_DETAIL): never at the handshake timeout -- and, with no
+    handshake timeout, never (the attach landed in the mailbox of a socket that had already run
+    its last commands). The interleaving is forced (``CloseWhilePosting``)."""
+    handler = ctx.socket(zloop.REP)
+    handler.linger = 0
+    handler.bind("inproc://zeromq.zap.01")
+    race = CloseWhilePosting(handler, monkeypatch)
+    mech = plain_mech()
+    server = Server(ctx, mech, handshake_ivl=0)
+    client = Client(cctx, mech.clients["admitted"], server.endpoint)
+    try:
+        race.wait_posting()
+        server.wait(lambda c: c[DISCONNECTED] == 1, "the connection to end")
+        assert server.counts[NO_DETAIL] == 1, server.named_counts()
+        assert client.wait_for(SUCCEEDED, DISCONNECTED)[0] == DISCONNECTED
+        tally.wait_all_finished()
+        race.join()
     finally:
         client.close()
         server.close()

@@ -98,9 +98,9 @@ from zloop.security import (
     NO_HANDLER_ACCEPTS,
     ZapClient,
     ZapReplyError,
-    find_zap_handler,
     make_mechanism,
     parse_zap_reply,
+    with_zap_handler,
     zap_properties,
     zap_request_frames,
 )
@@ -488,8 +488,21 @@ class StreamEngine:
         PLAIN fails the handshake (libzmq ``plain_server_t::process_hello``, and NULL / CURVE under
         ZAP_ENFORCE_DOMAIN: HANDSHAKE_FAILED_NO_DETAIL with EFAULT)."""
         mechanism = bytes(event.mechanism)
-        handler = find_zap_handler(self._core)
-        if handler is None:
+
+        def ask(handler: Any | None) -> bool:
+            # Runs with the handler's name held bound (with_zap_handler): only post the request.
+            if handler is None:
+                return False
+            request = zap_request_frames(
+                event,
+                domain=self._options.zap_domain,
+                address=str(getattr(self._host, "peer_address", "")),
+                routing_id=self._options.routing_id,
+            )
+            self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
+            return True
+
+        if not with_zap_handler(self._core, ask):
             if mechanism in NO_HANDLER_ACCEPTS and not self._options.zap_enforce_domain:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
@@ -498,13 +511,6 @@ class StreamEngine:
             self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, self._endpoint)
             self._error(ErrorReason.PROTOCOL, errno.EFAULT)
             return False
-        request = zap_request_frames(
-            event,
-            domain=self._options.zap_domain,
-            address=str(getattr(self._host, "peer_address", "")),
-            routing_id=self._options.routing_id,
-        )
-        self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
         return not self._closed
 
     def _zap_answer(self, reply: Msg | None) -> None:
