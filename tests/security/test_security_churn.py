@@ -14,8 +14,9 @@ After the churn settles the tests prove that nothing is left behind:
 Synchronisation, never sleeps: the server's monitor counts (ACCEPTED, HANDSHAKE_*, DISCONNECTED)
 through an unlimited reader, a command posted to the server's I/O thread as a barrier (it runs
 after everything that thread was doing), the clients' monitors, a counted ``ZapClient`` (started /
-finished exchanges), the handler's decisions counted under a condition, and the handler socket's
-``pipe_terminated`` wrapped to notify a condition.
+finished exchanges), the handler's decisions counted under a condition, the handler socket's
+``pipe_terminated`` wrapped to notify a condition, then a command posted to the handler socket as
+a barrier for its thread (the notification comes from inside the command that drops the pipe).
 
 The clients live in a context of their own, so the server context's I/O thread serves the server
 only. Counts are scaled by ZLOOP_STRESS_SCALE for the ``stress`` runs.
@@ -105,6 +106,15 @@ def io_barrier(ctx: zloop.Context) -> None:
         done = threading.Event()
         io.post(done.set)
         assert done.wait(DEADLINE), f"{io} did not run a posted command"
+
+
+def owner_barrier(sock: zloop.Socket) -> None:
+    """Return once the thread that owns ``sock`` ran a command posted now: the command it may have
+    been running (say, the one that made it forget a pipe) has returned, and so have the calls
+    that ran it."""
+    done = threading.Event()
+    sock.post(done.set, 0)
+    assert done.wait(DEADLINE), f"{sock} did not run a posted command"
 
 
 def live_objects(kind: type, owner: Callable[[Any], bool]) -> list[Any]:
@@ -796,8 +806,16 @@ class Churn:
             lambda: self.auth.decided == tally.started - self.base_requests,
             f"the handler to answer all {tally.started - self.base_requests} requests",
         )
-        pattern = self.auth.zap_socket._pattern
+        handler = self.auth.zap_socket
+        pattern = handler._pattern
         wait_cond(handler_pipes, lambda: not pattern.pipes(), "the ZAP handler to drop its pipes")
+        # The handler forgot its last pipe inside a command that its thread may still be running:
+        # until that returns, its stack holds the pipe and so the ZapClient at the other end. And
+        # before forgetting a pipe it may have woken that ZapClient through the server's I/O
+        # thread (a reply written for an exchange that had already ended). Both are in flight,
+        # not left behind: let the two threads finish them before counting what remains.
+        owner_barrier(handler)
+        io_barrier(self.server.ctx)
         self.server.check_no_leaks(self.live(), pipes=len(self.kept))
         for index, client in enumerate(self.kept):
             self.server.echo(client, b"still there %d" % index)
