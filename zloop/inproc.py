@@ -4,6 +4,11 @@ Bind-before-connect and connect-before-bind both work. A connect to a name nobod
 creates the pipe at once (messages queue as with IMMEDIATE=0 elsewhere); its far end is owned by a
 :class:`_PendingOwner` that holds the commands meant for the binder until a socket binds the name.
 Readiness works exactly as for tcp: each pipe end's owner is a socket whose mailbox signals its FD.
+
+A command for a socket found bound under a name (the attach of a connect's pipe, of a ZAP
+request's pipe) is posted with the name held bound (:meth:`InprocRegistry.with_bound`). A closing
+socket unbinds its names before it runs its mailbox one last time, so such a command is always
+run, even by a socket closing at that moment; once closed, ``attach_pipe`` terminates the pipe.
 """
 
 from __future__ import annotations
