@@ -9,7 +9,9 @@ import itertools
 import os
 import select
 import struct
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,78 @@ def monitor_events_until(
         seen.append((event, value))
         if event == wanted:
             return seen
+
+
+class WatchedLock:
+    """A lock that reports an acquire that has to wait (once ``armed``), and then waits."""
+
+    def __init__(self, on_wait: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._on_wait = on_wait
+        self.armed = False
+
+    def __enter__(self) -> WatchedLock:
+        if not self._lock.acquire(blocking=False):
+            if self.armed:
+                self._on_wait()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class CloseWhilePosting:
+    """Force the interleaving "``sock`` closes while a command is being posted to it".
+
+    The first command posted to ``sock`` after this is set up (typically the attach of a pipe,
+    posted by whoever found ``sock`` bound under a name) is held: ``sock`` is closed in a thread
+    of its own, and the post goes on once that ``close()`` returned -- or once it waits for the
+    context's inproc registry lock, which the poster may hold to keep the name bound meanwhile.
+    Call :meth:`join` at the end (it checks that the close happened and ended).
+    """
+
+    def __init__(self, sock: Any, monkeypatch: Any) -> None:
+        self.flags: set[str] = set()
+        self._cond = threading.Condition()
+        self._sock = sock
+        self._closer = threading.Thread(target=self._close, name="close-while-posting")
+        registry = sock.context._inproc
+        self._lock = WatchedLock(lambda: self._note("close waits"))
+        monkeypatch.setattr(registry, "_lock", self._lock)
+        # Posters hold the socket's core (zloop.socket_core), never the Socket handle.
+        core = sock._core
+        post = core.post
+
+        def post_while_closing(command: Callable[[], Any], hint: int) -> None:
+            if "posting" not in self.flags:
+                self._note("posting")
+                self._lock.armed = True
+                self._closer.start()
+                with self._cond:
+                    done = self._cond.wait_for(
+                        lambda: self.flags & {"closed", "close waits"}, DEADLINE
+                    )
+                    assert done, "the close neither ended nor waited"
+            post(command, hint)
+
+        monkeypatch.setattr(core, "post", post_while_closing)
+
+    def _note(self, flag: str) -> None:
+        with self._cond:
+            self.flags.add(flag)
+            self._cond.notify_all()
+
+    def _close(self) -> None:
+        self._sock.close()
+        self._note("closed")
+
+    def wait_posting(self) -> None:
+        """Until the held post began (the socket is being closed from then on)."""
+        with self._cond:
+            assert self._cond.wait_for(lambda: "posting" in self.flags, DEADLINE), "no post came"
+
+    def join(self) -> None:
+        assert "posting" in self.flags, "nothing was posted to the socket"
+        self._closer.join(DEADLINE)
+        assert not self._closer.is_alive(), "close() hung"

@@ -5,12 +5,17 @@ creates the pipe at once (messages queue as with IMMEDIATE=0 elsewhere); its far
 :class:`_PendingOwner` that holds the commands meant for the binder until a socket binds the name.
 Readiness works exactly as for tcp: each pipe end's owner is a socket whose mailbox signals its FD.
 The registry deals in socket cores (:mod:`zloop.socket_core`), never in the Socket handles.
+
+A command for a socket found bound under a name (the attach of a connect's pipe, of a ZAP
+request's pipe) is posted with the name held bound (:meth:`InprocRegistry.with_bound`). A closing
+socket unbinds its names before it runs its mailbox one last time, so such a command is always
+run, even by a socket closing at that moment; once closed, ``attach_pipe`` terminates the pipe.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from zloop import _real
 from zloop.constants import Errno, SocketType
@@ -20,6 +25,8 @@ from zloop.pipe import Pipe, pipe_pair
 
 if TYPE_CHECKING:
     from zloop.socket_core import SocketCore as Socket
+
+T = TypeVar("T")
 
 
 def _sum_hwm(send_hwm: int, recv_hwm: int) -> int:
@@ -139,6 +146,19 @@ class InprocRegistry:
                 socket.post(command, hint)
         return _Binding(self, name, socket)
 
+    def with_bound(self, name: str, use: Callable[[Socket | None], T]) -> T:
+        """``use(the socket bound at name, or None)``, with the name kept bound meanwhile.
+
+        The rule for posting to a bound socket found here: whatever ``use`` posts to it is in its
+        mailbox before that socket's ``close()`` can get past unbinding it, and ``close()`` runs
+        its mailbox after unbinding. So an ``attach_pipe`` posted here always runs -- once the
+        socket is closed it terminates the pipe, and the peer learns it at once -- instead of
+        landing in the mailbox of a socket that already ran its last commands, its peer waiting
+        forever. ``use`` runs under the registry lock: keep it short.
+        """
+        with self._lock:
+            return use(self._bound.get(name))
+
     def connect(self, socket: Socket, name: str, options: Options) -> tuple[_Connection, Pipe]:
         with self._lock:
             binder = self._bound.get(name)
@@ -147,18 +167,19 @@ class InprocRegistry:
                 mine, theirs = pipe_pair(socket, owner, options.sndhwm, options.rcvhwm)
                 self._pending.setdefault(name, []).append((owner, theirs, options))
                 return _Connection(self, name, mine, False), mine
-        bopts = binder.options
-        mine, theirs = pipe_pair(
-            socket,
-            binder,
-            _sum_hwm(options.sndhwm, bopts.rcvhwm),
-            _sum_hwm(bopts.sndhwm, options.rcvhwm),
-        )
-        mine.routing_id = bopts.routing_id
-        mine.metadata = _properties(binder.socket_type, bopts.routing_id)
-        theirs.routing_id = options.routing_id
-        theirs.metadata = _properties(options.socket_type, options.routing_id)
-        binder.post(lambda: binder.attach_pipe(theirs), 3)
+            # Posted under the lock (see with_bound): the binder cannot finish closing first.
+            bopts = binder.options
+            mine, theirs = pipe_pair(
+                socket,
+                binder,
+                _sum_hwm(options.sndhwm, bopts.rcvhwm),
+                _sum_hwm(bopts.sndhwm, options.rcvhwm),
+            )
+            mine.routing_id = bopts.routing_id
+            mine.metadata = _properties(binder.socket_type, bopts.routing_id)
+            theirs.routing_id = options.routing_id
+            theirs.metadata = _properties(options.socket_type, options.routing_id)
+            binder.post(lambda: binder.attach_pipe(theirs), 3)
         return _Connection(self, name, mine, True), mine
 
     def _forget_pending(self, name: str, far_end: Pipe) -> None:

@@ -3,7 +3,7 @@
 * :func:`make_mechanism` is the one place that turns socket options into a mechanism (NULL, PLAIN,
   CURVE), following libzmq's option rules (see ``zloop.options._set_security``).
 * The ZAP client: when a mechanism asks for a decision (``ZapRequest``), the stream engine (I/O
-  thread) calls :func:`find_zap_handler`; with a handler it starts a :class:`ZapClient`, which sends
+  thread) calls :func:`with_zap_handler`; with a handler it starts a :class:`ZapClient`, which sends
   :func:`zap_request_frames` and hands the reply, checked by :func:`parse_zap_reply`, back to the
   engine. Without one the engine applies libzmq's rules (:data:`NO_HANDLER_ACCEPTS`).
 
@@ -18,12 +18,19 @@ as one message and arms the pipe's wake-up. Commands for its end run in the I/O 
 it -- nothing ever blocks the I/O thread, and the handshake timer of the engine keeps running
 meanwhile. One client serves one request; it terminates its pipe after the reply (or when the
 engine closes), and the handler socket forgets the pipe like any other peer.
+
+Two lifetimes to keep apart. The pipe pair lives until the handler has run its commands for it
+(the attach, then the end of the pipe) -- later, for a busy or slow handler, than the exchange,
+which ends with the reply or the engine's close: a finished client lets go of the engine then, so
+the handler's backlog never keeps closed connections (their buffers, their sessions) alive. And
+the handler is looked up and sent the attach with its name held bound (:func:`with_zap_handler`):
+a handler that closes at that moment still runs the attach, which ends the exchange at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zloop.constants import ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.options import Options
@@ -44,11 +51,13 @@ __all__ = [
     "ZapClient",
     "ZapHandlerUnusable",
     "ZapReplyError",
-    "find_zap_handler",
     "make_mechanism",
     "parse_zap_reply",
+    "with_zap_handler",
     "zap_request_frames",
 ]
+
+T = TypeVar("T")
 
 #: The inproc name every ZAP handler binds (RFC 27).
 ZAP_ENDPOINT = "zeromq.zap.01"
@@ -100,8 +109,14 @@ class ZapHandlerUnusable(Exception):
     """A socket is bound at the ZAP endpoint but cannot serve ZAP (it is not REP or ROUTER)."""
 
 
-def find_zap_handler(socket_core: Any) -> Any | None:
-    """The socket bound at ``inproc://zeromq.zap.01`` in ``socket_core``'s context, or None.
+def with_zap_handler(socket_core: Any, use: Callable[[Any | None], T]) -> T:
+    """``use(handler)``: the socket bound at ``inproc://zeromq.zap.01`` in ``socket_core``'s
+    context, or None when nothing is bound there.
+
+    The handler stays bound while ``use`` runs (``InprocRegistry.with_bound``), so the attach a
+    :class:`ZapClient` posts from ``use`` is run even by a handler closing at that moment: the
+    exchange then ends at once, as with a handler that went away holding the request, instead of
+    waiting in a dead mailbox for the handshake timeout (or forever without one).
 
     Only REP and ROUTER sockets can serve ZAP. ⚠ libzmq asserts (the process aborts) when a
     handshake finds another type bound there; zloop raises :class:`ZapHandlerUnusable` and the
@@ -109,20 +124,22 @@ def find_zap_handler(socket_core: Any) -> Any | None:
     ZAP domain) and CURVE clients in unauthenticated: a silent security fallback.
     """
     registry = getattr(getattr(socket_core, "context", None), "inproc", None)
-    bound = getattr(registry, "_bound", None)
-    if bound is None:
-        return None
-    handler = bound.get(ZAP_ENDPOINT)  # one dict lookup: atomic, no lock needed
-    if handler is None:
-        return None
-    kind = getattr(handler, "socket_type", None)
-    if kind not in _HANDLER_TYPES:
-        name = getattr(kind, "name", repr(kind))
-        raise ZapHandlerUnusable(
-            f"the socket bound at inproc://{ZAP_ENDPOINT} is a {name} socket; a ZAP handler must "
-            "be REP or ROUTER"
-        )
-    return handler
+    if registry is None:
+        return use(None)
+
+    def use_handler(bound: Any | None) -> T:
+        if bound is None:
+            return use(None)
+        kind = getattr(bound, "socket_type", None)
+        if kind not in _HANDLER_TYPES:
+            name = getattr(kind, "name", repr(kind))
+            raise ZapHandlerUnusable(
+                f"the socket bound at inproc://{ZAP_ENDPOINT} is a {name} socket; a ZAP handler "
+                "must be REP or ROUTER"
+            )
+        return use(bound)
+
+    return registry.with_bound(ZAP_ENDPOINT, use_handler)  # type: ignore[no-any-return]
 
 
 def zap_request_frames(
@@ -236,8 +253,7 @@ class ZapClient:
 
     def pipe_terminated(self, pipe: Pipe) -> None:
         if not self._done:
-            self._done = True
-            self._on_reply(None)
+            self._finish()(None)
 
     # -- internals ------------------------------------------------------------------------------------
 
@@ -247,12 +263,27 @@ class ZapClient:
         msg = self._pipe.read()
         if msg is None:
             return
-        self._done = True
+        on_reply = self._finish()
         self._pipe.terminate()
-        self._on_reply(msg)
+        on_reply(msg)
+
+    def _finish(self) -> Callable[[Msg | None], None]:
+        """End the exchange and let go of the engine; returns the callback still to be called.
+
+        The pipe pair outlives the exchange until the handler has run its commands for it (the
+        attach, the end of the pipe): a busy or slow handler must not keep closed connections'
+        engines -- their buffers, their sessions -- alive all that time.
+        """
+        self._done = True
+        on_reply, self._on_reply = self._on_reply, _no_reply
+        return on_reply
 
     def close(self) -> None:
         """The engine is gone: drop the exchange (the handler's late reply is discarded)."""
         if not self._done:
-            self._done = True
+            self._finish()
             self._pipe.terminate()
+
+
+def _no_reply(frames: Msg | None) -> None:
+    """The ``on_reply`` of a finished exchange (never called: ``_done`` guards every path)."""

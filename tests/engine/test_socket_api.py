@@ -9,12 +9,13 @@ import errno
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
-from zl_testing import with_deadlines
+from zl_testing import CloseWhilePosting, fd_readable, with_deadlines
 
 import zloop
 
@@ -560,6 +561,55 @@ def test_closed_socket_raises_enotsock(ctx: zloop.Context) -> None:
         with pytest.raises(zloop.ZMQError) as info:
             call()
         assert info.value.errno == zmq.ENOTSOCK
+
+
+def _loses_pollout(sock: Any, pollout: int) -> bool:
+    """The edge-triggered wait for EVENTS to lose POLLOUT (False if the FD stays quiet)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while sock.EVENTS & pollout:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not fd_readable(sock.FD, remaining):
+            return False
+    return True
+
+
+def test_inproc_connecter_loses_its_peer_when_the_binder_closes(impl: Any, impl_ctx: Any) -> None:
+    """The reference for the race below: a PUSH connected over inproc to a PULL that then closes
+    is told (its FD wakes) that it has no peer left (no POLLOUT, EAGAIN), rather than keeping a
+    pipe nobody will ever read. (libzmq tells it from its reaper thread, a moment later.)"""
+    pull = impl_ctx.socket(impl.PULL)
+    pull.linger = 0
+    pull.bind("inproc://binder-closes")
+    push = impl_ctx.socket(impl.PUSH)
+    push.linger = 0
+    push.connect("inproc://binder-closes")
+    assert push.getsockopt(impl.EVENTS) & impl.POLLOUT
+    pull.close()
+    assert _loses_pollout(push, impl.POLLOUT), "the PUSH still has a peer"
+    with pytest.raises(impl.Again):
+        push.send(b"lost?", impl.NOBLOCK)
+    push.close()
+
+
+def test_inproc_connect_racing_the_binder_close(
+    ctx: zloop.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """connect() finds the binder, which closes before the attach of the new pipe is posted to
+    it: the connecter still ends up as above (the attach used to land in the mailbox of a socket
+    that had already run its last commands, and the PUSH wrote into that pipe for good). The
+    interleaving is forced (``CloseWhilePosting``); zloop-only, as it patches the binder."""
+    pull = ctx.socket(zloop.PULL)
+    pull.linger = 0
+    pull.bind("inproc://binder-closing")
+    race = CloseWhilePosting(pull, monkeypatch)
+    push = ctx.socket(zloop.PUSH)
+    push.linger = 0
+    push.connect("inproc://binder-closing")
+    race.join()
+    assert _loses_pollout(push, zloop.POLLOUT), "the PUSH still has a peer"
+    with pytest.raises(zloop.Again):
+        push.send(b"lost?", zloop.NOBLOCK)
+    push.close()
 
 
 def test_context_manager_forms() -> None:

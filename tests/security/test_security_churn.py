@@ -14,8 +14,9 @@ After the churn settles the tests prove that nothing is left behind:
 Synchronisation, never sleeps: the server's monitor counts (ACCEPTED, HANDSHAKE_*, DISCONNECTED)
 through an unlimited reader, a command posted to the server's I/O thread as a barrier (it runs
 after everything that thread was doing), the clients' monitors, a counted ``ZapClient`` (started /
-finished exchanges), the handler's decisions counted under a condition, and the handler socket's
-``pipe_terminated`` wrapped to notify a condition.
+finished exchanges), the handler's decisions counted under a condition, the handler socket's
+``pipe_terminated`` wrapped to notify a condition, then a command posted to the handler socket as
+a barrier for its thread (the notification comes from inside the command that drops the pipe).
 
 The clients live in a context of their own, so the server context's I/O thread serves the server
 only. Counts are scaled by ZLOOP_STRESS_SCALE for the ``stress`` runs.
@@ -46,7 +47,14 @@ import pytest
 import trio
 from test_curve_sockets import Keys, keys  # noqa: F401 (keys: the fixture, reused)
 from tornado.ioloop import IOLoop
-from zl_testing import DEADLINE, DEADLINE_MS, STRESS_SCALE, endpoint_for, fd_readable
+from zl_testing import (
+    DEADLINE,
+    DEADLINE_MS,
+    STRESS_SCALE,
+    CloseWhilePosting,
+    endpoint_for,
+    fd_readable,
+)
 
 import zloop
 import zloop.io.engine
@@ -98,6 +106,15 @@ def io_barrier(ctx: zloop.Context) -> None:
         done = threading.Event()
         io.post(done.set)
         assert done.wait(DEADLINE), f"{io} did not run a posted command"
+
+
+def owner_barrier(sock: zloop.Socket) -> None:
+    """Return once the thread that owns ``sock`` ran a command posted now: the command it may have
+    been running (say, the one that made it forget a pipe) has returned, and so have the calls
+    that ran it."""
+    done = threading.Event()
+    sock.post(done.set, 0)
+    assert done.wait(DEADLINE), f"{sock} did not run a posted command"
 
 
 def live_objects(kind: type, owner: Callable[[Any], bool]) -> list[Any]:
@@ -789,8 +806,16 @@ class Churn:
             lambda: self.auth.decided == tally.started - self.base_requests,
             f"the handler to answer all {tally.started - self.base_requests} requests",
         )
-        pattern = self.auth.zap_socket._pattern
+        handler = self.auth.zap_socket
+        pattern = handler._pattern
         wait_cond(handler_pipes, lambda: not pattern.pipes(), "the ZAP handler to drop its pipes")
+        # The handler forgot its last pipe inside a command that its thread may still be running:
+        # until that returns, its stack holds the pipe and so the ZapClient at the other end. And
+        # before forgetting a pipe it may have woken that ZapClient through the server's I/O
+        # thread (a reply written for an exchange that had already ended). Both are in flight,
+        # not left behind: let the two threads finish them before counting what remains.
+        owner_barrier(handler)
+        io_barrier(self.server.ctx)
         self.server.check_no_leaks(self.live(), pipes=len(self.kept))
         for index, client in enumerate(self.kept):
             self.server.echo(client, b"still there %d" % index)
@@ -1130,6 +1155,70 @@ def test_context_end_with_pending_zap_requests(
 
 
 # ------------------------------------------------------------------- the ZAP client itself
+
+
+def test_a_busy_handler_does_not_keep_closed_connections_alive(
+    ctx: zloop.Context, cctx: zloop.Context, tally: ZapTally
+) -> None:
+    """A handler that has not got round to a request holds that exchange's pipe (its attach is
+    still in the handler's mailbox). A connection that closes meanwhile is freed at once -- its
+    engine (with its receive buffer) and session are not kept until the handler runs its
+    commands: the finished ZapClient lets go of the engine.
+
+    zloop-only (what stays reachable in the process). Under load the churn saw this chain
+    (handler pipe -> ZapClient -> engine) held for a moment by a handler thread still inside
+    the command that dropped the pipe."""
+    handler = ctx.socket(zloop.REP)
+    handler.linger = 0
+    handler.bind("inproc://zeromq.zap.01")  # bound, never served until the end
+    mech = plain_mech()
+    server = Server(ctx, mech)
+    client = Client(cctx, mech.clients["admitted"], server.endpoint)
+    try:
+        wait_cond(tally.cond, lambda: tally.started == 1, "the ZAP request")
+        client.close()
+        server.wait_settled(1, live=0)
+        tally.wait_all_finished()
+        engines = live_objects(StreamEngine, lambda e: e._core is server.sock)
+        assert engines == [], "the handler's pending request keeps the closed engine alive"
+        assert live_objects(Session, lambda s: s.socket is server.sock) == []
+        # Only the exchange itself waits for the handler: closing it ends that too.
+        handler.close()
+        io_barrier(ctx)
+        gc.collect()
+        assert [obj for obj in gc.get_objects() if isinstance(obj, ZapClient)] == []
+    finally:
+        client.close()
+        server.close()
+        handler.close()
+
+
+def test_zap_request_racing_the_handler_close_ends_at_once(
+    ctx: zloop.Context, cctx: zloop.Context, tally: ZapTally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's engine finds the handler, and the handler closes before the request's pipe
+    has been posted to it. The exchange still ends at once, as for a handler that went away while
+    holding a request (HANDSHAKE_FAILED_NO_DETAIL): never at the handshake timeout -- and, with no
+    handshake timeout, never (the attach landed in the mailbox of a socket that had already run
+    its last commands). The interleaving is forced (``CloseWhilePosting``)."""
+    handler = ctx.socket(zloop.REP)
+    handler.linger = 0
+    handler.bind("inproc://zeromq.zap.01")
+    race = CloseWhilePosting(handler, monkeypatch)
+    mech = plain_mech()
+    server = Server(ctx, mech, handshake_ivl=0)
+    client = Client(cctx, mech.clients["admitted"], server.endpoint)
+    try:
+        race.wait_posting()
+        server.wait(lambda c: c[DISCONNECTED] == 1, "the connection to end")
+        assert server.counts[NO_DETAIL] == 1, server.named_counts()
+        assert client.wait_for(SUCCEEDED, DISCONNECTED)[0] == DISCONNECTED
+        tally.wait_all_finished()
+        race.join()
+    finally:
+        client.close()
+        server.close()
+        handler.close()
 
 
 def test_zap_client_never_replies_from_its_constructor() -> None:

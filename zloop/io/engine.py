@@ -99,9 +99,9 @@ from zloop.security import (
     ZapClient,
     ZapHandlerUnusable,
     ZapReplyError,
-    find_zap_handler,
     make_mechanism,
     parse_zap_reply,
+    with_zap_handler,
     zap_properties,
     zap_request_frames,
 )
@@ -494,25 +494,32 @@ class StreamEngine:
         bound at the ZAP endpoint refuses every handshake that needs ZAP the same way (libzmq
         aborts the process there; admitting the peer would be a silent security fallback)."""
         mechanism = bytes(event.mechanism)
+
+        def ask(handler: Any | None) -> bool:
+            # Runs with the handler's name held bound (with_zap_handler): only post the request.
+            if handler is None:
+                return False
+            request = zap_request_frames(
+                event,
+                domain=self._options.zap_domain,
+                address=str(getattr(self._host, "peer_address", "")),
+                routing_id=self._options.routing_id,
+            )
+            self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
+            return True
+
         try:
-            handler = find_zap_handler(self._core)
+            asked = with_zap_handler(self._core, ask)
         except ZapHandlerUnusable as exc:
             log.error("zloop: %s; refusing %s", exc, self._endpoint)
             return self._refuse_without_zap()
-        if handler is None:
+        if not asked:
             if mechanism in NO_HANDLER_ACCEPTS and not self._options.zap_enforce_domain:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
                 return not self._closed
             log.warning("zloop: %s needs a ZAP handler, none is bound; closing", self._endpoint)
             return self._refuse_without_zap()
-        request = zap_request_frames(
-            event,
-            domain=self._options.zap_domain,
-            address=str(getattr(self._host, "peer_address", "")),
-            routing_id=self._options.routing_id,
-        )
-        self._zap = ZapClient(self._io.post, handler, request, self._zap_answer)
         return not self._closed
 
     def _refuse_without_zap(self) -> bool:
