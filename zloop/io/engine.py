@@ -6,8 +6,10 @@ One engine serves one established tcp/ipc connection in the I/O thread. It owns 
 sans-I/O ``Connection`` and talks to its session (:class:`~zloop.io.interfaces.EngineHost`), whose
 ``pipe`` leads to the application socket.
 
-*Input.* When the fd is readable the engine does one ``recv_into`` into a preallocated buffer, feeds
-the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
+*Input.* When the fd is readable the engine does one ``recv_into`` into the receive buffer of its I/O
+thread (``IOThread.recv_buffer``, shared by all the thread's engines, so a connection holds no
+buffer of its own however idle or busy it is: ``Connection.receive_data`` copies what it keeps before
+the next read of any connection reuses the buffer), feeds the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
 before going back to the selector. While a large frame body is in progress the ``recv_into`` goes
 straight into that frame's own buffer (``Connection.recv_buffer``), so the kernel's copy is the only
 one, and the read after such a body is kept short (``AFTER_LARGE_READ``) so that the start of the
@@ -77,7 +79,7 @@ from typing import Any
 
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
-from zloop.io.reactor import IOThread, Timer
+from zloop.io.reactor import RECV_BUFFER_SIZE, IOThread, Timer
 from zloop.io.sendbuf import write_buffers
 from zloop.options import Options
 from zloop.pipe import Msg, Pipe, SubscriptionMsg
@@ -107,8 +109,6 @@ from zloop.security import (
 
 log = logging.getLogger("zloop")
 
-#: Bytes read per ``recv_into``.
-RECV_BUFFER = 256 * 1024
 #: A large body with at least this many bytes still to come is received straight into its own
 #: buffer (``Connection.recv_buffer``); shorter rests go through the shared buffer.
 DIRECT_MIN = 128 * 1024
@@ -189,9 +189,7 @@ class StreamEngine:
             legacy=not options.zap_domain,
         )
         self._conn.message_lists = True  # messages arrive as frame lists, ready for the pipe
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
-        self._read_size = RECV_BUFFER
+        self._read_size = RECV_BUFFER_SIZE  # bytes the next read through io.recv_buffer takes
         self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
         self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
@@ -347,7 +345,8 @@ class StreamEngine:
             target = None
         try:
             if target is None:
-                n = self._sock.recv_into(self._buf, self._read_size)
+                buf = self._io.recv_buffer  # shared: decoded (copied) before anyone reads again
+                n = self._sock.recv_into(buf, self._read_size)
             else:
                 n = self._sock.recv_into(target)
         except (BlockingIOError, InterruptedError):
@@ -357,11 +356,11 @@ class StreamEngine:
             return []
         self._direct_ok = True
         if target is None:
-            self._read_size = RECV_BUFFER
+            self._read_size = RECV_BUFFER_SIZE
             if n == 0:
                 conn.receive_data(b"")
             else:
-                conn.receive_data(self._view[:n])
+                conn.receive_data(buf[:n])
         else:
             target.release()  # the body may grow before the next recv_buffer()
             conn.received_into(n)

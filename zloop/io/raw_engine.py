@@ -12,8 +12,9 @@ session makes or updates the pipe with ``Peer-Address`` as its only property) an
 message into the pipe, the *connect notification* (the STREAM pattern drops it if STREAM_NOTIFY is
 off).
 
-*Input.* Every ``recv_into`` that returns data becomes one message ``[chunk]`` in the pipe (flushed at
-once, so the socket is woken once per chunk at most). If the pipe is full (RCVHWM) the chunk is held
+*Input.* Every ``recv_into`` (into the I/O thread's shared receive buffer, ``IOThread.recv_buffer``:
+a connection holds no buffer of its own) that returns data becomes one message ``[chunk]`` (a copy)
+in the pipe (flushed at once, so the socket is woken once per chunk at most). If the pipe is full (RCVHWM) the chunk is held
 and the fd leaves the selector until the session's ``write_activated``, as the stream engine does.
 
 *Output.* Whenever the pipe becomes readable the engine takes a bounded batch of messages and writes
@@ -78,8 +79,6 @@ class RawEngine:
         self._core = socket_core
         self._options = options
         self._endpoint = endpoint
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
         self._out: list[Any] = []  # bytes / memoryview chunks waiting for the socket
         self._writing = False
         self._reading = False
@@ -166,8 +165,9 @@ class RawEngine:
         return True
 
     def _on_readable(self) -> None:
+        buf = self._io.recv_buffer  # shared by the I/O thread's engines: copied out below
         try:
-            n = self._sock.recv_into(self._buf)
+            n = self._sock.recv_into(buf, RECV_BUFFER)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -176,7 +176,7 @@ class RawEngine:
         if n == 0:
             self._error(errno.EPIPE)
             return
-        chunk = bytes(self._view[:n])
+        chunk = bytes(buf[:n])
         if not self._deliver([chunk]):
             # RCVHWM reached: hold the chunk and stop reading until write_activated.
             self._held = [chunk]

@@ -23,6 +23,15 @@ themselves with :meth:`IOThread.register`; :meth:`IOThread.load` counts them (th
 least loaded thread) and :meth:`IOThread.stop` lets the loop end only once every one of them has
 unregistered, after asking each to wind down (``io_stop``) with its own linger.
 
+*The receive buffer.* Every engine of this thread reads the socket into one buffer owned by the
+thread (:attr:`IOThread.recv_buffer`, allocated on first use), not into a buffer of its own: reads
+happen only here, one at a time, and a reader copies what it decoded out of the buffer before its
+callback returns (``Connection.receive_data`` takes ``bytes`` of the view; large frame bodies are
+received into their own ``bytearray`` instead). So an idle or handshaking connection holds no
+receive buffer at all, and a busy one still reads up to :data:`RECV_BUFFER_SIZE` bytes per call.
+Nothing may keep a view of this buffer past its callback: the next read of any connection
+overwrites it.
+
 A callback that raises is logged (logger ``"zloop"``) and the loop goes on: one broken connection
 must never take the I/O thread down. Engines catch their own errors and close just that connection;
 this is the last line of defence.
@@ -43,10 +52,12 @@ from typing import Any
 from zloop.io.interfaces import IOObject
 from zloop.mailbox import Mailbox
 
-log = logging.getLogger("zloop")
-
 Callback = Callable[[], Any]
 
+log = logging.getLogger("zloop")
+
+#: Bytes of the receive buffer shared by the engines of one I/O thread (the most one read takes).
+RECV_BUFFER_SIZE = 256 * 1024
 #: Commands run per loop turn before the loop looks at the fds again (fairness under a post storm).
 _MAX_COMMANDS_PER_TURN = 1024
 
@@ -104,6 +115,7 @@ class IOThread:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._selector.register(self._mailbox.fileno(), selectors.EVENT_READ, None)
+        self._recv_buffer: memoryview | None = None  # see recv_buffer
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -140,6 +152,15 @@ class IOThread:
         return self._thread.is_alive()
 
     # -- I/O thread only -------------------------------------------------------------------------
+
+    @property
+    def recv_buffer(self) -> memoryview:
+        """The receive buffer shared by this thread's engines, as a writable memoryview (see "The
+        receive buffer"): what a read put there is valid only until the calling callback returns."""
+        view = self._recv_buffer
+        if view is None:
+            view = self._recv_buffer = memoryview(bytearray(RECV_BUFFER_SIZE))
+        return view
 
     def register(self, obj: IOObject) -> None:
         """Keep the loop alive for ``obj`` until :meth:`unregister`."""
