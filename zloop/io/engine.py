@@ -79,6 +79,7 @@ from typing import Any
 
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
+from zloop.io.logs import limited, log
 from zloop.io.reactor import RECV_BUFFER_SIZE, IOThread, Timer
 from zloop.io.sendbuf import write_buffers
 from zloop.options import Options
@@ -106,8 +107,6 @@ from zloop.security import (
     zap_properties,
     zap_request_frames,
 )
-
-log = logging.getLogger("zloop")
 
 #: A large body with at least this many bytes still to come is received straight into its own
 #: buffer (``Connection.recv_buffer``); shorter rests go through the shared buffer.
@@ -293,7 +292,13 @@ class StreamEngine:
                 else:
                     handler()
             except Exception:
-                log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
+                limited(
+                    "internal error",
+                    logging.ERROR,
+                    "zloop: internal error on connection %s; closing it",
+                    self._endpoint,
+                    exc_info=True,
+                )
                 with lock:
                     self._error(ErrorReason.CONNECTION, errno.EPROTO)
 
@@ -449,7 +454,7 @@ class StreamEngine:
                 )
             ):
                 self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(event.code), self._endpoint)
-            log.warning(
+            log.debug(
                 "zloop: protocol error from %s (%s): %s; closing the connection",
                 self._peer_name(),
                 self._endpoint,
@@ -462,7 +467,7 @@ class StreamEngine:
             reason = bytes(event.reason)
             if not self._handshaked and len(reason) == 3 and reason.isdigit():
                 self._core.event(Event.HANDSHAKE_FAILED_AUTH, int(reason), self._endpoint)
-            log.warning("zloop: peer %s sent ERROR %r; closing", self._endpoint, reason)
+            log.debug("zloop: peer %s sent ERROR %r; closing", self._endpoint, reason)
             self._error(ErrorReason.PROTOCOL, errno.EPROTO)
             return False
         elif kind is AuthenticationFailed:
@@ -493,7 +498,12 @@ class StreamEngine:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
                 return not self._closed
-            log.warning("zloop: %s needs a ZAP handler, none is bound; closing", self._endpoint)
+            limited(
+                "no zap handler",
+                logging.WARNING,
+                "zloop: a handshake on %s needs a ZAP handler, none is bound; closing it",
+                self._endpoint,
+            )
             self._core.event(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EFAULT, self._endpoint)
             self._error(ErrorReason.PROTOCOL, errno.EFAULT)
             return False
@@ -513,14 +523,25 @@ class StreamEngine:
     def _on_zap_reply(self, frames: Msg | None) -> None:
         self._zap = None
         if frames is None:
-            log.warning("zloop: the ZAP handler went away before answering %s", self._endpoint)
+            limited(
+                "zap handler gone",
+                logging.WARNING,
+                "zloop: the ZAP handler went away before answering %s",
+                self._endpoint,
+            )
             self._error(ErrorReason.CONNECTION, errno.ECONNREFUSED)
             return
         try:
             reply = parse_zap_reply(frames)
         except ZapReplyError as exc:
             # libzmq zap_client_t: a bad reply is a protocol error of this handshake.
-            log.warning("zloop: bad ZAP reply for %s: %s", self._endpoint, exc.reason)
+            limited(
+                "bad zap reply",
+                logging.WARNING,
+                "zloop: bad ZAP reply for %s: %s",
+                self._endpoint,
+                exc.reason,
+            )
             self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(exc.code), self._endpoint)
             self._error(ErrorReason.PROTOCOL, errno.EPROTO)
             return
@@ -743,7 +764,7 @@ class StreamEngine:
     def _on_handshake_timeout(self) -> None:
         self._handshake_timer = None
         if not self._closed and not self._handshaked:
-            log.info("zloop: handshake with %s timed out", self._endpoint)
+            log.debug("zloop: handshake with %s timed out", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _on_heartbeat(self) -> None:
@@ -767,13 +788,13 @@ class StreamEngine:
     def _on_hb_timeout(self) -> None:
         self._hb_timeout_timer = None
         if not self._closed:
-            log.info("zloop: heartbeat timeout on %s", self._endpoint)
+            log.debug("zloop: heartbeat timeout on %s", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _on_ttl_expired(self) -> None:
         self._hb_ttl_timer = None
         if not self._closed:
-            log.info("zloop: peer heartbeat TTL expired on %s", self._endpoint)
+            log.debug("zloop: peer heartbeat TTL expired on %s", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _peer_name(self) -> str:

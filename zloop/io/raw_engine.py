@@ -41,12 +41,11 @@ from typing import Any
 from zloop.constants import Event
 from zloop.io.engine import event_source
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
+from zloop.io.logs import limited
 from zloop.io.reactor import IOThread
 from zloop.io.sendbuf import write_buffers
 from zloop.options import Options
 from zloop.protocol import HandshakeComplete
-
-log = logging.getLogger("zloop")
 
 #: Bytes read per ``recv_into`` (one received message at most this big).
 RECV_BUFFER = 64 * 1024
@@ -136,7 +135,13 @@ class RawEngine:
             try:
                 handler()
             except Exception:
-                log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
+                limited(
+                    "internal error",
+                    logging.ERROR,
+                    "zloop: internal error on connection %s; closing it",
+                    self._endpoint,
+                    exc_info=True,
+                )
                 self._error(errno.EPROTO)
 
         return run

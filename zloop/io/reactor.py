@@ -32,7 +32,7 @@ receive buffer at all, and a busy one still reads up to :data:`RECV_BUFFER_SIZE`
 Nothing may keep a view of this buffer past its callback: the next read of any connection
 overwrites it.
 
-A callback that raises is logged (logger ``"zloop"``) and the loop goes on: one broken connection
+A callback that raises is logged (logger ``"zloop"``, rate-limited: :mod:`zloop.io.logs`) and the loop goes on: one broken connection
 must never take the I/O thread down. Engines catch their own errors and close just that connection;
 this is the last line of defence.
 """
@@ -50,11 +50,10 @@ from collections.abc import Callable
 from typing import Any
 
 from zloop.io.interfaces import IOObject
+from zloop.io.logs import limited
 from zloop.mailbox import Mailbox
 
 Callback = Callable[[], Any]
-
-log = logging.getLogger("zloop")
 
 #: Bytes of the receive buffer shared by the engines of one I/O thread (the most one read takes).
 RECV_BUFFER_SIZE = 256 * 1024
@@ -244,7 +243,14 @@ class IOThread:
         try:
             callback()
         except Exception:
-            log.exception("zloop I/O thread %s: unhandled error in %r", self.name, callback)
+            limited(
+                "callback error",
+                logging.ERROR,
+                "zloop I/O thread %s: unhandled error in %r",
+                self.name,
+                callback,
+                exc_info=True,
+            )
 
     def _run_commands(self) -> bool:
         """Run queued commands; True if some are still waiting."""
