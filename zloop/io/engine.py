@@ -6,20 +6,21 @@ One engine serves one established tcp/ipc connection in the I/O thread. It owns 
 sans-I/O ``Connection`` and talks to its session (:class:`~zloop.io.interfaces.EngineHost`), whose
 ``pipe`` leads to the application socket.
 
-*Input.* When the fd is readable the engine does one ``recv_into`` into the receive buffer of its I/O
-thread (``IOThread.recv_buffer``, shared by all the thread's engines, so a connection holds no
-buffer of its own however idle or busy it is: ``Connection.receive_data`` copies what it keeps before
-the next read of any connection reuses the buffer), feeds the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
-before going back to the selector. While a large frame body is in progress the ``recv_into`` goes
-straight into that frame's own buffer (``Connection.recv_buffer``), so the kernel's copy is the only
-one, and the read after such a body is kept short (``AFTER_LARGE_READ``) so that the start of the
-next large body does not pass through the shared buffer (rests under ``DIRECT_MIN`` still take the
-shared buffer: a batched read beats a syscall per frame). Messages arrive as plain frame lists
-(``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written
-to the pipe; the pipe is flushed once per batch, so the socket is woken at most once per batch. If
-the pipe is full (RCVHWM) the undelivered events are kept and the fd is removed from the selector:
-the kernel buffer fills and TCP pushes back on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an
-lwm batch) resumes delivery and reading.
+*Input.* When the fd is readable the engine does one ``recv_into`` into the receive buffer of its
+I/O thread (``IOThread.recv_buffer``, shared by all the thread's engines, so a connection holds no
+buffer of its own however idle or busy it is: ``Connection.receive_data`` copies what it keeps
+before the next read of any connection reuses the buffer), feeds the bytes to the connection and
+takes **every** event decoded from them (``Connection.events``) before going back to the selector.
+While a large frame body is in progress the ``recv_into`` goes straight into that frame's own buffer
+(``Connection.recv_buffer``), so the kernel's copy is the only one, and the read after such a body
+is kept short (``AFTER_LARGE_READ``) so that the start of the next large body does not pass through
+the shared buffer (rests under ``DIRECT_MIN`` still take the shared buffer: a batched read beats a
+syscall per frame). Messages arrive as plain frame lists (``Connection.message_lists``), the form
+the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
+batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM) the undelivered
+events are kept and the fd is removed from the selector: the kernel buffer fills and TCP pushes back
+on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an lwm batch)
+resumes delivery and reading.
 
 *Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
 After that, whenever the pipe becomes readable, the engine reads a bounded batch of messages, encodes
@@ -59,7 +60,8 @@ received after the handshake cancels both (ZMTP 3.1 / libzmq ``stream_engine_bas
 timeout error: the connecting side reconnects.
 
 *Errors.* Any failure (peer closed, reset, protocol violation, timeout, or a bug raising inside this
-connection's handlers) emits libzmq's monitor events, closes this connection only, and reports to
+connection's handlers) emits libzmq's monitor events, closes this connection only (logged at DEBUG:
+a peer never writes to the application's log, see :mod:`zloop.io.logs`), and reports to
 the session, which decides between reconnecting and ending. A local close (:meth:`close`) emits
 nothing, as in libzmq. A ZMTP 1.0 / 2.0 peer has no security mechanism, and libzmq reports such a
 connection as one whose handshake never finished: no HANDSHAKE_SUCCEEDED (nor heartbeats), its

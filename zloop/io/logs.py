@@ -3,19 +3,20 @@
 Policy
 ------
 libzmq writes nothing about connections: what happens to them is reported through the socket
-monitor (``sock.monitor`` / ``get_monitor_socket``), and zloop emits the same monitor events. Its log
-follows two rules, so that no remote peer can flood the application's log:
+monitor (``sock.monitor`` / ``get_monitor_socket``), and zloop emits the same monitor events. Its
+log follows two rules, so that no remote peer can flood the application's log:
 
-* **What one peer did to its own connection is logged at DEBUG only**: a malformed greeting, frame or
-  command, a refused or mismatched mechanism, an ERROR command, a reset or an early close, a
+* **What one peer did to its own connection is logged at DEBUG only**: a malformed greeting, frame
+  or command, a refused or mismatched mechanism, an ERROR command, a reset or an early close, a
   handshake or heartbeat timeout. Each such line names the endpoint and the reason; nothing at INFO
   or above is ever written per connection.
-* **A local fault that peers may trigger over and over is logged at WARNING or ERROR, rate-limited**
-  (:data:`limited`): a bug caught by a safety net (an exception in a connection's handler or in a
-  reactor callback), accepting failing for lack of descriptors or memory, a handshake that needs a
-  ZAP handler when none is bound, a ZAP handler that answered garbage or went away. The first
-  occurrence of each kind is written at its level, later ones within :data:`SUMMARY_INTERVAL`
-  seconds go to DEBUG, and the next one written after the interval says how many were left out.
+* **A local fault that peers may trigger over and over is logged at WARNING or ERROR,
+  rate-limited** (:data:`limited`): a bug caught by a safety net (an exception in a connection's
+  handler or in a reactor callback), accepting failing for lack of descriptors or memory, a
+  handshake that needs a ZAP handler when none is bound, a ZAP handler that answered garbage or went
+  away. The first occurrence of each kind is written at its level, later ones within
+  :data:`SUMMARY_INTERVAL` seconds go to DEBUG, and the next one written after the interval says
+  how many were left out.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ off).
 
 *Input.* Every ``recv_into`` (into the I/O thread's shared receive buffer, ``IOThread.recv_buffer``:
 a connection holds no buffer of its own) that returns data becomes one message ``[chunk]`` (a copy)
-in the pipe (flushed at once, so the socket is woken once per chunk at most). If the pipe is full (RCVHWM) the chunk is held
-and the fd leaves the selector until the session's ``write_activated``, as the stream engine does.
+in the pipe (flushed at once, so the socket is woken once per chunk at most). If the pipe is full
+(RCVHWM) the chunk is held and the fd leaves the selector until the session's ``write_activated``,
+as the stream engine does.
 
 *Output.* Whenever the pipe becomes readable the engine takes a bounded batch of messages and writes
 their data frames, joined, with one ``send``; a partial write keeps the rest and waits for

@@ -32,9 +32,9 @@ receive buffer at all, and a busy one still reads up to :data:`RECV_BUFFER_SIZE`
 Nothing may keep a view of this buffer past its callback: the next read of any connection
 overwrites it.
 
-A callback that raises is logged (logger ``"zloop"``, rate-limited: :mod:`zloop.io.logs`) and the loop goes on: one broken connection
-must never take the I/O thread down. Engines catch their own errors and close just that connection;
-this is the last line of defence.
+A callback that raises is logged (logger ``"zloop"``, rate-limited: :mod:`zloop.io.logs`) and the
+loop goes on: one broken connection must never take the I/O thread down. Engines catch their own
+errors and close just that connection; this is the last line of defence.
 """
 
 from __future__ import annotations
