@@ -5,7 +5,10 @@ Run: ``uv run python bench/run_all.py [--quick]`` (or ``uv run python -m bench``
 Prints the machine (CPU model, cores, Python, pyzmq/libzmq and zloop versions), then the PUSH/PULL
 throughput table (with the raw-Python-socket ceiling), the PAIR round-trip latency table and the
 CURVE vs NULL table (``bench/bench_curve.py``: zloop and pyzmq over loopback tcp in this process,
-plus zloop's codec alone; a fixed time per measurement, skipped without PyNaCl). Exits non-zero if
+plus zloop's codec alone; a fixed time per measurement, skipped without PyNaCl) and the memory per
+idle connection (``bench/bench_memory.py``: server RSS growth for 10,000 connections that stay
+silent, send half a greeting, announce a large handshake frame or complete a handshake; ``--quick``:
+500 connections over tcp, silent and handshaken only). Exits non-zero if
 any run failed. Each run has its own deadline and kills its worker processes on any error, so the
 suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
 benchmark, is separate: it runs in one process and has nothing to compare against.)
@@ -23,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_curve
+import bench_memory
 import latency
 import throughput
 
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--no-curve", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -111,6 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_curve:
         sections.append(curve_section(args.quick, args.repeat))
         failed |= "FAILED" in sections[-1]
+    if not args.no_memory:
+        if args.quick:
+            rows = bench_memory.run_suite(
+                bench_memory.QUICK_COUNT, ["silent", "ready"], ["tcp"], list(bench_memory.IMPLS)
+            )
+        else:
+            rows = bench_memory.run_suite(
+                bench_memory.COUNT,
+                list(bench_memory.MODES),
+                list(bench_memory.TRANSPORTS),
+                list(bench_memory.IMPLS),
+            )
+        failed |= any(r.error for r in rows)
+        sections.append(bench_memory.TITLE + "\n" + bench_memory.format_rows(rows))
     for section in sections:
         print()
         print(section)

@@ -31,6 +31,7 @@ def test_run_all_quick_exits_cleanly_and_prints_tables() -> None:
     assert "transport/size  zloop msg/s  zloop MB/s  pyzmq msg/s  pyzmq MB/s  zloop/pyzmq" in out
     assert "raw python socket ceiling" in out
     assert "PAIR round-trip latency" in out
+    assert "Memory per connection" in out and "tcp silent" in out and "tcp ready" in out
     for row in ("tcp 16 B", "tcp 1 MiB", "ipc 16 B", "ipc 1 MiB"):
         assert row in out
     assert "FAILED" not in out

@@ -14,8 +14,10 @@ from protocol_helpers import (
     command,
     errors,
     frame,
+    greeting_v3,
     messages,
     peer_at_traffic,
+    ready,
     v1_frame,
 )
 
@@ -253,3 +255,29 @@ def test_message_lists_deliver_plain_frame_lists() -> None:
     conn.message_lists = False
     conn.receive_data(frame(0, b"back"))
     assert conn.events() == [Message([b"back"])]
+
+
+def test_handshake_body_grows_only_as_its_bytes_arrive() -> None:
+    """Until the handshake is over nobody vouched for the peer: a command announcing a large body
+    reserves nothing ahead (no preallocation, no recv_buffer room), so one frame header cannot make
+    a connection hold PREALLOC_LIMIT bytes. The body still arrives intact, and after the handshake
+    large bodies are received straight into their own buffer again."""
+    big = bytes(range(256)) * (PREALLOC_LIMIT // 256)
+    data = greeting_v3() + ready(b"DEALER", X_Big=big)
+    header_end = len(greeting_v3()) + 9 + 20  # the greeting, a long command header, 20 bytes
+    conn = Connection(SocketType.ROUTER)
+    conn.data_to_send()
+    tracemalloc.start()
+    try:
+        conn.receive_data(data[:header_end])
+        assert conn.recv_buffer() is None
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 16 * 1024
+    events, direct = engine_feed(conn, data[header_end:], [65536])
+    assert direct == 0  # every byte through receive_data: no room was offered ahead
+    (done,) = [e for e in events if isinstance(e, HandshakeComplete)]
+    assert done.peer_metadata["X-Big"] == big
+    events, direct = engine_feed(conn, frame(0, big), [65536])
+    assert messages(events) == [[big]] and direct > 0

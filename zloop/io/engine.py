@@ -6,18 +6,21 @@ One engine serves one established tcp/ipc connection in the I/O thread. It owns 
 sans-I/O ``Connection`` and talks to its session (:class:`~zloop.io.interfaces.EngineHost`), whose
 ``pipe`` leads to the application socket.
 
-*Input.* When the fd is readable the engine does one ``recv_into`` into a preallocated buffer, feeds
-the bytes to the connection and takes **every** event decoded from them (``Connection.events``)
-before going back to the selector. While a large frame body is in progress the ``recv_into`` goes
-straight into that frame's own buffer (``Connection.recv_buffer``), so the kernel's copy is the only
-one, and the read after such a body is kept short (``AFTER_LARGE_READ``) so that the start of the
-next large body does not pass through the shared buffer (rests under ``DIRECT_MIN`` still take the
-shared buffer: a batched read beats a syscall per frame). Messages arrive as plain frame lists
-(``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written
-to the pipe; the pipe is flushed once per batch, so the socket is woken at most once per batch. If
-the pipe is full (RCVHWM) the undelivered events are kept and the fd is removed from the selector:
-the kernel buffer fills and TCP pushes back on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an
-lwm batch) resumes delivery and reading.
+*Input.* When the fd is readable the engine does one ``recv_into`` into the receive buffer of its
+I/O thread (``IOThread.recv_buffer``, shared by all the thread's engines, so a connection holds no
+buffer of its own however idle or busy it is: ``Connection.receive_data`` copies what it keeps
+before the next read of any connection reuses the buffer), feeds the bytes to the connection and
+takes **every** event decoded from them (``Connection.events``) before going back to the selector.
+While a large frame body is in progress the ``recv_into`` goes straight into that frame's own buffer
+(``Connection.recv_buffer``), so the kernel's copy is the only one, and the read after such a body
+is kept short (``AFTER_LARGE_READ``) so that the start of the next large body does not pass through
+the shared buffer (rests under ``DIRECT_MIN`` still take the shared buffer: a batched read beats a
+syscall per frame). Messages arrive as plain frame lists (``Connection.message_lists``), the form
+the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
+batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM) the undelivered
+events are kept and the fd is removed from the selector: the kernel buffer fills and TCP pushes back
+on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an lwm batch)
+resumes delivery and reading.
 
 *Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
 After that, whenever the pipe becomes readable, the engine reads a bounded batch of messages, encodes
@@ -57,7 +60,8 @@ received after the handshake cancels both (ZMTP 3.1 / libzmq ``stream_engine_bas
 timeout error: the connecting side reconnects.
 
 *Errors.* Any failure (peer closed, reset, protocol violation, timeout, or a bug raising inside this
-connection's handlers) emits libzmq's monitor events, closes this connection only, and reports to
+connection's handlers) emits libzmq's monitor events, closes this connection only (logged at DEBUG:
+a peer never writes to the application's log, see :mod:`zloop.io.logs`), and reports to
 the session, which decides between reconnecting and ending. A local close (:meth:`close`) emits
 nothing, as in libzmq. A ZMTP 1.0 / 2.0 peer has no security mechanism, and libzmq reports such a
 connection as one whose handshake never finished: no HANDSHAKE_SUCCEEDED (nor heartbeats), its
@@ -77,7 +81,8 @@ from typing import Any
 from zloop import _real
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
-from zloop.io.reactor import IOThread, Timer
+from zloop.io.logs import limited, log
+from zloop.io.reactor import RECV_BUFFER_SIZE, IOThread, Timer
 from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
 from zloop.pipe import Msg, Pipe, SubscriptionMsg
@@ -106,10 +111,6 @@ from zloop.security import (
     zap_request_frames,
 )
 
-log = logging.getLogger("zloop")
-
-#: Bytes read per ``recv_into``.
-RECV_BUFFER = 256 * 1024
 #: A large body with at least this many bytes still to come is received straight into its own
 #: buffer (``Connection.recv_buffer``); shorter rests go through the shared buffer.
 DIRECT_MIN = 128 * 1024
@@ -190,9 +191,7 @@ class StreamEngine:
             legacy=not options.zap_domain,
         )
         self._conn.message_lists = True  # messages arrive as frame lists, ready for the pipe
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
-        self._read_size = RECV_BUFFER
+        self._read_size = RECV_BUFFER_SIZE  # bytes the next read through io.recv_buffer takes
         self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
@@ -296,7 +295,13 @@ class StreamEngine:
                 else:
                     handler()
             except Exception:
-                log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
+                limited(
+                    "internal error",
+                    logging.ERROR,
+                    "zloop: internal error on connection %s; closing it",
+                    self._endpoint,
+                    exc_info=True,
+                )
                 with lock:
                     self._error(ErrorReason.CONNECTION, errno.EPROTO)
 
@@ -351,7 +356,8 @@ class StreamEngine:
             target = None
         try:
             if target is None:
-                n = self._sock.recv_into(self._buf, self._read_size)
+                buf = self._io.recv_buffer  # shared: decoded (copied) before anyone reads again
+                n = self._sock.recv_into(buf, self._read_size)
             else:
                 n = self._sock.recv_into(target)
         except (BlockingIOError, InterruptedError):
@@ -361,11 +367,11 @@ class StreamEngine:
             return []
         self._direct_ok = True
         if target is None:
-            self._read_size = RECV_BUFFER
+            self._read_size = RECV_BUFFER_SIZE
             if n == 0:
                 conn.receive_data(b"")
             else:
-                conn.receive_data(self._view[:n])
+                conn.receive_data(buf[:n])
         else:
             target.release()  # the body may grow before the next recv_buffer()
             conn.received_into(n)
@@ -454,7 +460,7 @@ class StreamEngine:
                 )
             ):
                 self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(event.code), self._endpoint)
-            log.warning(
+            log.debug(
                 "zloop: protocol error from %s (%s): %s; closing the connection",
                 self._peer_name(),
                 self._endpoint,
@@ -467,7 +473,7 @@ class StreamEngine:
             reason = bytes(event.reason)
             if not self._handshaked and len(reason) == 3 and reason.isdigit():
                 self._core.event(Event.HANDSHAKE_FAILED_AUTH, int(reason), self._endpoint)
-            log.warning("zloop: peer %s sent ERROR %r; closing", self._endpoint, reason)
+            log.debug("zloop: peer %s sent ERROR %r; closing", self._endpoint, reason)
             self._error(ErrorReason.PROTOCOL, errno.EPROTO)
             return False
         elif kind is AuthenticationFailed:
@@ -511,14 +517,21 @@ class StreamEngine:
         try:
             asked = with_zap_handler(self._core, ask)
         except ZapHandlerUnusable as exc:
-            log.error("zloop: %s; refusing %s", exc, self._endpoint)
+            limited(
+                "zap handler unusable", logging.ERROR, "zloop: %s; refusing %s", exc, self._endpoint
+            )
             return self._refuse_without_zap()
         if not asked:
             if mechanism in NO_HANDLER_ACCEPTS and not self._options.zap_enforce_domain:
                 self._conn.zap_reply(b"200", b"OK")
                 self._process(self._conn.events())
                 return not self._closed
-            log.warning("zloop: %s needs a ZAP handler, none is bound; closing", self._endpoint)
+            limited(
+                "no zap handler",
+                logging.WARNING,
+                "zloop: a handshake on %s needs a ZAP handler, none is bound; closing it",
+                self._endpoint,
+            )
             return self._refuse_without_zap()
         return not self._closed
 
@@ -534,14 +547,25 @@ class StreamEngine:
     def _on_zap_reply(self, frames: Msg | None) -> None:
         self._zap = None
         if frames is None:
-            log.warning("zloop: the ZAP handler went away before answering %s", self._endpoint)
+            limited(
+                "zap handler gone",
+                logging.WARNING,
+                "zloop: the ZAP handler went away before answering %s",
+                self._endpoint,
+            )
             self._error(ErrorReason.CONNECTION, errno.ECONNREFUSED)
             return
         try:
             reply = parse_zap_reply(frames)
         except ZapReplyError as exc:
             # libzmq zap_client_t: a bad reply is a protocol error of this handshake.
-            log.warning("zloop: bad ZAP reply for %s: %s", self._endpoint, exc.reason)
+            limited(
+                "bad zap reply",
+                logging.WARNING,
+                "zloop: bad ZAP reply for %s: %s",
+                self._endpoint,
+                exc.reason,
+            )
             self._core.event(Event.HANDSHAKE_FAILED_PROTOCOL, int(exc.code), self._endpoint)
             self._error(ErrorReason.PROTOCOL, errno.EPROTO)
             return
@@ -767,7 +791,7 @@ class StreamEngine:
     def _on_handshake_timeout(self) -> None:
         self._handshake_timer = None
         if not self._closed and not self._handshaked:
-            log.info("zloop: handshake with %s timed out", self._endpoint)
+            log.debug("zloop: handshake with %s timed out", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _on_heartbeat(self) -> None:
@@ -791,13 +815,13 @@ class StreamEngine:
     def _on_hb_timeout(self) -> None:
         self._hb_timeout_timer = None
         if not self._closed:
-            log.info("zloop: heartbeat timeout on %s", self._endpoint)
+            log.debug("zloop: heartbeat timeout on %s", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _on_ttl_expired(self) -> None:
         self._hb_ttl_timer = None
         if not self._closed:
-            log.info("zloop: peer heartbeat TTL expired on %s", self._endpoint)
+            log.debug("zloop: peer heartbeat TTL expired on %s", self._endpoint)
             self._error(ErrorReason.TIMEOUT, errno.ETIMEDOUT)
 
     def _peer_name(self) -> str:

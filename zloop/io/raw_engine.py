@@ -12,9 +12,11 @@ session makes or updates the pipe with ``Peer-Address`` as its only property) an
 message into the pipe, the *connect notification* (the STREAM pattern drops it if STREAM_NOTIFY is
 off).
 
-*Input.* Every ``recv_into`` that returns data becomes one message ``[chunk]`` in the pipe (flushed at
-once, so the socket is woken once per chunk at most). If the pipe is full (RCVHWM) the chunk is held
-and the fd leaves the selector until the session's ``write_activated``, as the stream engine does.
+*Input.* Every ``recv_into`` (into the I/O thread's shared receive buffer, ``IOThread.recv_buffer``:
+a connection holds no buffer of its own) that returns data becomes one message ``[chunk]`` (a copy)
+in the pipe (flushed at once, so the socket is woken once per chunk at most). If the pipe is full
+(RCVHWM) the chunk is held and the fd leaves the selector until the session's ``write_activated``,
+as the stream engine does.
 
 *Output.* Whenever the pipe becomes readable the engine takes a bounded batch of messages and writes
 their data frames, joined, with one ``send``; a partial write keeps the rest and waits for
@@ -39,12 +41,11 @@ from collections.abc import Callable
 from zloop.constants import Event
 from zloop.io.engine import event_source
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
+from zloop.io.logs import limited
 from zloop.io.reactor import IOThread
 from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
 from zloop.protocol import HandshakeComplete
-
-log = logging.getLogger("zloop")
 
 #: Bytes read per ``recv_into`` (one received message at most this big).
 RECV_BUFFER = 64 * 1024
@@ -77,8 +78,6 @@ class RawEngine:
         self._core = socket_core
         self._options = options
         self._endpoint = endpoint
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
         self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._writing = False
         self._reading = False
@@ -136,7 +135,13 @@ class RawEngine:
             try:
                 handler()
             except Exception:
-                log.exception("zloop: internal error on connection %s; closing it", self._endpoint)
+                limited(
+                    "internal error",
+                    logging.ERROR,
+                    "zloop: internal error on connection %s; closing it",
+                    self._endpoint,
+                    exc_info=True,
+                )
                 self._error(errno.EPROTO)
 
         return run
@@ -165,8 +170,9 @@ class RawEngine:
         return True
 
     def _on_readable(self) -> None:
+        buf = self._io.recv_buffer  # shared by the I/O thread's engines: copied out below
         try:
-            n = self._sock.recv_into(self._buf)
+            n = self._sock.recv_into(buf, RECV_BUFFER)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -175,7 +181,7 @@ class RawEngine:
         if n == 0:
             self._error(errno.EPIPE)
             return
-        chunk = bytes(self._view[:n])
+        chunk = bytes(buf[:n])
         if not self._deliver([chunk]):
             # RCVHWM reached: hold the chunk and stop reading until write_activated.
             self._held = [chunk]

@@ -27,9 +27,18 @@ unregistered, after asking each to wind down (``io_stop``) with its own linger. 
 any more (``io_exit``), and :meth:`IOThread.finish_closed_sockets` waits until the objects of
 closed sockets (lingering sessions) are done.
 
-A callback that raises is logged (logger ``"zloop"``) and the loop goes on: one broken connection
-must never take the I/O thread down. Engines catch their own errors and close just that connection;
-this is the last line of defence.
+*The receive buffer.* Every engine of this thread reads the socket into one buffer owned by the
+thread (:attr:`IOThread.recv_buffer`, allocated on first use), not into a buffer of its own: reads
+happen only here, one at a time, and a reader copies what it decoded out of the buffer before its
+callback returns (``Connection.receive_data`` takes ``bytes`` of the view; large frame bodies are
+received into their own ``bytearray`` instead). So an idle or handshaking connection holds no
+receive buffer at all, and a busy one still reads up to :data:`RECV_BUFFER_SIZE` bytes per call.
+Nothing may keep a view of this buffer past its callback: the next read of any connection
+overwrites it.
+
+A callback that raises is logged (logger ``"zloop"``, rate-limited: :mod:`zloop.io.logs`) and the
+loop goes on: one broken connection must never take the I/O thread down. Engines catch their own
+errors and close just that connection; this is the last line of defence.
 """
 
 from __future__ import annotations
@@ -45,12 +54,13 @@ from typing import Any
 from zloop import _real
 from zloop._real import READ, WRITE
 from zloop.io.interfaces import IOObject
+from zloop.io.logs import limited
 from zloop.mailbox import Mailbox
-
-log = logging.getLogger("zloop")
 
 Callback = Callable[[], Any]
 
+#: Bytes of the receive buffer shared by the engines of one I/O thread (the most one read takes).
+RECV_BUFFER_SIZE = 256 * 1024
 #: Commands run per loop turn before the loop looks at the fds again (fairness under a post storm).
 _MAX_COMMANDS_PER_TURN = 1024
 
@@ -111,6 +121,7 @@ class IOThread:
         # A real OS thread even under gevent/eventlet monkey-patching (see zloop._real).
         self._thread = _real.Thread(self._run, name)
         self._selector.register(self._mailbox.fileno(), READ)
+        self._recv_buffer: memoryview | None = None  # see recv_buffer
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -162,6 +173,15 @@ class IOThread:
         return self._thread.is_alive()
 
     # -- I/O thread only -------------------------------------------------------------------------
+
+    @property
+    def recv_buffer(self) -> memoryview:
+        """The receive buffer shared by this thread's engines, as a writable memoryview (see "The
+        receive buffer"): what a read put there is valid only until the calling callback returns."""
+        view = self._recv_buffer
+        if view is None:
+            view = self._recv_buffer = memoryview(bytearray(RECV_BUFFER_SIZE))
+        return view
 
     def register(self, obj: IOObject) -> None:
         """Keep the loop alive for ``obj`` until :meth:`unregister`."""
@@ -266,7 +286,14 @@ class IOThread:
         try:
             callback()
         except Exception:
-            log.exception("zloop I/O thread %s: unhandled error in %r", self.name, callback)
+            limited(
+                "callback error",
+                logging.ERROR,
+                "zloop I/O thread %s: unhandled error in %r",
+                self.name,
+                callback,
+                exc_info=True,
+            )
 
     def _run_commands(self) -> bool:
         """Run queued commands; True if some are still waiting."""

@@ -35,13 +35,12 @@ from zloop.io.connecter import TransportConnecter
 from zloop.io.endpoint import Endpoint
 from zloop.io.engine import event_source
 from zloop.io.interfaces import SocketCore
+from zloop.io.logs import limited
 from zloop.io.reactor import IOThread, Timer
 from zloop.io.session import Session
 from zloop.io.sockopts import format_tcp, peer_ip, resolve_tcp, tune_socket
 from zloop.options import Options
 from zloop.pipe import Pipe
-
-log = logging.getLogger("zloop")
 
 #: Connections accepted per readable event before going back to the selector.
 ACCEPT_BATCH = 64
@@ -154,7 +153,13 @@ class BoundEndpoint:
                 err = exc.errno or errno.EIO
                 self._core.event(Event.ACCEPT_FAILED, err, self.last_endpoint)
                 if err in _RESOURCE_ERRNOS:
-                    log.warning("zloop: accept on %s failed: %s; pausing", self.last_endpoint, exc)
+                    limited(
+                        "accept failed",
+                        logging.WARNING,
+                        "zloop: accept on %s failed: %s; pausing",
+                        self.last_endpoint,
+                        exc,
+                    )
                     io.remove_reader(self._fd)
                     self._pause = io.call_later(ACCEPT_PAUSE_S, self._resume)
                 return

@@ -210,11 +210,16 @@ class Connection(Sender):
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: FrameInput) -> None:
-        """Feed bytes received from the peer; ``b""`` means the peer closed (EOF)."""
+        """Feed bytes received from the peer; ``b""`` means the peer closed (EOF).
+
+        Nothing keeps a reference to ``data`` unless it is ``bytes``: a ``bytearray`` or
+        ``memoryview`` is copied first, so the caller may overwrite it as soon as this returns
+        (the engines read every connection of an I/O thread into one shared buffer).
+        """
         if self._terminal is not None:
             return
         if type(data) is not bytes:
-            data = bytes(data)
+            data = bytes(data)  # the copy that lets the caller reuse its buffer (see above)
         if not data:
             self._buf = b""
             self._finish(ConnectionClosed())
@@ -316,6 +321,8 @@ class Connection(Sender):
             # libzmq 4.3.5 reports a handshake frame it refuses as ZMTP_UNEXPECTED_COMMAND (⚠ it
             # ignores reserved flag bits; we refuse them, with its code).
             self._decoder.flags_error = ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND
+            # Until the handshake is over, bodies grow only as their bytes arrive (frames.py).
+            self._decoder.reserve_ahead = False
             self._state = _State.HANDSHAKE
             ctx = HandshakeContext(
                 self.socket_type, rid, self._properties, greeting.version, greeting.as_server
@@ -353,6 +360,7 @@ class Connection(Sender):
             # 12-octet greeting and uses RFC 13 framing.
             self._out += (v1_header(0, len(rid)), rid)
             self._decoder = V1Decoder(self._events, self._on_frame, self._handshake_limit())
+        self._decoder.reserve_ahead = False  # until the peer's identity arrived (as above)
 
     def _handshake_limit(self) -> int:
         """Frame size limit until the handshake completes.
@@ -383,6 +391,7 @@ class Connection(Sender):
         self._completed = True
         self._decoder.plain = plain
         self._decoder.max_size = self.maxmsgsize
+        self._decoder.reserve_ahead = True
         if isinstance(self._decoder, FrameDecoder):  # after a handshake: a plain protocol error
             self._decoder.flags_error = ProtocolErrorCode.ZMTP_UNSPECIFIED
         self._events.append(

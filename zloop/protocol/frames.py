@@ -24,6 +24,12 @@ collected in a ``bytearray`` preallocated to the announced size only up to :data
 (``Connection.recv_buffer`` / ``received_into``) let the engine ``recv_into`` the body directly:
 the kernel's copy is then the only one, and the ``bytearray`` is delivered as the frame. Smaller
 incomplete frames stay in the caller's leftover, which is therefore bounded by ``LARGE_BODY + 9``.
+
+Room ahead of the data (the preallocation, and the steps ``large_buffer`` adds) is only made while
+``reserve_ahead`` is set. The connection clears it until the handshake is over: a peer nobody has
+authenticated yet could otherwise make every connection hold up to ``PREALLOC_LIMIT`` bytes (or a
+``GROW_STEP``) by sending one frame header, so a handshake body grows only as its bytes arrive and
+``large_buffer`` offers no room (handshake commands are small; nothing is lost in speed).
 """
 
 from __future__ import annotations
@@ -125,13 +131,15 @@ class LargeBody:
     delivered as the frame itself: no further copy.
     """
 
-    __slots__ = ("_large", "_large_filled", "_large_flags", "_large_size")
+    __slots__ = ("_large", "_large_filled", "_large_flags", "_large_size", "reserve_ahead")
 
     _large: bytearray | None
     _large_filled: int
     _large_flags: int
     _large_size: int
     stopped: bool
+    #: May room be allocated before the bytes that fill it arrived (see the module docstring)?
+    reserve_ahead: bool
 
     def _deliver(self, flags: int, body: bytes) -> None:
         raise NotImplementedError
@@ -142,7 +150,9 @@ class LargeBody:
         return self._large is not None
 
     def _start_large(self, flags: int, size: int) -> None:
-        self._large = bytearray(size) if size <= PREALLOC_LIMIT else bytearray()
+        self._large = (
+            bytearray(size) if size <= PREALLOC_LIMIT and self.reserve_ahead else bytearray()
+        )
         self._large_flags = flags
         self._large_size = size
         self._large_filled = 0
@@ -169,9 +179,10 @@ class LargeBody:
 
         The view covers at most the rest of this body, so filling it never crosses a frame
         boundary. It must be released (dropped) before the next call: the body may grow then.
+        None as well while ``reserve_ahead`` is off: the body then grows only as bytes arrive.
         """
         body = self._large
-        if body is None or self.stopped:
+        if body is None or self.stopped or not self.reserve_ahead:
             return None
         filled = self._large_filled
         if filled == len(body):
@@ -238,6 +249,7 @@ class FrameDecoder(LargeBody):
         self._large_flags = 0
         self._large_size = 0
         self._large_filled = 0
+        self.reserve_ahead = True
 
     @property
     def mid_message(self) -> bool:

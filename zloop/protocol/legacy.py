@@ -86,6 +86,7 @@ class V1Decoder(LargeBody):
         self._large_flags = 0
         self._large_size = 0
         self._large_filled = 0
+        self.reserve_ahead = True
 
     @property
     def mid_message(self) -> bool:
