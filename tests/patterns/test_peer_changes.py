@@ -50,20 +50,29 @@ def _bound(ctx: Any, stype: int, transport: str, tmp_path: Path) -> tuple[Any, s
 # -- a new peer ---------------------------------------------------------------------------------
 
 
+def _router_with_new_dealer(
+    impl: Any, ctx: Any, transport: str, tmp_path: Path, routing_id: bytes
+) -> tuple[Any, Any]:
+    """A bound ROUTER_MANDATORY that has never called recv/poll/EVENTS, and a DEALER that just
+    connected with ``routing_id`` (its handshake seen by the ROUTER's monitor, tcp/ipc)."""
+    router, endpoint = _bound(ctx, impl.ROUTER, transport, tmp_path)
+    router.router_mandatory = 1
+    monitor = None if transport == "inproc" else router.get_monitor_socket()
+    dealer = ctx.socket(impl.DEALER)
+    dealer.linger = 0
+    dealer.routing_id = routing_id
+    dealer.connect(endpoint)
+    if monitor is not None:
+        _wait_events(monitor, HANDSHAKE_SUCCEEDED)
+    return router, dealer
+
+
 @pytest.mark.parametrize("transport", ["tcp", "ipc", "inproc"])
 def test_router_that_only_sends_knows_a_new_peer(
     impl: Any, impl_ctx: Any, transport: str, tmp_path: Path
 ) -> None:
     """ROUTER_MANDATORY, never a recv/poll/EVENTS: the DEALER that connected is routable."""
-    router, endpoint = _bound(impl_ctx, impl.ROUTER, transport, tmp_path)
-    router.router_mandatory = 1
-    monitor = None if transport == "inproc" else router.get_monitor_socket()
-    dealer = impl_ctx.socket(impl.DEALER)
-    dealer.linger = 0
-    dealer.routing_id = b"A"
-    dealer.connect(endpoint)
-    if monitor is not None:
-        _wait_events(monitor, HANDSHAKE_SUCCEEDED)
+    router, dealer = _router_with_new_dealer(impl, impl_ctx, transport, tmp_path, b"A")
 
     router.send_multipart([b"A", b"hi"])  # EHOSTUNREACH when the attach was not seen
 
@@ -76,15 +85,7 @@ def test_router_sends_in_parts_to_a_new_peer(
     impl: Any, impl_ctx: Any, transport: str, tmp_path: Path
 ) -> None:
     """The first frame of a message sent with SNDMORE is where ROUTER_MANDATORY looks the id up."""
-    router, endpoint = _bound(impl_ctx, impl.ROUTER, transport, tmp_path)
-    router.router_mandatory = 1
-    monitor = None if transport == "inproc" else router.get_monitor_socket()
-    dealer = impl_ctx.socket(impl.DEALER)
-    dealer.linger = 0
-    dealer.routing_id = b"B"
-    dealer.connect(endpoint)
-    if monitor is not None:
-        _wait_events(monitor, HANDSHAKE_SUCCEEDED)
+    router, dealer = _router_with_new_dealer(impl, impl_ctx, transport, tmp_path, b"B")
 
     router.send(b"B", impl.SNDMORE)
     router.send(b"part")
