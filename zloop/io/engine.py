@@ -81,7 +81,7 @@ from typing import Any
 from zloop import _real
 from zloop.constants import Event, ProtocolErrorCode, SecurityMechanism, SocketType
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
-from zloop.io.logs import limited, log
+from zloop.io.logs import internal_error, limited, log
 from zloop.io.reactor import RECV_BUFFER_SIZE, IOThread, Timer
 from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
@@ -295,13 +295,7 @@ class StreamEngine:
                 else:
                     handler()
             except Exception:
-                limited(
-                    "internal error",
-                    logging.ERROR,
-                    "zloop: internal error on connection %s; closing it",
-                    self._endpoint,
-                    exc_info=True,
-                )
+                internal_error(self._endpoint)
                 with lock:
                     self._error(ErrorReason.CONNECTION, errno.EPROTO)
 

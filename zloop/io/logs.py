@@ -77,3 +77,15 @@ class RateLimitedLog:
 
 #: The I/O layer's rate-limited log (see the module docstring).
 limited = RateLimitedLog(log)
+
+
+def internal_error(endpoint: str) -> None:
+    """From an engine's safety net (inside ``except``): a bug closed the connection to
+    ``endpoint``; logged with its traceback, rate-limited."""
+    limited(
+        "internal error",
+        logging.ERROR,
+        "zloop: internal error on connection %s; closing it",
+        endpoint,
+        exc_info=True,
+    )

@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import socket
 from collections.abc import Callable
 
 from zloop.constants import Event
 from zloop.io.engine import event_source
 from zloop.io.interfaces import EngineHost, ErrorReason, SocketCore
-from zloop.io.logs import limited
+from zloop.io.logs import internal_error
 from zloop.io.reactor import IOThread
 from zloop.io.sendbuf import SendQueue, write_buffers
 from zloop.options import Options
@@ -135,13 +134,7 @@ class RawEngine:
             try:
                 handler()
             except Exception:
-                limited(
-                    "internal error",
-                    logging.ERROR,
-                    "zloop: internal error on connection %s; closing it",
-                    self._endpoint,
-                    exc_info=True,
-                )
+                internal_error(self._endpoint)
                 self._error(errno.EPROTO)
 
         return run
