@@ -15,6 +15,12 @@ reader finds the command, or the writer signals. A command is never stranded wit
 Both may happen, giving a spurious signal; :meth:`recv` consumes such stale signals whenever it finds
 the queue empty, so a quiet socket's fd does not stay readable.
 
+The writer's "lower the flag, signal" and the reader's "raise the flag, consume" are each made one
+step by a lock taken on these transitions only (never per message). Otherwise a reader scheduled
+between the writer's two halves raises the flag and consumes nothing, the signal lands afterwards,
+and the fast path (flag raised: nothing to consume) leaves it pending: a selector watching the fd
+spins until the next post. With the lock, a raised flag always means the fd is quiet.
+
 The signal is consumed only here, inside command processing; that is why any call that processes
 commands (``EVENTS``, ``send``, ``recv``, ``poll``) may consume the edge, exactly as in libzmq.
 
@@ -27,6 +33,7 @@ awake, so a busy owner is never signalled: the queue's own length is the "comman
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +47,7 @@ Command = Callable[[], Any]
 class Mailbox:
     """A multi-producer, single-consumer command queue with an edge-triggered signal fd."""
 
-    __slots__ = ("_asleep", "_commands", "signaler")
+    __slots__ = ("_asleep", "_commands", "_wake_lock", "signaler")
 
     def __init__(self) -> None:
         #: Owner thread may test it for emptiness (the "command pending" flag); never replaced.
@@ -49,6 +56,10 @@ class Mailbox:
         # by the very first command.
         self._asleep = True
         self.signaler = Signaler()
+        # Lowering the flag and signalling (a post), and raising it and consuming (the owner), are
+        # each done as one step: an owner that ran between a post's two halves would raise the
+        # flag before the signal landed, and the fast path would then never consume that signal.
+        self._wake_lock = threading.Lock()
 
     def fileno(self) -> int:
         return self.signaler.fileno()
@@ -57,8 +68,9 @@ class Mailbox:
         """Queue ``command`` for the owner thread (thread-safe)."""
         self._commands.append(command)
         if self._asleep:
-            self._asleep = False
-            self.signaler.send()
+            with self._wake_lock:
+                self._asleep = False
+                self.signaler.send()
 
     @property
     def queue(self) -> deque[Command]:
@@ -92,8 +104,9 @@ class Mailbox:
         pending = not self._asleep
         while True:
             if pending:
-                self._asleep = True
-                signaler.recv()  # consume what is pending (possibly stale) before looking
+                with self._wake_lock:
+                    self._asleep = True
+                    signaler.recv()  # consume what is pending (possibly stale) before looking
             if commands:  # a writer may have appended before it saw _asleep
                 return commands.popleft()
             if not self._asleep:  # a writer signalled after our read: consume that too

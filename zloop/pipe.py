@@ -24,6 +24,15 @@ messages, posts ``activate_write(count)`` to the writer's owner. The writer is f
 was full, at least ``lwm`` messages are unread, so the reader will cross an ``lwm`` boundary and
 re-activate it (``lwm = (hwm + 1) // 2`` as in libzmq, never more than ``hwm``).
 
+*Draining.* A writer end may have a drain (:meth:`Pipe.set_drain`). A write that finds the pipe
+full runs it first, in the writer's thread; it may take unread messages out of the queue (each one
+lowers the writer's ``_msgs_written``: as if never written) and bring the writer's ``_peer_msgs_read``
+up to the reader's count, and the write goes ahead if that made room. Sessions give the socket's end
+one, so that a pipe towards a tcp/ipc connection is full only when the OS socket is
+(:mod:`zloop.io.engine`, "Draining a full pipe"). ``activate_write`` then keeps the larger count,
+as a drain may have read a newer one. Taken messages leave both counts alike and a fresher count
+only lowers the writer's, so a writer still only goes inactive with at least ``lwm`` messages unread.
+
 *Conflation* (CONFLATE): :meth:`Pipe.set_conflate` makes a direction keep at most one message.
 Its writer replaces the unread message: ``clear()`` then ``append()`` on the deque (each atomic under
 the GIL, and only the reader pops), with no HWM (``hwm`` -1, as libzmq). A reader racing with that
@@ -100,6 +109,7 @@ class Pipe:
 
     __slots__ = (
         "__weakref__",
+        "_drain",
         "_epochs",
         "_hwm",
         "_in",
@@ -136,6 +146,8 @@ class Pipe:
         self._out_active = True
         self._terminated = False
         self.peer_terminated = False
+        #: Writer side: what may move the peer's unread messages on at once (see "Draining").
+        self._drain: Callable[[], Any] | None = None
         #: Routing id of the peer (ROUTER) and its latest handshake properties.
         self.routing_id = b""
         self.metadata: dict[str, Any] = {}
@@ -303,7 +315,11 @@ class Pipe:
         """Can one more message be written? A full pipe waits for ``activate_write``."""
         if not self._out_active:
             return False
-        if self._hwm > 0 and self._msgs_written - self._peer_msgs_read >= self._hwm:
+        if (
+            self._hwm > 0
+            and self._msgs_written - self._peer_msgs_read >= self._hwm
+            and not self._drained()
+        ):
             self._out_active = False
             return False
         return True
@@ -321,12 +337,24 @@ class Pipe:
                 items.append(msg)
                 self._msgs_written += 1
                 return True
-            if self._msgs_written - self._peer_msgs_read >= hwm:
+            if self._msgs_written - self._peer_msgs_read >= hwm and not self._drained():
                 self._out_active = False
                 return False
         self._out.items.append(msg)
         self._msgs_written += 1
         return True
+
+    def set_drain(self, drain: Callable[[], Any] | None) -> None:
+        """Writer side: ``drain()`` runs when a write finds the pipe full (see "Draining")."""
+        self._drain = drain
+
+    def _drained(self) -> bool:
+        """The pipe is full: did its drain make room?"""
+        drain = self._drain
+        if drain is None:
+            return False
+        drain()
+        return self._msgs_written - self._peer_msgs_read < self._hwm
 
     def write_many(self, msgs: list[Msg]) -> int:
         """Queue as many of ``msgs`` (in order) as fit; return how many.
@@ -345,6 +373,9 @@ class Pipe:
             return count
         if hwm:
             room = hwm - (self._msgs_written - self._peer_msgs_read)
+            if room < count and self._drain is not None:
+                self._drain()
+                room = hwm - (self._msgs_written - self._peer_msgs_read)
             if room < count:
                 self._out_active = False
                 if room <= 0:
@@ -408,7 +439,9 @@ class Pipe:
         self.owner.read_activated(self)
 
     def _process_activate_write(self, msgs_read: int) -> None:
-        self._peer_msgs_read = msgs_read
+        # A drain may have read a newer count already (see "Draining").
+        if msgs_read > self._peer_msgs_read:
+            self._peer_msgs_read = msgs_read
         if not self._out_active and not self._terminated and not self.peer_terminated:
             self._out_active = True
             self.owner.write_activated(self)

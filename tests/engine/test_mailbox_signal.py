@@ -63,3 +63,45 @@ def test_blocking_recv_is_woken_by_a_post_from_another_thread(mailbox: Mailbox) 
         assert got == [_cmd]
         assert mailbox.recv(0) is None
         assert not fd_readable(mailbox.fileno())
+
+
+class _SignalerWithOwnerStep:
+    """Wraps a mailbox's signaler: ``send()`` first lets the owner thread run ``step`` (the owner
+    being scheduled between the poster's lowering of the flag and its signal), waiting for it at
+    most ``patience`` seconds -- an owner that cannot get in by then is kept out by the mailbox."""
+
+    def __init__(self, inner: object, step: object, patience: float) -> None:
+        self._inner = inner
+        self._step = step
+        self._patience = patience
+        self.owner: threading.Thread | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def send(self) -> None:
+        if self.owner is None:
+            self.owner = threading.Thread(target=self._step)
+            self.owner.start()
+            self.owner.join(self._patience)
+        self._inner.send()  # type: ignore[attr-defined]
+
+
+def test_owner_running_inside_a_post_leaves_no_stale_signal(mailbox: Mailbox) -> None:
+    """The owner takes the command and finds the queue empty while a post is between lowering the
+    flag and signalling: the signal that lands afterwards must not stay pending with the flag
+    raised, or the fast path would never consume it and a selector watching the fd would spin."""
+    got: list[object] = []
+
+    def owner_step() -> None:
+        got.append(mailbox.recv(0))  # the command, taken at once
+        got.append(mailbox.recv(0))  # the queue is empty now: raise the flag, consume
+
+    wrapper = _SignalerWithOwnerStep(mailbox.signaler, owner_step, 0.2)
+    mailbox.signaler = wrapper  # type: ignore[assignment]
+    mailbox.post(_cmd)
+    assert wrapper.owner is not None
+    wrapper.owner.join(DEADLINE)
+    assert got == [_cmd, None]
+    assert mailbox.recv(0) is None
+    assert not fd_readable(mailbox.fileno()), "a signal stayed pending on a quiet mailbox"

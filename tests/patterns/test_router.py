@@ -200,8 +200,11 @@ def test_mandatory_peer_gone_is_ehostunreach(
 def _full_router(
     ctx: zloop.Context, transport: str, tmp_path: Path, mandatory: int
 ) -> tuple[zloop.Socket, zloop.Socket]:
-    router = make_socket(ctx, zloop.ROUTER, sndhwm=1, router_mandatory=mandatory)
-    dealer = make_socket(ctx, zloop.DEALER, routing_id=b"d", rcvhwm=1)
+    # Small kernel buffers: the path is full once SNDHWM, the OS socket buffers and RCVHWM are
+    # (the sender's own write drains its pipe into the OS socket), and loopback tcp's autotuned
+    # buffers would otherwise take hundreds of thousands of these messages first.
+    router = make_socket(ctx, zloop.ROUTER, sndhwm=1, router_mandatory=mandatory, sndbuf=4096)
+    dealer = make_socket(ctx, zloop.DEALER, routing_id=b"d", rcvhwm=1, rcvbuf=4096)
     dealer.connect(bind(router, transport, tmp_path))
     dealer.send(b"hi")
     assert recv_mp(router) == [b"d", b"hi"]

@@ -54,6 +54,20 @@ command, which registers writability or handles the error exactly as its own wri
 doubt (lock busy, conflating pipe, a non-plain message) falls back to the normal post: correct,
 only slower.
 
+*Draining a full pipe.* libzmq's I/O thread, in C, keeps a connection's outgoing pipe nearly empty:
+messages wait in the kernel's socket buffers, and the pipe reaches SNDHWM only once those are full.
+This I/O thread is a Python thread sharing the GIL with the application threads, so a burst (a proxy
+forwarding the thousand replies one read gave it) can fill the pipe before the I/O thread had a
+turn, and a socket that drops at the HWM (ROUTER, PUB) would drop what libzmq delivers. So a write
+that finds the pipe full first runs the session's drain (:meth:`drain`, in the application thread),
+which does what the I/O thread will do: under the lock (waiting for it: the holder is the I/O
+thread, busy with this connection for one bounded turn) it brings the writer's count of messages
+read up to date (the reader reports it only every lwm messages), writes what ``_out`` still holds,
+then takes the queued messages in batches, encodes and sends them until the pipe is empty or the OS
+socket takes no more. Taken messages count as never written, as with direct writes. A pipe to a
+connection is thus full only when the OS socket is too, as with libzmq, and a blocking sender (PUSH,
+DEALER) goes on without waiting for the I/O thread.
+
 *Timers.* ``HANDSHAKE_IVL`` bounds the handshake. With ``HEARTBEAT_IVL`` a PING goes out every
 interval and arms a ``HEARTBEAT_TIMEOUT`` timer; a peer PING with a TTL arms a TTL timer; any event
 received after the handshake cancels both (ZMTP 3.1 / libzmq ``stream_engine_base``). Expiry is a
@@ -76,6 +90,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from zloop import _real
@@ -726,40 +741,97 @@ class StreamEngine:
         if not lock.acquire(blocking=False):
             return False
         try:
-            if not self._direct_ok or self._closed or not self._handshaked or self._out:
+            if (
+                not self._direct_ok
+                or self._closed
+                or not self._handshaked
+                or self._out
+                or self._writing
+            ):
                 return False
-            if pipe is not self._host.pipe or pipe.terminated:
-                return False
-            queue = pipe._in
-            if queue.conflate:
-                return False
-            items = queue.items
-            # Only plain frame lists (not subscriptions, not the delimiter); the writer is the
-            # calling thread and the reader is asleep, so nobody else changes the queue now.
-            for item in items:
-                if type(item) is not list:
-                    return False
-            count = len(items)
-            if not count or self._writing:
+            msgs = self._take_from_pipe(pipe, 0)
+            if not msgs:
                 return False
             self._direct_ok = False
-            msgs = [items.popleft() for _ in range(count)]
-            # As if never written: the writer's HWM count stays in step with what the reader
-            # counts (it never saw these), and the reader stays asleep for the next flush.
-            pipe.peer._msgs_written -= count
-            queue.reader_asleep = True
-            try:
-                self._conn.send_messages(msgs)
-            except Exception as exc:
-                # Re-raise in the I/O thread: the connection fails as if _pump had hit it.
-                self._io.post(self._guarded(_raiser(exc)))
-                return True
-            self._queue(self._conn.buffers_to_send())
-            if not self._send_out():
-                self._io.post(self._guarded(self._finish_write))
+            # The reader was asleep (the flush that called us lowered the flag) and stays so.
+            pipe._in.reader_asleep = True
+            self._send_from_app(msgs, False)
             return True
         finally:
             lock.release()
+
+    def drain(self, pipe: Pipe) -> None:
+        """Application thread: the socket's write found ``pipe`` (this engine's pipe end) full.
+        Do now what the I/O thread will do when it gets its turn: bring the socket's count of
+        messages read up to date and move the queued messages into the OS socket while it takes
+        them (see "Draining a full pipe" in the module docstring)."""
+        with self._lock:
+            if self._closed or not self._handshaked or pipe is not self._host.pipe:
+                return
+            writer = pipe.peer
+            # The reader's count is stable under the lock: the writer need not wait for the
+            # next lwm boundary's activate_write to see what the I/O thread took already.
+            if pipe._msgs_read > writer._peer_msgs_read:
+                writer._peer_msgs_read = pipe._msgs_read
+            if self._out and not self._send_out():
+                return  # the OS socket is full: the pipe is full
+            while True:
+                msgs = self._take_from_pipe(pipe, self._out_batch)
+                if not msgs or not self._send_from_app(msgs, True):
+                    return
+
+    def _take_from_pipe(self, pipe: Pipe, limit: int) -> list[Msg] | None:
+        """Under the lock, application thread (the pipe's writer): take queued messages out of
+        ``pipe``, as if never written -- up to ``limit`` of them, stopping before anything but a
+        plain message (a subscription, the delimiter: the I/O thread sends those); with ``limit``
+        0 all of them, or none if any is not plain. None when nothing was taken."""
+        if pipe is not self._host.pipe or pipe.terminated:
+            return None
+        queue = pipe._in
+        if queue.conflate:
+            return None
+        items = queue.items
+        # The writer is the calling thread and the I/O thread reads only under the lock, so
+        # nobody else changes the queue now.
+        count = len(items)
+        if limit and limit < count:
+            count = limit
+        for index, item in enumerate(islice(items, count)):
+            if type(item) is not list:
+                if not limit:
+                    return None
+                count = index
+                break
+        if not count:
+            return None
+        popleft = items.popleft
+        msgs = [popleft() for _ in range(count)]
+        # As if never written: the writer's HWM count stays in step with what the reader counts
+        # (it never saw these).
+        pipe.peer._msgs_written -= count
+        return msgs
+
+    def _send_from_app(self, msgs: list[Msg], adapt: bool) -> bool:
+        """Under the lock, application thread: encode ``msgs`` and write them without touching
+        the reactor; True when all went out. What remains (partial write, EAGAIN, an error, an
+        encoder exception) is left to the I/O thread through one posted command."""
+        try:
+            self._conn.send_messages(msgs)
+        except Exception as exc:
+            # Re-raise in the I/O thread: the connection fails as if _pump had hit it.
+            self._io.post(self._guarded(_raiser(exc)))
+            return False
+        bufs = self._conn.buffers_to_send()
+        if adapt:
+            size = 0
+            for buf in bufs:
+                size += len(buf)
+            self._out_batch = max(1, min(OUT_BATCH, OUT_BATCH_BYTES * len(msgs) // (size or 1)))
+        self._queue(bufs)
+        if not self._send_out():
+            self._io.post(self._guarded(self._finish_write))
+            return False
+        return True
 
     def _send_out(self) -> bool:
         """Application thread, under the lock: write ``_out`` without touching the reactor; True

@@ -112,6 +112,9 @@ class Session:
             owner, self, hwm_a=self.options.sndhwm, hwm_b=self.options.rcvhwm
         )
         self._pipe = own_end
+        # The socket's write that finds the pipe full lets the engine drain it into the OS socket
+        # at once (see "Draining a full pipe" in zloop/io/engine.py).
+        sock_end.set_drain(lambda: self._drain(own_end))
         if self.options.conflate:
             directions = CONFLATE_DIRECTIONS.get(self.options.socket_type)
             if directions is not None:
@@ -181,6 +184,12 @@ class Session:
             ):
                 return
         self.io.post(command)
+
+    def _drain(self, pipe: Pipe) -> None:
+        """Application thread: the socket found ``pipe`` (our end) full."""
+        engine = self._engine
+        if type(engine) is StreamEngine:
+            engine.drain(pipe)
 
     def read_activated(self, pipe: Pipe) -> None:
         if self._engine is not None:
