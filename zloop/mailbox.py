@@ -33,12 +33,12 @@ awake, so a busy owner is never signalled: the queue's own length is the "comman
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from zloop import _real
 from zloop.io.signaler import Signaler
 
 Command = Callable[[], Any]
@@ -59,7 +59,7 @@ class Mailbox:
         # Lowering the flag and signalling (a post), and raising it and consuming (the owner), are
         # each done as one step: an owner that ran between a post's two halves would raise the
         # flag before the signal landed, and the fast path would then never consume that signal.
-        self._wake_lock = threading.Lock()
+        self._wake_lock = _real.Lock()
 
     def fileno(self) -> int:
         return self.signaler.fileno()
