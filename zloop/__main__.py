@@ -25,6 +25,7 @@ from typing import Any
 
 import zloop
 from zloop import keys, selfcheck
+from zloop._extras import MissingExtraError
 
 #: Echoed messages per adapter path, sent in windows so no queue ever reaches its high-water mark.
 ECHOES = 5_000
@@ -56,17 +57,15 @@ def _selfcheck() -> bool:
     return ok
 
 
-def _import_adapter(name: str, extra: str | None = None) -> Any:
+def _import_adapter(name: str) -> Any:
     """``zloop.adapters.<name>``, or :class:`Skipped` when its loop library is missing.
 
     (Imported by name: the adapters are typed where they live, and the demo only needs ``Any``.)
     """
     try:
         return importlib.import_module(f"zloop.adapters.{name}")
-    except ModuleNotFoundError as exc:
-        if extra and exc.name and exc.name.split(".")[0] in (extra, "outcome"):
-            raise Skipped(f"skipped: install zloop[{extra}]") from None
-        raise
+    except MissingExtraError as exc:
+        raise Skipped(f'skipped: install the "{exc.extra}" extra') from None
 
 
 def _payload(i: int) -> bytes:
@@ -174,7 +173,7 @@ def _via_selectors(raw: zloop.Socket) -> None:
 
 def _via_gevent(raw: zloop.Socket) -> None:
     """Blocking calls on a green socket, in a greenlet: they block only that greenlet."""
-    zgreen = _import_adapter("gevent", "gevent")
+    zgreen = _import_adapter("gevent")
     gevent = importlib.import_module("gevent")
     sock = zgreen.Socket.from_socket(raw)
 
@@ -196,7 +195,7 @@ def _via_gevent(raw: zloop.Socket) -> None:
 
 def _via_tornado(raw: zloop.Socket) -> None:
     """A ZMQStream: ``on_recv`` callbacks from the IOLoop, each full window queues the next."""
-    ztornado = _import_adapter("tornado", "tornado")
+    ztornado = _import_adapter("tornado")
 
     async def run() -> None:
         stream = ztornado.ZMQStream(raw)
@@ -234,7 +233,7 @@ def _via_tornado(raw: zloop.Socket) -> None:
 
 def _via_trio(raw: zloop.Socket) -> None:
     """A nursery: a sender task and a receiver task on one socket, a semaphore as the window."""
-    ztrio = _import_adapter("trio", "trio")
+    ztrio = _import_adapter("trio")
     trio = importlib.import_module("trio")
 
     async def run() -> None:
@@ -292,7 +291,7 @@ def _libzmq_module() -> Any:
     try:
         return importlib.import_module("zmq")
     except ImportError:
-        raise Skipped("skipped: install pyzmq (the libzmq peer)") from None
+        raise Skipped('skipped: install pyzmq (the libzmq peer; the "demo" extra)') from None
 
 
 def _libzmq_to_zloop(endpoint: str) -> tuple[int, float]:
@@ -353,7 +352,7 @@ def _curve_with_libzmq(ctx: zloop.Context) -> tuple[int, float]:
     key must be refused (HANDSHAKE_FAILED_AUTH on its own monitor) and never heard from."""
     zmq = _libzmq_module()
     if not keys.has_curve():
-        raise Skipped("skipped: install PyNaCl (zloop[curve])")
+        raise Skipped('skipped: install the "curve" extra (PyNaCl)')
     from zloop.auth import ThreadAuthenticator
 
     server_public, server_secret = zloop.curve_keypair()

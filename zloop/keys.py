@@ -14,6 +14,7 @@ import os
 from types import ModuleType
 
 from zloop import z85
+from zloop._extras import MissingExtraError, install_hint
 from zloop.constants import Errno
 from zloop.errors import ZMQError
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 KEY_SIZE = 32
-NACL_MISSING = "CURVE security requires PyNaCl: pip install 'zloop[curve]' (or pip install pynacl)"
+NACL_MISSING = "CURVE security needs PyNaCl, which is not installed: " + install_hint("curve")
 
 
 def require_nacl() -> ModuleType:
@@ -38,7 +39,7 @@ def require_nacl() -> ModuleType:
     try:
         import nacl.bindings
     except ImportError as exc:
-        raise ImportError(NACL_MISSING) from exc
+        raise MissingExtraError("CURVE security", "PyNaCl", "curve", exc) from exc
     return nacl.bindings
 
 
