@@ -1,4 +1,6 @@
-"""The ``zloop`` command: ``zloop demo`` (also ``python -m zloop demo``) and ``zloop selfcheck``.
+"""``zloop demo`` and ``zloop selfcheck`` (``python -m zloop`` runs the ``zloop`` command).
+
+The other tools of the command live in :mod:`zloop.cli`.
 
 ``zloop demo`` runs the protocol self-check, then starts a zloop ROUTER echo service in a thread
 and talks to it through every path: the engine itself (PUSH -> PULL over inproc, tcp and ipc),
@@ -11,7 +13,6 @@ that is not installed (a loop, pyzmq, PyNaCl) is reported as skipped.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -529,24 +530,10 @@ def demo() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zloop", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="show zloop working: self-check, engine, every adapter, libzmq")
-    sub.add_parser("selfcheck", help="run the protocol self-check only")
-    sub.add_parser("version", help="print the version")
-    keys.add_keygen_arguments(sub.add_parser("keygen", help="make a CURVE key pair (Z85)"))
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    if args.command == "selfcheck":
-        return 0 if _selfcheck() else 1
-    if args.command == "keygen":
-        return keys.keygen(args)
-    if args.command == "version":
-        print(zloop.__version__)
-        return 0
-    parser.print_help()
-    return 2
+    """The ``zloop`` command (its tools live in :mod:`zloop.cli`)."""
+    from zloop.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
