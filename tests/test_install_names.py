@@ -19,7 +19,9 @@ FILES = [
     *sorted((ROOT / "adapters").glob("*.py")),
 ]
 #: ``pip install zloop`` / ``uv add zloop`` / ``zloop[extra]`` as a requirement.
-WRONG = re.compile(r"(?:pip install|uv add|uv pip install)\s+['\"]?zloop(?![-\w])|(?<![-\w])zloop\[")
+WRONG = re.compile(
+    r"(?:pip install|uv add|uv pip install)\s+['\"]?zloop(?![-\w])|(?<![-\w])zloop\["
+)
 
 
 def test_no_install_command_names_the_unrelated_pypi_package() -> None:

@@ -214,3 +214,19 @@ def test_recv_into_a_closed_pipe_stops_quietly(impl: Any, impl_ctx: Any) -> None
         assert tool.proc.returncode == 0
         assert tool.proc.stderr is not None
         assert b"Traceback" not in tool.proc.stderr.read()
+
+
+def test_send_waits_for_peers_until_its_timeout() -> None:
+    proc = run("send", "pub:@tcp://127.0.0.1:*", "--wait-peers", "1", "--timeout", "0.3")
+    assert proc.returncode == 1
+    assert "zloop send: fewer than 1 peers within 0.3 s" in proc.stderr
+
+
+def test_send_waits_for_a_peer_then_sends(impl: Any, impl_ctx: Any) -> None:
+    with Tool("send", "push:@tcp://127.0.0.1:*", "--wait-peers", "1", stdin=True) as tool:
+        where = tool.bound()
+        tool.write(b"after the handshake\n", close=True)
+        pull = peer(impl_ctx, impl, "PULL")
+        pull.connect(where)
+        assert pull.recv() == b"after the handshake"
+        assert tool.wait() == 0
