@@ -245,8 +245,11 @@ def open_socket(
                 raise CliError(f"cannot {verb} {endpoint}: {exc}") from None
         sys.stderr.flush()
         yield sock
-    finally:
-        sock.close()
+    except BaseException:
+        # An error, Ctrl-C or SIGTERM: leave at once, whatever is still queued (LINGER 0).
+        sock.close(linger=0)
+        raise
+    sock.close()
 
 
 @contextmanager

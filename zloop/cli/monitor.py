@@ -145,7 +145,9 @@ def _tail(args: argparse.Namespace, sock: zloop.Socket, watch: zloop.Socket) -> 
         poller.register(sock, zloop.POLLIN)
     seen = 0
     while args.count is None or seen < args.count:
-        for item, _ in poller.poll():
+        ready = dict(poller.poll())
+        # Events first: what happened to a connection is printed before the messages it brought.
+        for item in sorted(ready, key=lambda s: s is not watch):
             if item is watch:
                 event = zloop.recv_monitor_message(watch)
                 number = int(event["event"])

@@ -162,9 +162,11 @@ class _Printer:
         self.out.flush()
 
 
-def _wait_peers(ctx: zloop.Context, sock: zloop.Socket, count: int, timeout: float | None) -> None:
-    """Block until ``count`` HANDSHAKE_SUCCEEDED events of ``sock`` were seen."""
-    monitor = sock.get_monitor_socket(zloop.EVENT_HANDSHAKE_SUCCEEDED)
+def _wait_peers(
+    sock: zloop.Socket, monitor: zloop.Socket, count: int, timeout: float | None
+) -> None:
+    """Block until ``count`` HANDSHAKE_SUCCEEDED events of ``sock`` were seen on ``monitor``
+    (started before the socket bound or connected, so no handshake can be missed)."""
     try:
         if timeout is not None:
             monitor.setsockopt(zloop.RCVTIMEO, int(timeout * 1000))
@@ -175,7 +177,6 @@ def _wait_peers(ctx: zloop.Context, sock: zloop.Socket, count: int, timeout: flo
                 raise _Timeout(f"fewer than {count} peers within {timeout:g} s") from None
     finally:
         sock.disable_monitor()
-        monitor.close(linger=0)
 
 
 class _Timeout(Exception):
@@ -189,14 +190,23 @@ def send(args: argparse.Namespace) -> int:
     split = _unescape(args.frames) if args.frames else None
     printer = _Printer(args)
     ctx = zloop.Context()
+    monitors: list[zloop.Socket] = []
     try:
-        with stop_on_signals(), open_socket(ctx, spec, args, tool="zloop send") as sock:
+
+        def watch_handshakes(sock: zloop.Socket) -> None:
+            if args.wait_peers:
+                monitors.append(sock.get_monitor_socket(zloop.EVENT_HANDSHAKE_SUCCEEDED))
+
+        with (
+            stop_on_signals(),
+            open_socket(ctx, spec, args, tool="zloop send", prepare=watch_handshakes) as sock,
+        ):
             sock.setsockopt(zloop.LINGER, args.linger)
             if args.timeout is not None:
                 sock.setsockopt(zloop.RCVTIMEO, int(args.timeout * 1000))
                 sock.setsockopt(zloop.SNDTIMEO, int(args.timeout * 1000))
             if args.wait_peers:
-                _wait_peers(ctx, sock, args.wait_peers, args.timeout)
+                _wait_peers(sock, monitors[0], args.wait_peers, args.timeout)
             for sent, record in enumerate(_records(sys.stdin.buffer, delimiter)):
                 if args.count is not None and sent >= args.count:
                     break
@@ -216,6 +226,8 @@ def send(args: argparse.Namespace) -> int:
         print(f"zloop send: {exc}", file=sys.stderr)
         return 1
     finally:
+        for monitor in monitors:
+            monitor.close(linger=0)
         ctx.term()
     return 0
 
