@@ -39,9 +39,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import gevent  # type: ignore[import-untyped]
-import gevent.hub  # type: ignore[import-untyped]
-from gevent.hub import Waiter as _HubWaiter
+from zloop._extras import MissingExtraError
+
+try:
+    import gevent  # type: ignore[import-untyped]
+    import gevent.hub  # type: ignore[import-untyped]
+    from gevent.hub import Waiter as _HubWaiter
+except ModuleNotFoundError as exc:
+    raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import GroupWaiter as _AnyWaiter

@@ -46,6 +46,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import zloop
+from zloop._extras import MissingExtraError
+
+try:
+    import tornado.ioloop
+except ModuleNotFoundError as exc:
+    raise MissingExtraError(__name__, "tornado", "tornado", exc) from exc
 
 from . import asyncio as _aio
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
@@ -90,12 +96,10 @@ class ZMQStream:
     batch = 64
 
     def __init__(self, socket: Any, io_loop: Any = None) -> None:
-        from tornado.ioloop import IOLoop
-
         if isinstance(socket, Socket):
             socket = socket.socket
         self.socket: Any = socket
-        self.io_loop = io_loop or IOLoop.current()
+        self.io_loop = io_loop or tornado.ioloop.IOLoop.current()
         self._loop: asyncio.AbstractEventLoop = getattr(self.io_loop, "asyncio_loop")  # noqa: B009
         self._watcher: Watcher | None = _aio._watcher_for(socket, self._loop)
         self._recv_callback: Callable[[list[Any]], Any] | None = None

@@ -48,8 +48,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import outcome
-import trio
+from zloop._extras import MissingExtraError
+
+try:
+    import outcome
+    import trio
+except ModuleNotFoundError as exc:
+    raise MissingExtraError(__name__, "trio", "trio", exc) from exc
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import AsyncConveniences, PollerItems, SocketWrapper

@@ -8,7 +8,7 @@ encrypted end to end with CurveZMQ.
 The good client is a **libzmq** socket (through pyzmq) when pyzmq is installed, showing zloop's CURVE
 is the real thing; otherwise it is a zloop socket. The stranger is a zloop client with its own,
 unknown key: the server refuses it during the handshake (HANDSHAKE_FAILED_AUTH 400) and it never
-delivers a message. Needs PyNaCl (``pip install zloop[curve]``).
+delivers a message. Needs PyNaCl (zloop's ``curve`` extra).
 
 Run: python examples/ironhouse.py
 """
@@ -32,7 +32,7 @@ except ImportError:  # the good client is then a zloop socket
 
 def main() -> None:
     if not zloop.has("curve"):
-        print("skipped: CURVE needs PyNaCl (pip install zloop[curve])")
+        print('skipped: CURVE needs PyNaCl (install zloop\'s "curve" extra)')
         return
     base = Path(tempfile.mkdtemp())
     keys, authorized = base / "keys", base / "authorized"

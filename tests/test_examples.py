@@ -135,9 +135,26 @@ def test_poll_many() -> None:
     assert "90210" not in out
 
 
+def test_interrupt_exits_by_itself() -> None:
+    """Nobody presses Ctrl-C: the example sends itself the SIGINT and exits cleanly."""
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "interrupt.py"), "--after", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1:] == [
+        "interrupted: closing the socket and terminating the context",
+        "clean exit",
+    ]
+    assert "in 0.2 s it interrupts itself" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
 def test_interrupt_during_blocking_recv() -> None:
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "interrupt.py")],
+        [sys.executable, str(EXAMPLES / "interrupt.py"), "--wait"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,4 +1,6 @@
-"""The ``zloop`` command: ``zloop demo`` (also ``python -m zloop demo``) and ``zloop selfcheck``.
+"""``zloop demo`` and ``zloop selfcheck`` (``python -m zloop`` runs the ``zloop`` command).
+
+The other tools of the command live in :mod:`zloop.cli`.
 
 ``zloop demo`` runs the protocol self-check, then starts a zloop ROUTER echo service in a thread
 and talks to it through every path: the engine itself (PUSH -> PULL over inproc, tcp and ipc),
@@ -11,7 +13,6 @@ that is not installed (a loop, pyzmq, PyNaCl) is reported as skipped.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -25,6 +26,7 @@ from typing import Any
 
 import zloop
 from zloop import keys, selfcheck
+from zloop._extras import MissingExtraError
 
 #: Echoed messages per adapter path, sent in windows so no queue ever reaches its high-water mark.
 ECHOES = 5_000
@@ -56,17 +58,15 @@ def _selfcheck() -> bool:
     return ok
 
 
-def _import_adapter(name: str, extra: str | None = None) -> Any:
+def _import_adapter(name: str) -> Any:
     """``zloop.adapters.<name>``, or :class:`Skipped` when its loop library is missing.
 
     (Imported by name: the adapters are typed where they live, and the demo only needs ``Any``.)
     """
     try:
         return importlib.import_module(f"zloop.adapters.{name}")
-    except ModuleNotFoundError as exc:
-        if extra and exc.name and exc.name.split(".")[0] in (extra, "outcome"):
-            raise Skipped(f"skipped: install zloop[{extra}]") from None
-        raise
+    except MissingExtraError as exc:
+        raise Skipped(f'skipped: install the "{exc.extra}" extra') from None
 
 
 def _payload(i: int) -> bytes:
@@ -174,7 +174,7 @@ def _via_selectors(raw: zloop.Socket) -> None:
 
 def _via_gevent(raw: zloop.Socket) -> None:
     """Blocking calls on a green socket, in a greenlet: they block only that greenlet."""
-    zgreen = _import_adapter("gevent", "gevent")
+    zgreen = _import_adapter("gevent")
     gevent = importlib.import_module("gevent")
     sock = zgreen.Socket.from_socket(raw)
 
@@ -196,7 +196,7 @@ def _via_gevent(raw: zloop.Socket) -> None:
 
 def _via_tornado(raw: zloop.Socket) -> None:
     """A ZMQStream: ``on_recv`` callbacks from the IOLoop, each full window queues the next."""
-    ztornado = _import_adapter("tornado", "tornado")
+    ztornado = _import_adapter("tornado")
 
     async def run() -> None:
         stream = ztornado.ZMQStream(raw)
@@ -234,7 +234,7 @@ def _via_tornado(raw: zloop.Socket) -> None:
 
 def _via_trio(raw: zloop.Socket) -> None:
     """A nursery: a sender task and a receiver task on one socket, a semaphore as the window."""
-    ztrio = _import_adapter("trio", "trio")
+    ztrio = _import_adapter("trio")
     trio = importlib.import_module("trio")
 
     async def run() -> None:
@@ -292,7 +292,7 @@ def _libzmq_module() -> Any:
     try:
         return importlib.import_module("zmq")
     except ImportError:
-        raise Skipped("skipped: install pyzmq (the libzmq peer)") from None
+        raise Skipped('skipped: install pyzmq (the libzmq peer; the "demo" extra)') from None
 
 
 def _libzmq_to_zloop(endpoint: str) -> tuple[int, float]:
@@ -353,7 +353,7 @@ def _curve_with_libzmq(ctx: zloop.Context) -> tuple[int, float]:
     key must be refused (HANDSHAKE_FAILED_AUTH on its own monitor) and never heard from."""
     zmq = _libzmq_module()
     if not keys.has_curve():
-        raise Skipped("skipped: install PyNaCl (zloop[curve])")
+        raise Skipped('skipped: install the "curve" extra (PyNaCl)')
     from zloop.auth import ThreadAuthenticator
 
     server_public, server_secret = zloop.curve_keypair()
@@ -530,24 +530,10 @@ def demo() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zloop", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="show zloop working: self-check, engine, every adapter, libzmq")
-    sub.add_parser("selfcheck", help="run the protocol self-check only")
-    sub.add_parser("version", help="print the version")
-    keys.add_keygen_arguments(sub.add_parser("keygen", help="make a CURVE key pair (Z85)"))
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    if args.command == "selfcheck":
-        return 0 if _selfcheck() else 1
-    if args.command == "keygen":
-        return keys.keygen(args)
-    if args.command == "version":
-        print(zloop.__version__)
-        return 0
-    parser.print_help()
-    return 2
+    """The ``zloop`` command (its tools live in :mod:`zloop.cli`)."""
+    from zloop.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def test_missing_pynacl_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "nacl", None)
     monkeypatch.setitem(sys.modules, "nacl.bindings", None)
     assert not zloop.has("curve")
-    with pytest.raises(ImportError, match=r"PyNaCl.*zloop\[curve\]"):
+    with pytest.raises(ImportError, match=r'PyNaCl.*"curve" extra.*zloop-zmq\[curve\]'):
         zloop.curve_keypair()
     from zloop.protocol.curve import CurveMechanism
 

@@ -26,7 +26,12 @@ import importlib
 import logging
 from typing import Any
 
-import gevent  # type: ignore[import-untyped]
+from zloop._extras import MissingExtraError
+
+try:
+    import gevent  # type: ignore[import-untyped]
+except ModuleNotFoundError as exc:
+    raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
 
 from zloop.auth._loop import LoopAuthenticator
 

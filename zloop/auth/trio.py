@@ -29,7 +29,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import trio
+from zloop._extras import MissingExtraError
+
+try:
+    import trio
+except ModuleNotFoundError as exc:
+    raise MissingExtraError(__name__, "trio", "trio", exc) from exc
 
 from zloop.auth._loop import LoopAuthenticator
 
