@@ -12,5 +12,10 @@ from tornado.ioloop import IOLoop
 from zloop.adapters.tornado import (  # type: ignore[import-untyped,unused-ignore]
     ZMQStream,
 )
+from zloop.constants import PollEvent
 
 __all__ = ["IOLoop", "ZMQStream"]
+
+#: Module constants of pyzmq's zmqstream (``ZMQStream.flush(flag)``).
+POLLIN = PollEvent.POLLIN
+POLLOUT = PollEvent.POLLOUT
