@@ -32,6 +32,13 @@ zloop follows the documented behaviour, which libzmq's later releases restored.)
 
 The sockets may be zloop sockets or anything with their API (pyzmq sockets work too). They are used
 from the thread that runs the proxy only, as any socket must be.
+
+One loop, :func:`serve`, runs a list of directions and takes the ``poll`` to wait with: the
+proxies here wait with :func:`zloop.poll`; ``monitored_queue`` (:mod:`zloop.devices`) runs
+:class:`MonitoredDirection` objects, whose capture copy starts with a prefix frame naming the direction
+and which swap the two routing ids between two ROUTERs; :mod:`zloop.green` runs the same loop on
+the gevent adapter's ``poll``, so its proxies block only their greenlet. ``device()`` is pyzmq's
+deprecated name for a proxy.
 """
 
 from __future__ import annotations
