@@ -91,6 +91,15 @@ def test_zap_replies(impl: Any, impl_ctx: Any) -> None:
     auth.configure_gssapi()  # a no-op in both
 
 
+def test_unknown_mechanism(impl: Any, impl_ctx: Any) -> None:
+    """Difference: pyzmq admits an unknown mechanism from an allowed address; zloop refuses it (a
+    zloop server never asks about one). Without an address list both refuse."""
+    auth = _auth(impl, "base").Authenticator(impl_ctx)
+    assert _answer(auth, *_request(b"FOO"))[:2] == [b"400", b"NO ACCESS"]
+    auth.allow("127.0.0.1")
+    assert _answer(auth, *_request(b"FOO"))[0] == (b"400" if impl is zloop else b"200")
+
+
 def test_curve_configuration(
     impl: Any, impl_ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
