@@ -12,10 +12,10 @@ instead says at the first wait that it needs a loop with ``add_reader`` (see the
 
 from __future__ import annotations
 
-import selectors
 import warnings
 from asyncio import Future as Future  # a module attribute, as in pyzmq
 from asyncio import SelectorEventLoop
+from typing import Any
 
 from zloop.adapters.asyncio import (  # type: ignore[import-untyped,unused-ignore]
     Context,
@@ -50,7 +50,8 @@ def _deprecated() -> None:
 class ZMQEventLoop(SelectorEventLoop):
     """Deprecated: a plain ``asyncio.SelectorEventLoop`` (zloop sockets work on any such loop)."""
 
-    def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+    def __init__(self, selector: Any = None) -> None:
+        """``selector``: a ``selectors.BaseSelector`` (None: the default one)."""
         _deprecated()
         super().__init__(selector)
 

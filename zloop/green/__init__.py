@@ -17,7 +17,7 @@ from __future__ import annotations
 from zloop import *  # noqa: F403 - the zloop names, as zmq.green re-exports zmq's
 from zloop import __all__ as _zloop_all
 from zloop.adapters import gevent as _gevent_adapter  # type: ignore[import-untyped,unused-ignore]
-from zloop.green.device import device as device
+from zloop.green.device import device as device  # type: ignore[assignment]  # pyzmq's names
 from zloop.green.device import proxy as proxy
 from zloop.green.device import proxy_steerable as proxy_steerable
 
