@@ -395,3 +395,54 @@ def test_green_proxy_steerable_terminates() -> None:
         assert proxy.get(timeout=DEADLINE) == 0
     finally:
         ctx.destroy(linger=0)
+
+
+_NON_DAEMON = """
+import threading
+import {package} as zmq
+from {package}.devices import ThreadDevice
+
+ctx = zmq.Context()
+
+
+class Dev(ThreadDevice):
+    def run(self):
+        try:
+            super().run()
+        finally:
+            print("device ended", flush=True)
+
+
+dev = Dev(zmq.QUEUE, zmq.PULL, zmq.PUSH)
+dev.context_factory = lambda: ctx
+dev.bind_in("inproc://in")
+dev.bind_out("inproc://out")
+dev.daemon = False
+dev.start()
+
+
+def stop_after_main():
+    threading.main_thread().join()  # returns once the main thread finished, at interpreter exit
+    ctx.term()
+
+
+threading.Thread(target=stop_after_main, daemon=True).start()
+print("main done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("package", ["zloop", pytest.param("zmq", marks=pytest.mark.interop)])
+def test_non_daemon_thread_device_is_waited_for_at_exit(package: str) -> None:
+    """``daemon = False``: the interpreter waits for the device at exit (here it ends when a
+    daemon thread terminates the context once the main thread is done)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _NON_DAEMON.format(package=package)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["main done", "device ended"]
