@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zloop import _adapters_path, z85
 from zloop._names import *  # noqa: F403 - the flat pyzmq names
 from zloop._names import NAMES as _NAMES
 from zloop.constants import (
     ContextOption,
+    DeviceType,
     Errno,
     Event,
     Flag,
@@ -38,7 +41,7 @@ from zloop.keys import curve_keypair, curve_public, has_curve
 from zloop.message import Frame, Message
 from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select
-from zloop.proxy import proxy, proxy_steerable
+from zloop.proxy import device, proxy, proxy_steerable
 from zloop.socket import Socket
 from zloop.tracker import COPY_THRESHOLD, MessageTracker
 
@@ -80,6 +83,7 @@ __all__ = [
     "Context",
     "ContextOption",
     "ContextTerminated",
+    "DeviceType",
     "Errno",
     "Event",
     "Flag",
@@ -102,6 +106,7 @@ __all__ = [
     "ZMQVersionError",
     "curve_keypair",
     "curve_public",
+    "device",
     "has",
     "z85",
     "parse_monitor_message",
@@ -116,3 +121,34 @@ __all__ = [
     "zmq_version_info",
     *_NAMES,
 ]
+
+#: pyzmq's importable modules, loaded on first attribute access: after ``import zloop``,
+#: ``zloop.asyncio.Context()`` works as after ``import zmq.asyncio`` (pyzmq itself needs that
+#: import; here both ways work). Only these names: nothing is imported before it is used.
+_SUBMODULES = frozenset(
+    {
+        "asyncio",
+        "auth",
+        "decorators",
+        "devices",
+        "error",
+        "eventloop",
+        "green",
+        "log",
+        "sugar",
+        "utils",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SUBMODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ImportError as exc:
+        # An AttributeError keeps hasattr() and getattr(zloop, name, None) working when the
+        # module's event loop is not installed; the message says what is missing.
+        raise AttributeError(f"zloop.{name} is not available: {exc}") from exc

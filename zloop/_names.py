@@ -8,6 +8,7 @@ adding an enum member, add its line here.
 # fmt: off
 from zloop.constants import (
     ContextOption,
+    DeviceType,
     Errno,
     Event,
     Flag,
@@ -154,6 +155,9 @@ EFSM = Errno.EFSM
 ENOCOMPATPROTO = Errno.ENOCOMPATPROTO
 ETERM = Errno.ETERM
 EMTHREAD = Errno.EMTHREAD
+STREAMER = DeviceType.STREAMER
+FORWARDER = DeviceType.FORWARDER
+QUEUE = DeviceType.QUEUE
 EVENT_CONNECTED = Event.CONNECTED
 EVENT_CONNECT_DELAYED = Event.CONNECT_DELAYED
 EVENT_CONNECT_RETRIED = Event.CONNECT_RETRIED
@@ -329,6 +333,9 @@ NAMES: tuple[str, ...] = (
     "ENOCOMPATPROTO",
     "ETERM",
     "EMTHREAD",
+    "STREAMER",
+    "FORWARDER",
+    "QUEUE",
     "EVENT_CONNECTED",
     "EVENT_CONNECT_DELAYED",
     "EVENT_CONNECT_RETRIED",

@@ -231,6 +231,16 @@ class Errno(IntEnum):
     EMTHREAD = 156384766
 
 
+class DeviceType(IntEnum):
+    """The first argument of ``device()`` and of the :mod:`zloop.devices` classes (pyzmq's values).
+
+    Kept for old programs: every device is a ``proxy``, whatever its type (as in libzmq >= 3.2)."""
+
+    STREAMER = 1
+    FORWARDER = 2
+    QUEUE = 3
+
+
 #: Default high-water mark (messages) for SNDHWM and RCVHWM, as libzmq.
 DEFAULT_HWM = 1000
 
@@ -244,6 +254,7 @@ _FLAT_ENUMS: tuple[type[IntEnum] | type[IntFlag], ...] = (
     MessageOption,
     SecurityMechanism,
     Errno,
+    DeviceType,
 )
 
 

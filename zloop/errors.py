@@ -85,6 +85,11 @@ class ZMQVersionError(NotImplementedError):
     """A feature is not available."""
 
 
+class DraftFDWarning(RuntimeWarning):
+    """pyzmq's warning about ``FD`` on a thread-safe draft socket; zloop has no draft sockets, so
+    it is never emitted (the class exists for programs that filter it)."""
+
+
 def error_for(errnum: int, msg: str | None = None) -> ZMQError:
     """The most specific exception for an errno value."""
     if errnum == Errno.EAGAIN:

@@ -31,8 +31,10 @@ is sent whole or not at all.
 
 from __future__ import annotations
 
+import inspect
 import struct
-from typing import TYPE_CHECKING, Any, TypedDict
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypedDict, overload
 
 from zloop import _real
 from zloop.constants import Errno, Event, Flag, SocketOption, SocketType
@@ -153,9 +155,26 @@ def parse_monitor_message(msg: list[Any]) -> MonitorMessage:
     return {"event": event, "value": value, "endpoint": bytes(msg[1])}
 
 
-def recv_monitor_message(sock: Any, flags: int = 0) -> MonitorMessage:
-    """Receive and decode one monitor message from ``sock`` (pyzmq's helper of the same name)."""
-    return parse_monitor_message(sock.recv_multipart(flags))
+@overload
+def recv_monitor_message(sock: Socket, flags: int = 0) -> MonitorMessage: ...
+@overload
+def recv_monitor_message(
+    sock: Any, flags: int = 0
+) -> MonitorMessage | Awaitable[MonitorMessage]: ...
+def recv_monitor_message(sock: Any, flags: int = 0) -> MonitorMessage | Awaitable[MonitorMessage]:
+    """Receive and decode one monitor message from ``sock`` (pyzmq's helper of the same name).
+
+    With an awaitable socket (``zloop.asyncio``, the tornado and trio adapters, ``zmq.asyncio``)
+    the receive is started now and an awaitable of the decoded message is returned, as pyzmq does.
+    """
+    msg = sock.recv_multipart(flags)
+    if inspect.isawaitable(msg):
+        return _parse_received(msg)
+    return parse_monitor_message(msg)
+
+
+async def _parse_received(msg: Awaitable[list[Any]]) -> MonitorMessage:
+    return parse_monitor_message(await msg)
 
 
 __all__ = [

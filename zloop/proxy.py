@@ -32,11 +32,19 @@ zloop follows the documented behaviour, which libzmq's later releases restored.)
 
 The sockets may be zloop sockets or anything with their API (pyzmq sockets work too). They are used
 from the thread that runs the proxy only, as any socket must be.
+
+One loop, :func:`serve`, runs a list of directions and takes the ``poll`` to wait with: the
+proxies here wait with :func:`zloop.poll`; ``monitored_queue`` (:mod:`zloop.devices`) runs
+:class:`MonitoredDirection` objects, whose capture copy starts with a prefix frame naming the direction
+and which swap the two routing ids between two ROUTERs; :mod:`zloop.green` runs the same loop on
+the gevent adapter's ``poll``, so its proxies block only their greenlet. ``device()`` is pyzmq's
+deprecated name for a proxy.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from zloop.constants import Flag, PollEvent, SocketType
@@ -95,6 +103,62 @@ class _Direction:
             _count(stats, self.tx, msg)
 
 
+class MonitoredDirection(_Direction):
+    """One way through ``monitored_queue`` (:mod:`zloop.devices`): the capture copy of each message
+    is sent after a ``prefix`` frame naming the direction, and between two ROUTERs (``swap``) the
+    first two frames -- the routing ids -- change places, so a reply finds its way back; the
+    capture sees the message as forwarded. Otherwise as :class:`_Direction` (same statistics)."""
+
+    __slots__ = ("prefix", "swap")
+
+    def __init__(self, src: Any, dst: Any, rx: int, tx: int, prefix: bytes, swap: bool) -> None:
+        super().__init__(src, dst, rx, tx)
+        self.prefix = prefix
+        self.swap = swap
+
+    def forward(self, capture: Any, stats: list[int]) -> None:
+        dst = self.dst
+        pending = self.pending
+        if pending is not None:
+            try:
+                dst.send_multipart(pending, _NOBLOCK)
+            except Again:
+                return
+            self.pending = None
+            _count(stats, self.tx, pending)
+        src = self.src
+        for _ in range(BURST):
+            try:
+                msg = src.recv_multipart(_NOBLOCK)
+            except Again:
+                return
+            _count(stats, self.rx, msg)
+            if self.swap:
+                msg[0], msg[1] = msg[1], msg[0]
+            capture.send_multipart([self.prefix, *msg])
+            try:
+                dst.send_multipart(msg, _NOBLOCK)
+            except Again:
+                self.pending = msg
+                return
+            _count(stats, self.tx, msg)
+
+
+def monitored_directions(
+    in_socket: Any, out_socket: Any, in_prefix: bytes, out_prefix: bytes
+) -> list[_Direction]:
+    """The directions of ``monitored_queue(in_socket, out_socket, mon, in_prefix, out_prefix)``."""
+    swap = int(in_socket.type) == SocketType.ROUTER and int(out_socket.type) == SocketType.ROUTER
+    directions: list[_Direction] = [
+        MonitoredDirection(in_socket, out_socket, _FRONT_RECV, _BACK_SENT, in_prefix, swap)
+    ]
+    if out_socket is not in_socket:
+        directions.append(
+            MonitoredDirection(out_socket, in_socket, _BACK_RECV, _FRONT_SENT, out_prefix, swap)
+        )
+    return directions
+
+
 def _count(stats: list[int], slot: int, msg: list[Any]) -> None:
     stats[slot] += len(msg)
     stats[slot + 1] += sum(len(frame) for frame in msg)
@@ -113,9 +177,34 @@ def proxy_steerable(frontend: Any, backend: Any, capture: Any = None, control: A
 
     Returns 0 after TERMINATE; raises ``ContextTerminated`` when the context is terminated.
     """
+    return serve(proxy_directions(frontend, backend), capture, control, poll)
+
+
+def device(device_type: int, frontend: Any, backend: Any) -> int:
+    """pyzmq's deprecated ``zmq.device``: a :func:`proxy` between ``frontend`` and ``backend``.
+
+    ``device_type`` (``QUEUE``, ``FORWARDER``, ``STREAMER``) changes nothing, as in libzmq >= 3.2,
+    where every device became a proxy; it is not checked either (pyzmq does not check it).
+    """
+    return proxy(frontend, backend)
+
+
+def proxy_directions(frontend: Any, backend: Any) -> list[_Direction]:
+    """The directions of a proxy between ``frontend`` and ``backend`` (one if they are the same)."""
     directions = [_Direction(frontend, backend, _FRONT_RECV, _BACK_SENT)]
     if backend is not frontend:
         directions.append(_Direction(backend, frontend, _BACK_RECV, _FRONT_SENT))
+    return directions
+
+
+def serve(
+    directions: list[_Direction],
+    capture: Any,
+    control: Any,
+    poll: Callable[[list[tuple[Any, int]]], list[tuple[Any, int]]],
+) -> int:
+    """The proxy loop over ``directions``, waiting with ``poll`` (``zloop.poll`` blocks the thread;
+    :mod:`zloop.green` passes gevent's, which blocks only the greenlet)."""
     stats = [0] * 8
     paused = False
     while True:
@@ -162,4 +251,13 @@ def _control(control: Any, stats: list[int]) -> bytes | None:
     return command
 
 
-__all__ = ["BURST", "proxy", "proxy_steerable"]
+__all__ = [
+    "BURST",
+    "MonitoredDirection",
+    "device",
+    "monitored_directions",
+    "proxy",
+    "proxy_directions",
+    "proxy_steerable",
+    "serve",
+]

@@ -19,8 +19,9 @@ asynchronous CURVE callback (or a gevent callback that blocks its greenlet); a c
 answers the request 500 before the task ends. A request too short to decide (never sent by a zloop
 engine) is answered 400 all the same, so the REP never gets stuck waiting to reply.
 
-Decisions are :meth:`Authenticator.decide` (override it to customise; ``handle_zap_message`` is
-the thread authenticator's entry point and is not used here). A CURVE callback may return an
+Decisions are :meth:`Authenticator.decide` (override it to customise; pyzmq's coroutine
+``handle_zap_message``, which the thread authenticator calls when a subclass overrides it, is not
+used here). A CURVE callback may return an
 awaitable in the asyncio/tornado/trio authenticators; it is awaited in the loop (without the
 policy lock held).
 """

@@ -5,23 +5,32 @@ keys per domain or "any key", CURVE callbacks) and answers one request with
 :meth:`Authenticator.handle_zap_message`. It does no I/O of its own beyond the ZAP socket it is
 given; :class:`zloop.auth.thread.ThreadAuthenticator` runs it in a thread.
 
-Decisions follow pyzmq's ``zmq.auth`` so that programs behave the same with either library:
+Decisions, configuration and reply texts follow pyzmq 27's ``zmq.auth``, so programs behave the
+same with either library:
 
-* with an allow list, only listed addresses pass the address check, others are refused ("Address
-  not allowed"); otherwise listed deny addresses are refused ("Address denied");
+* an address list is either an allow list or a deny list: ``allow()`` after ``deny()`` (or the
+  reverse) raises ``ValueError``. With an allow list only listed addresses pass the address check,
+  others are refused ("Address not allowed"); with a deny list listed addresses are refused
+  ("Address denied");
 * NULL: admitted unless the address was refused;
 * PLAIN: even an allowed address must present a password of the request's domain ("*" when the
-  domain is empty); user id = the user name;
+  domain is empty); user id = the user name; refusals say "No passwords defined", "Invalid domain",
+  "Invalid username" or "Invalid password" (libzmq sends the client only the status code);
 * CURVE: "any key" mode admits everyone, else the client key must be among the certificates
   loaded for the domain (or the domain's callback must accept it); user id = the Z85 key;
+  ``configure_curve()`` without a location loads the certificates of the current directory, as
+  pyzmq (``location=CURVE_ALLOW_ANY`` admits any key);
+* GSSAPI: admitted with the principal as user id (pyzmq's rule; zloop itself has no GSSAPI, so
+  only a foreign request could ask);
 * the reply is 200 "OK" or 400 with the reason; a request whose decision failed is answered 500
   (:meth:`Authenticator.error_reply`: a REP must answer before it can read again).
 
 Configuration methods are safe to call from any thread while the handler runs (one reentrant lock,
-so a CURVE callback may itself change the policy). A CURVE callback may return an awaitable: the
-in-loop authenticators that can await it (asyncio, tornado, trio) do; :meth:`Authenticator.decide`
-then raises :class:`PendingVerdict` and the others answer 500 (never "admitted": an awaitable is
-not a yes).
+so a CURVE callback may itself change the policy). A CURVE callback may return an awaitable:
+:meth:`Authenticator.decide` then raises :class:`PendingVerdict`, and whoever can await it does --
+``handle_zap_message`` (a coroutine, as pyzmq's), the thread authenticator (in an event loop of its
+own thread, as pyzmq's) and the asyncio, tornado and trio authenticators; the gevent authenticator
+cannot and answers 500. The awaited result decides: an awaitable is never itself taken as a yes.
 
 The context may be a zloop ``Context`` (also ``zloop.adapters.asyncio.Context``, a subclass) or a
 trio/gevent adapter context wrapping one (its ``context``); the ZAP socket is always a plain zloop
@@ -139,57 +148,71 @@ class Authenticator:
     # -- configuration ----------------------------------------------------------------------------
 
     def allow(self, *addresses: str) -> None:
-        """Admit only these IP addresses (all others are refused once an allow list exists)."""
+        """Admit only these IP addresses (all others are refused once an allow list exists).
+
+        Raises ``ValueError`` if addresses were denied: a list is allow or deny, not both (pyzmq).
+        """
         with self._lock:
             if self.deny_addresses:
-                self.log.warning("zloop.auth: allow() after deny(): the allow list wins")
+                raise ValueError("Only use allow or deny, not both")
             self.allow_addresses.update(addresses)
 
     def deny(self, *addresses: str) -> None:
-        """Refuse these IP addresses (ignored while an allow list exists)."""
+        """Refuse these IP addresses (all others pass the address check).
+
+        Raises ``ValueError`` if addresses were allowed: a list is allow or deny, not both (pyzmq).
+        """
         with self._lock:
             if self.allow_addresses:
-                self.log.warning("zloop.auth: deny() after allow(): the allow list wins")
+                raise ValueError("Only use allow or deny, not both")
             self.deny_addresses.update(addresses)
 
     def configure_plain(
         self, domain: str = "*", passwords: Mapping[str, str] | None = None
     ) -> None:
-        """PLAIN users of ``domain`` ("*": requests without a domain): ``{username: password}``."""
-        with self._lock:
-            self.passwords[domain] = dict(passwords or {})
+        """PLAIN users of ``domain`` ("*": requests without a domain): ``{username: password}``.
 
-    def configure_curve(
-        self, domain: str = "*", location: str | os.PathLike[str] = CURVE_ALLOW_ANY
-    ) -> None:
+        No (or empty) ``passwords`` changes nothing, as in pyzmq.
+        """
+        if passwords:
+            with self._lock:
+                self.passwords[domain] = dict(passwords)
+
+    def configure_curve(self, domain: str = "*", location: str | os.PathLike[str] = ".") -> None:
         """CURVE clients of ``domain``: the public keys of the ``*.key`` certificates in the
-        directory ``location``, or every client with ``location=CURVE_ALLOW_ANY``."""
+        directory ``location`` (the current directory by default, as pyzmq), or every client with
+        ``location=CURVE_ALLOW_ANY``. Call it again after certificates were added or removed."""
         if location == CURVE_ALLOW_ANY:
             with self._lock:
                 self.allow_any = True
             return
+        with self._lock:
+            self.allow_any = False
         try:
             certs = load_certificates(location)
-        except Exception as exc:  # as pyzmq: a bad directory is logged, the domain stays empty
+        except Exception as exc:  # as pyzmq: a bad directory is logged, the domain is unchanged
             self.log.error(
                 "zloop.auth: failed to load CURVE certificates from %s: %s", location, exc
             )
             return
         with self._lock:
-            self.allow_any = False
             self.certs[domain] = certs
 
     def configure_curve_callback(
         self, domain: str = "*", credentials_provider: CredentialsProvider | None = None
     ) -> None:
         """CURVE clients of ``domain`` are decided by ``credentials_provider.callback(domain, key)``
-        (``key``: the Z85 public key)."""
+        (``key``: the Z85 public key; the result, or the awaited result of an awaitable, admits
+        when true). ``None`` is logged as an error and changes no provider, as in pyzmq."""
         with self._lock:
             self.allow_any = False
             if credentials_provider is None:
-                self.credentials_providers.pop(domain, None)
+                self.log.error("zloop.auth: no credentials_provider given for domain %s", domain)
             else:
                 self.credentials_providers[domain] = credentials_provider
+
+    def configure_gssapi(self, domain: str = "*", location: str | None = None) -> None:
+        """Nothing to configure (pyzmq's method is a no-op too; zloop has no GSSAPI)."""
 
     def curve_user_id(self, client_public_key: bytes) -> str:
         """The User-Id of an admitted CURVE client: its Z85 public key."""
@@ -197,9 +220,17 @@ class Authenticator:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def handle_zap_message(self, msg: list[bytes]) -> None:
-        """Answer one request received on :attr:`zap_socket` (frames after the REP envelope)."""
-        reply = self.decide(msg)
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        """Answer one request received on :attr:`zap_socket` (frames after the REP envelope).
+
+        A coroutine, as pyzmq's: a CURVE callback's awaitable result is awaited here. Without an
+        event loop of your own: ``asyncio.run(auth.handle_zap_message(msg))``.
+        """
+        try:
+            reply = self.decide(msg)
+        except PendingVerdict as pending:
+            verdict = bool(await pending.awaitable)
+            reply = self.decide(msg, curve_verdict=verdict)
         if reply is not None:
             self.zap_socket.send_multipart(reply)
 
@@ -223,7 +254,7 @@ class Authenticator:
             self.log.error("zloop.auth: invalid ZAP request, %d frames", len(frames))
             if len(frames) < 2:
                 return None
-            return self._reply(frames[1], b"400", b"Invalid request")
+            return self._reply(frames[1], b"400", b"Not enough frames")
         version, request_id, domain_b, address_b, _identity, mechanism = frames[:6]
         credentials = frames[6:]
         if version != VERSION:
@@ -278,7 +309,12 @@ class Authenticator:
             key = credentials[0]
             allowed, reason = self._curve(domain, key, curve_verdict)
             return allowed, reason, self.curve_user_id(key) if allowed else user_id
-        return False, b"Unsupported mechanism", user_id
+        if mechanism == b"GSSAPI":
+            if len(credentials) != 1:
+                return False, b"Invalid credentials", user_id
+            # As pyzmq: the GSS service authenticated the principal; it becomes the user id.
+            return True, b"OK", credentials[0].decode("utf-8", "replace")
+        return False, reason, user_id
 
     def _plain(self, domain: str, username: str, password: str) -> tuple[bool, bytes]:
         if not self.passwords:
@@ -286,10 +322,12 @@ class Authenticator:
         domain = domain or "*"
         users = self.passwords.get(domain)
         if users is None:
-            return False, b"Domain not found"
-        if username in users and users[username] == password:
-            return True, b"OK"
-        return False, b"Invalid username or password"
+            return False, b"Invalid domain"
+        if username not in users:
+            return False, b"Invalid username"
+        if users[username] != password:
+            return False, b"Invalid password"
+        return True, b"OK"
 
     def _curve(self, domain: str, key: bytes, verdict: bool | None = None) -> tuple[bool, bytes]:
         if self.allow_any:
@@ -317,5 +355,5 @@ class Authenticator:
         self, request_id: bytes, status: bytes, text: bytes, user_id: str = ""
     ) -> list[bytes]:
         self.log.debug("zloop.auth: ZAP reply %s %s", status, text)
-        user = user_id.encode(self.encoding) if status == b"200" else b""
+        user = user_id.encode(self.encoding, "replace") if status == b"200" else b""
         return [VERSION, request_id, status, text, user, b""]

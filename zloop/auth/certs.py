@@ -118,5 +118,6 @@ def load_certificates(directory: str | os.PathLike[str] = ".") -> dict[bytes, bo
     certs: dict[bytes, bool] = {}
     for cert_file in sorted(glob.glob(os.path.join(path, "*.key"))):
         public_key, _ = load_certificate(cert_file)
-        certs[public_key] = True
+        if public_key:  # as pyzmq: an empty public-key line names no client
+            certs[public_key] = True
     return certs

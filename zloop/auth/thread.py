@@ -4,19 +4,34 @@
 a handler -- and hands it to a daemon thread that polls it together with an inproc PAIR used only
 to stop. Policy changes (``allow``, ``configure_plain``...) may be made at any time from any thread;
 they apply to the next request.
+
+Each request is decided by :meth:`~zloop.auth.base.Authenticator.decide`, or by
+``handle_zap_message`` -- a coroutine, as in pyzmq -- if a subclass overrides that (sync or async).
+When the answer has to wait -- a CURVE callback that returned an awaitable, or an override that
+awaits -- it is awaited on an asyncio event loop owned by the thread (made on first need, as
+pyzmq's thread runs one), so an ``async def callback`` works as in pyzmq and its result decides
+(the awaitable itself is never taken as a yes). Requests wait meanwhile (a REP answers one at a time, as libzmq's ZAP
+expects). ``stop()`` cancels an await in progress: that request is answered 500 and the thread ends
+(pyzmq's ``stop()`` would wait for it). A request whose handling fails is answered 500 and the
+thread goes on serving.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 from zloop import _real
-from zloop.auth.base import Authenticator
+from zloop.auth.base import Authenticator, PendingVerdict
 from zloop.constants import Errno
 from zloop.errors import Again, ContextTerminated, ZMQError
+
+if TYPE_CHECKING:
+    import asyncio  # imported when first awaited: importing zloop.auth loads no event loop
 
 __all__ = ["ThreadAuthenticator"]
 
@@ -45,6 +60,9 @@ class ThreadAuthenticator(Authenticator):
         self._thread: _real.Thread | None = None
         self._stop_tx: Any = None
         self._stop_rx: Any = None
+        self._stopping = False
+        self._aloop: asyncio.AbstractEventLoop | None = None  # the thread's, made on first await
+        self._awaiting: asyncio.Task[Any] | None = None  # what the thread awaits now, if anything
 
     def __enter__(self) -> ThreadAuthenticator:
         self.start()
@@ -63,13 +81,20 @@ class ThreadAuthenticator(Authenticator):
         tx = self._socket(_PAIR)
         tx.connect(name)
         self._stop_rx, self._stop_tx = rx, tx
+        self._stopping = False
         # A real OS thread even under gevent's patch_all (zloop._real): a green one would not
         # answer a handshake while the application blocks in a plain (non-green) call.
         self._thread = _real.Thread(self._run, "zloop-auth")
         self._thread.start()
 
     def is_alive(self) -> bool:
+        """Is the ZAP thread running?"""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def thread(self) -> _real.Thread | None:
+        """The ZAP thread while started (``join()``, ``is_alive()``), else None (pyzmq's name)."""
+        return self._thread
 
     def stop(self) -> None:
         """Stop the thread, close its sockets and unbind the ZAP endpoint."""
@@ -80,6 +105,13 @@ class ThreadAuthenticator(Authenticator):
         # ends by itself, on ContextTerminated or its closed sockets (see _run).
         with contextlib.suppress(ZMQError):
             self._stop_tx.send(b"TERMINATE")
+        # An await in progress is cancelled: the thread sets _awaiting before it reads
+        # _stopping, we set _stopping before we read _awaiting, so one of us cancels it.
+        self._stopping = True
+        task, aloop = self._awaiting, self._aloop
+        if task is not None and aloop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                aloop.call_soon_threadsafe(task.cancel)
         thread.join()
         self._thread = None
         self._stop_tx.close(0)
@@ -104,7 +136,7 @@ class ThreadAuthenticator(Authenticator):
                     except Again:  # a spurious wake-up
                         continue
                     try:
-                        self.handle_zap_message(msg)
+                        self._handle(msg)
                     except Exception as exc:
                         if _ended(exc):
                             raise
@@ -120,3 +152,45 @@ class ThreadAuthenticator(Authenticator):
             control.close(0)
             self._stop_rx = None
             Authenticator.stop(self)
+            aloop, self._aloop = self._aloop, None
+            if aloop is not None:
+                aloop.close()
+
+    def _handle(self, msg: list[bytes]) -> None:
+        """Answer one request: ``handle_zap_message`` if a subclass overrides it (awaited if it
+        returns an awaitable), else ``decide`` directly -- with no event loop unless a CURVE
+        callback returned an awaitable."""
+        if type(self).handle_zap_message is not Authenticator.handle_zap_message:
+            handled = self.handle_zap_message(msg)
+            if inspect.isawaitable(handled):
+                self._await(handled)
+            return
+        try:
+            reply = self.decide(msg)
+        except PendingVerdict as pending:
+            verdict = bool(self._await(pending.awaitable))
+            reply = self.decide(msg, curve_verdict=verdict)
+        if reply is not None:
+            self.zap_socket.send_multipart(reply)
+
+    def _await(self, awaitable: Awaitable[Any]) -> Any:
+        """Run ``awaitable`` to its end on the thread's event loop (cancelled by ``stop()``)."""
+        import asyncio
+
+        aloop = self._aloop
+        if aloop is None:
+            aloop = self._aloop = asyncio.new_event_loop()
+        task = aloop.create_task(_awaited(awaitable))
+        self._awaiting = task
+        try:
+            if self._stopping:
+                task.cancel()
+            return aloop.run_until_complete(task)
+        except asyncio.CancelledError:
+            raise RuntimeError("stop() cancelled the await of a ZAP request") from None
+        finally:
+            self._awaiting = None
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -1,0 +1,7 @@
+"""``Context`` (``zmq.sugar.context``)."""
+
+from __future__ import annotations
+
+from zloop.context import Context
+
+__all__ = ["Context"]

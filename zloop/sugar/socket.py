@@ -1,0 +1,7 @@
+"""``Socket`` (``zmq.sugar.socket``)."""
+
+from __future__ import annotations
+
+from zloop.socket import Socket
+
+__all__ = ["Socket"]

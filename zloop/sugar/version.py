@@ -1,0 +1,7 @@
+"""Version functions (``zmq.sugar.version``): zloop's version, and the libzmq version it follows."""
+
+from __future__ import annotations
+
+from zloop import __version__, pyzmq_version, zmq_version, zmq_version_info
+
+__all__ = ["__version__", "pyzmq_version", "zmq_version", "zmq_version_info"]
