@@ -153,8 +153,16 @@ def parse_monitor_message(msg: list[Any]) -> MonitorMessage:
     return {"event": event, "value": value, "endpoint": bytes(msg[1])}
 
 
-def recv_monitor_message(sock: Any, flags: int = 0) -> MonitorMessage:
-    """Receive and decode one monitor message from ``sock`` (pyzmq's helper of the same name)."""
+def recv_monitor_message(sock: Any, flags: int = 0) -> Any:
+    """Receive and decode one monitor message from ``sock`` (pyzmq's helper of the same name).
+
+    On a blocking socket the decoded message; on an awaitable one (``zloop.adapters.asyncio``'s,
+    trio's, ``zmq.asyncio``'s) an awaitable of it: with asyncio a Future registered at the call,
+    that is the socket's ``recv_serialized`` (one receive that decodes, so cancelling it never
+    drops an event)."""
+    recv_serialized = getattr(sock, "recv_serialized", None)
+    if recv_serialized is not None:
+        return recv_serialized(parse_monitor_message, flags)
     return parse_monitor_message(sock.recv_multipart(flags))
 
 
