@@ -62,7 +62,7 @@ import warnings
 import weakref
 from asyncio import Future
 from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import zloop
 
@@ -528,6 +528,10 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
 
 class Context(zloop.Context):
     """A zloop Context whose ``socket()`` returns :class:`Socket` objects (Futures)."""
+
+    # ``Context.instance()`` of this class is its own (not zloop.Context's), as pyzmq's.
+    _instance: ClassVar[zloop.Context | None] = None
+    _instance_pid: ClassVar[int] = 0
 
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         super().__init__(io_threads, **kwargs)

@@ -725,3 +725,54 @@ def test_tornado_future_sockets(tornado_api: Api) -> None:
     finally:
         loop.close(all_fds=False)
     assert got == ([b"2", b"3"], b"1", 1, [1], b"4")
+
+
+def test_tornado_cancelled_future_raises_the_modules_cancelled_error(tornado_api: Api) -> None:
+    from tornado.ioloop import IOLoop
+
+    api = tornado_api
+    z = api.z
+
+    async def body() -> bool:
+        ctx = api.aio.Context()
+        try:
+            pull, _ = pair(api, ctx, z.PULL, z.PUSH)
+            fut = pull.recv()
+            assert fut.cancel()
+            with pytest.raises(api.aio.CancelledError):
+                await fut
+            return bool(fut.cancelled())
+        finally:
+            ctx.destroy(linger=0)
+
+    loop = IOLoop(make_current=False)
+    try:
+        assert loop.run_sync(body, timeout=DEADLINE * 2)
+    finally:
+        loop.close(all_fds=False)
+
+
+def test_tornado_context_takes_the_deprecated_io_loop(tornado_api: Api) -> None:
+    from tornado.ioloop import IOLoop
+
+    loop = IOLoop(make_current=False)
+    try:
+        with pytest.warns(DeprecationWarning, match="io_loop"):
+            ctx = tornado_api.aio.Context(io_loop=loop)
+        ctx.term()
+    finally:
+        loop.close(all_fds=False)
+
+
+# -- the contexts -------------------------------------------------------------------------------------
+
+
+def test_context_instance_is_its_own(api: Api) -> None:
+    """``Context.instance()`` of the awaitable module is not the blocking module's instance."""
+    shared = api.z.Context.instance()
+    mine = api.aio.Context.instance()
+    try:
+        assert isinstance(mine, api.aio.Context) and mine is not shared
+        assert api.aio.Context.instance() is mine
+    finally:
+        mine.term()
