@@ -10,9 +10,9 @@ changes. Everything below follows from taking that promise literally.
 
 One :class:`Watcher` per wrapped socket holds
 
-* a FIFO queue of pending **recv-like** operations (recv, recv_multipart) and one of pending
-  **send-like** operations (send, send_multipart), each a :class:`Pending` with a loop-native
-  *waiter* (an asyncio future, a trio task, a gevent event, a callback...);
+* a FIFO queue of pending **recv-like** operations (recv, recv_multipart, recv_into) and one of
+  pending **send-like** operations (send, send_multipart), each a :class:`Pending` with a
+  loop-native *waiter* (an asyncio future, a trio task, a gevent event, a callback...);
 * a list of pending **poll** waiters (an events mask each);
 * a push-back buffer of received messages whose waiter was cancelled *after* it had been given
   the message (see "Cancellation" below).
@@ -63,20 +63,30 @@ Pitfalls this prevents (numbers of /work/shared/docs/pitfalls.md §1)
   one NOBLOCK call, so an interrupt or cancellation cannot land between frames.
 * #17 (no ``add_reader``): a loop module must refuse clearly; the core only needs ``add_reader``.
 
+The waiter may be what the application holds
+--------------------------------------------
+The asyncio adapter passes the very Future it returns from ``recv()``/``send()``/``poll()`` as the
+waiter, so an operation is registered at the call and completed by the next refresh whether or not
+anyone awaits it (pyzmq's semantics). Nothing here depends on that: a waiter the application
+cancels is ``done()``, so it is dropped before anything is taken, exactly as an interrupted task's.
+``close(cancel=True)`` cancels such waiters (pyzmq's ``close`` cancels its Futures) instead of
+failing them.
+
 Cancellation
 ------------
 :meth:`Watcher.cancel` is called by a loop module whenever its waiting was interrupted (task
 cancelled, timeout, greenlet killed, trio abort). If the pending operation is still queued it is
 removed and nothing happened. If it was already performed (the loop had not yet resumed the task),
 a received message is put into the push-back buffer, ordered by the sequence in which messages were
-taken from the socket, and served before anything else in the socket; a completed send stays sent.
+taken from the socket, and served before anything else in the socket (a ``recv_into`` gives back what
+it wrote into its buffer: the whole frame unless it truncated it); a completed send stays sent.
 
 The push-back buffer is reflected in :meth:`Watcher.events` (POLLIN) and served by every recv path,
 so a wrapper that answers ``EVENTS``/``poll`` through the watcher stays truthful.
 
 Only the public socket API shared by zloop and pyzmq sockets is used: ``getsockopt(FD=14)``,
-``getsockopt(EVENTS=15)``, ``getsockopt(RCVMORE=13)``, the send/recv methods with ``NOBLOCK`` and an
-exception whose ``errno`` is ``EAGAIN``.
+``getsockopt(EVENTS=15)``, ``getsockopt(RCVMORE=13)``, the send/recv methods (and ``recv_into``
+for a recv_into operation) with ``NOBLOCK`` and an exception whose ``errno`` is ``EAGAIN``.
 """
 
 from __future__ import annotations
@@ -453,6 +463,13 @@ class Watcher:
         if self._recvq or self._sendq or self._polls:
             self.schedule_refresh()
         return value
+
+    def sends_waiting(self) -> bool:
+        """Is a live send-like operation queued (so a new send would go behind it)?"""
+        sendq = self._sendq
+        while sendq and sendq[0].waiter.done():
+            sendq.popleft().state = _CANCELLED
+        return bool(sendq)
 
     def wait(self, op: Op, waiter: Waiter | None = None) -> Pending:
         """Queue ``op`` behind earlier ones of its direction; its waiter completes with the result.

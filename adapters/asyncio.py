@@ -401,7 +401,10 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
             loop = self._loop
             assert loop is not None
         try:
-            value = watcher.now(op) if flags & NOBLOCK else watcher.attempt(op)
+            if flags & NOBLOCK and (op.is_recv or not watcher.sends_waiting()):
+                value = watcher.now(op)  # NOBLOCK: now or Again (a send goes behind queued ones)
+            else:
+                value = watcher.attempt(op)
         except Exception as exc:
             return _failed(loop, exc)
         if value is not NOT_READY:

@@ -776,3 +776,28 @@ def test_context_instance_is_its_own(api: Api) -> None:
         assert api.aio.Context.instance() is mine
     finally:
         mine.term()
+
+
+def test_a_noblock_send_behind_queued_sends_waits_its_turn(api: Api) -> None:
+    """NOBLOCK is tried at once only when no earlier send waits; behind one it queues (order)."""
+    z = api.z
+
+    async def body(ctx: Any) -> tuple[bool, Any]:
+        push = ctx.socket(z.PUSH)
+        push.linger = 0
+        name = f"inproc://futures-{next(_names)}"
+        push.bind(name)
+        alone = push.send(b"0", z.NOBLOCK)
+        await settled(alone)
+        assert isinstance(alone.exception(), z.Again)
+        first = push.send(b"1")
+        second = push.send(b"2", z.NOBLOCK)
+        queued = not second.done()
+        pull = ctx.socket(z.PULL)
+        pull.linger = 0
+        pull.connect(name)
+        await first
+        await second
+        return queued, [await pull.recv(), await pull.recv()]
+
+    assert run(api, body) == (True, [b"1", b"2"])
