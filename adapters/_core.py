@@ -10,9 +10,9 @@ changes. Everything below follows from taking that promise literally.
 
 One :class:`Watcher` per wrapped socket holds
 
-* a FIFO queue of pending **recv-like** operations (recv, recv_multipart) and one of pending
-  **send-like** operations (send, send_multipart), each a :class:`Pending` with a loop-native
-  *waiter* (an asyncio future, a trio task, a gevent event, a callback...);
+* a FIFO queue of pending **recv-like** operations (recv, recv_multipart, recv_into) and one of
+  pending **send-like** operations (send, send_multipart), each a :class:`Pending` with a
+  loop-native *waiter* (an asyncio future, a trio task, a gevent event, a callback...);
 * a list of pending **poll** waiters (an events mask each);
 * a push-back buffer of received messages whose waiter was cancelled *after* it had been given
   the message (see "Cancellation" below).
@@ -63,20 +63,30 @@ Pitfalls this prevents (numbers of /work/shared/docs/pitfalls.md §1)
   one NOBLOCK call, so an interrupt or cancellation cannot land between frames.
 * #17 (no ``add_reader``): a loop module must refuse clearly; the core only needs ``add_reader``.
 
+The waiter may be what the application holds
+--------------------------------------------
+The asyncio adapter passes the very Future it returns from ``recv()``/``send()``/``poll()`` as the
+waiter, so an operation is registered at the call and completed by the next refresh whether or not
+anyone awaits it (pyzmq's semantics). Nothing here depends on that: a waiter the application
+cancels is ``done()``, so it is dropped before anything is taken, exactly as an interrupted task's.
+``close(cancel=True)`` cancels such waiters (pyzmq's ``close`` cancels its Futures) instead of
+failing them.
+
 Cancellation
 ------------
 :meth:`Watcher.cancel` is called by a loop module whenever its waiting was interrupted (task
 cancelled, timeout, greenlet killed, trio abort). If the pending operation is still queued it is
 removed and nothing happened. If it was already performed (the loop had not yet resumed the task),
 a received message is put into the push-back buffer, ordered by the sequence in which messages were
-taken from the socket, and served before anything else in the socket; a completed send stays sent.
+taken from the socket, and served before anything else in the socket (a ``recv_into`` gives back what
+it wrote into its buffer: the whole frame unless it truncated it); a completed send stays sent.
 
 The push-back buffer is reflected in :meth:`Watcher.events` (POLLIN) and served by every recv path,
 so a wrapper that answers ``EVENTS``/``poll`` through the watcher stays truthful.
 
 Only the public socket API shared by zloop and pyzmq sockets is used: ``getsockopt(FD=14)``,
-``getsockopt(EVENTS=15)``, ``getsockopt(RCVMORE=13)``, the send/recv methods with ``NOBLOCK`` and an
-exception whose ``errno`` is ``EAGAIN``.
+``getsockopt(EVENTS=15)``, ``getsockopt(RCVMORE=13)``, the send/recv methods (and ``recv_into``
+for a recv_into operation) with ``NOBLOCK`` and an exception whose ``errno`` is ``EAGAIN``.
 """
 
 from __future__ import annotations
@@ -180,24 +190,36 @@ class Backend(Protocol):
 
 RECV: Final = 0
 RECV_MULTIPART: Final = 1
-SEND: Final = 2
-SEND_MULTIPART: Final = 3
-POLL: Final = 4
+RECV_INTO: Final = 2
+SEND: Final = 3
+SEND_MULTIPART: Final = 4
+POLL: Final = 5
+_LAST_RECV: Final = RECV_INTO  # kinds up to this one are receives
 
 
 class Op:
-    """One socket operation, performed later with ``NOBLOCK`` by the core. Build with the classmethods."""
+    """One socket operation, performed later with ``NOBLOCK`` by the core. Build with the classmethods.
 
-    __slots__ = ("copy", "data", "flags", "kind", "track")
+    ``kwargs`` are further keyword arguments of the socket's method (``routing_id``/``group`` of a
+    send, ``nbytes`` of ``recv_into``), or None."""
+
+    __slots__ = ("copy", "data", "flags", "kind", "kwargs", "track")
 
     def __init__(
-        self, kind: int, data: Any = None, flags: int = 0, copy: bool = True, track: bool = False
+        self,
+        kind: int,
+        data: Any = None,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.kind = kind
         self.data = data
         self.flags = flags
         self.copy = copy
         self.track = track
+        self.kwargs = kwargs
 
     @classmethod
     def recv(cls, copy: bool = True, track: bool = False) -> Op:
@@ -208,8 +230,21 @@ class Op:
         return cls(RECV_MULTIPART, None, 0, copy, track)
 
     @classmethod
-    def send(cls, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Op:
-        return cls(SEND, data, flags & ~NOBLOCK, copy, track)
+    def recv_into(cls, buffer: Any, nbytes: int = 0) -> Op:
+        """Receive one frame into ``buffer`` (up to ``nbytes`` bytes, 0: its size); the result is
+        the frame's size, as ``Socket.recv_into``."""
+        return cls(RECV_INTO, buffer, 0, True, False, {"nbytes": nbytes} if nbytes else None)
+
+    @classmethod
+    def send(
+        cls,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        kwargs: dict[str, Any] | None = None,
+    ) -> Op:
+        return cls(SEND, data, flags & ~NOBLOCK, copy, track, kwargs or None)
 
     @classmethod
     def send_multipart(
@@ -219,10 +254,10 @@ class Op:
 
     @property
     def is_recv(self) -> bool:
-        return self.kind <= RECV_MULTIPART
+        return self.kind <= _LAST_RECV
 
     def __repr__(self) -> str:
-        names = ("recv", "recv_multipart", "send", "send_multipart", "poll")
+        names = ("recv", "recv_multipart", "recv_into", "send", "send_multipart", "poll")
         return f"<Op {names[self.kind]}>"
 
 
@@ -269,6 +304,25 @@ class _Pushed:
         self.seq = seq
         self.frames = frames
         self.tail_in_socket = tail_in_socket
+
+
+def _byte_view(buffer: Any) -> memoryview:
+    view = memoryview(buffer)
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def _copy_into(frame: Any, op: Op) -> int:
+    """``recv_into`` from the push-back buffer: copy what fits, return the frame's size."""
+    data = frame if isinstance(frame, (bytes, bytearray)) else getattr(frame, "bytes", frame)
+    if not isinstance(data, (bytes, bytearray)):
+        data = memoryview(data).cast("B")
+    view = _byte_view(op.data)
+    if view.readonly:
+        raise BufferError("recv_into needs a writable buffer")
+    limit = (op.kwargs or {}).get("nbytes") or len(view)
+    count = min(limit, len(view), len(data))
+    view[:count] = data[:count]
+    return len(data)
 
 
 # -- the watcher ------------------------------------------------------------------------------------
@@ -368,7 +422,15 @@ class Watcher:
             return sock.recv(NOBLOCK, copy=op.copy, track=op.track)
         if kind == SEND_MULTIPART:
             return sock.send_multipart(op.data, op.flags | NOBLOCK, copy=op.copy, track=op.track)
-        return sock.send(op.data, op.flags | NOBLOCK, copy=op.copy, track=op.track)
+        if kind == SEND:
+            if op.kwargs:
+                return sock.send(
+                    op.data, op.flags | NOBLOCK, copy=op.copy, track=op.track, **op.kwargs
+                )
+            return sock.send(op.data, op.flags | NOBLOCK, copy=op.copy, track=op.track)
+        if self._pushback:  # RECV_INTO
+            return self._take_pushback(op)
+        return sock.recv_into(op.data, flags=NOBLOCK, **(op.kwargs or {}))
 
     def attempt(self, op: Op) -> Any:
         """The fast path: the operation's result now, or :data:`NOT_READY` (then call :meth:`wait`).
@@ -378,7 +440,7 @@ class Watcher:
         """
         if self._closed:
             self._check_open()
-        queue = self._recvq if op.kind <= RECV_MULTIPART else self._sendq
+        queue = self._recvq if op.kind <= _LAST_RECV else self._sendq
         if queue:
             while queue and queue[0].waiter.done():
                 queue.popleft().state = _CANCELLED
@@ -402,6 +464,13 @@ class Watcher:
             self.schedule_refresh()
         return value
 
+    def sends_waiting(self) -> bool:
+        """Is a live send-like operation queued (so a new send would go behind it)?"""
+        sendq = self._sendq
+        while sendq and sendq[0].waiter.done():
+            sendq.popleft().state = _CANCELLED
+        return bool(sendq)
+
     def wait(self, op: Op, waiter: Waiter | None = None) -> Pending:
         """Queue ``op`` behind earlier ones of its direction; its waiter completes with the result.
 
@@ -410,7 +479,7 @@ class Watcher:
         self._check_open()
         if waiter is None:
             waiter = self.backend.create_waiter()
-        if op.kind <= RECV_MULTIPART:
+        if op.kind <= _LAST_RECV:
             pending = Pending(op, POLLIN, waiter)
             self._recvq.append(pending)
         else:
@@ -471,7 +540,7 @@ class Watcher:
                 with contextlib.suppress(ValueError):
                     self._polls.remove(pending)
             else:
-                queue = self._recvq if pending.op.kind <= RECV_MULTIPART else self._sendq
+                queue = self._recvq if pending.op.kind <= _LAST_RECV else self._sendq
                 with contextlib.suppress(ValueError):
                     queue.remove(pending)
             return "removed"
@@ -484,8 +553,14 @@ class Watcher:
             pending.state = _RECLAIMED
             value = pending.value
             pending.value = None
-            if pending.op.kind == RECV:
+            kind = pending.op.kind
+            if kind == RECV:
                 item = _Pushed(pending.seq, [value], pending.more)
+            elif kind == RECV_INTO:
+                # What the buffer holds of the frame (all of it unless recv_into truncated it).
+                view = _byte_view(pending.op.data)
+                limit = (pending.op.kwargs or {}).get("nbytes") or len(view)
+                item = _Pushed(pending.seq, [bytes(view[: min(value, limit)])], pending.more)
             else:
                 item = _Pushed(pending.seq, list(value), False)
             self._push(item)
@@ -532,13 +607,15 @@ class Watcher:
         """Serve ``op`` (a receive) from the push-back buffer; records seq/more for :meth:`_serve`."""
         item = self._pushback[0]
         self._took = item
-        if op.kind == RECV:
+        if op.kind != RECV_MULTIPART:
             frame = item.frames.pop(0)
             if not item.frames:
                 self._pushback.popleft()
                 self._took_more = item.tail_in_socket
             else:
                 self._took_more = True
+            if op.kind == RECV_INTO:
+                return _copy_into(frame, op)
             return self._convert(frame, op.copy)
         self._pushback.popleft()
         frames = [self._convert(f, op.copy) for f in item.frames]
@@ -659,22 +736,22 @@ class Watcher:
             if getattr(exc, "errno", None) == _EAGAIN:
                 # EVENTS said ready but the call would block (possible for some send patterns):
                 # nothing was taken or sent; put it back in front and wait for the fd.
-                (self._recvq if op.kind <= RECV_MULTIPART else self._sendq).appendleft(pending)
+                (self._recvq if op.kind <= _LAST_RECV else self._sendq).appendleft(pending)
                 return False
             pending.state = _FAILED
             pending.waiter.set_exception(exc)
             return True
         pending.state = _COMPLETED
         pending.value = value
-        if op.kind <= RECV_MULTIPART:
+        if op.kind <= _LAST_RECV:
             took = self._take_took()
             if took is not None:  # served from the push-back buffer: keep that message's place
                 pending.seq = took.seq
-                pending.more = self._took_more and op.kind == RECV
+                pending.more = self._took_more and op.kind != RECV_MULTIPART
             else:
                 self._seq += 1
                 pending.seq = self._seq
-                if op.kind == RECV:
+                if op.kind != RECV_MULTIPART:
                     try:
                         pending.more = bool(self._getsockopt(_RCVMORE))
                     except Exception:
@@ -696,22 +773,32 @@ class Watcher:
 
     # -- closing ---------------------------------------------------------------------------------------
 
-    def _fail_all(self, error: Callable[[], BaseException]) -> None:
+    def _fail_all(self, error: Callable[[], BaseException], cancel: bool = False) -> None:
         queues: list[Any] = [self._recvq, self._sendq, self._polls]
         self._recvq = deque()
         self._sendq = deque()
         self._polls = []
         for queue in queues:
             for p in queue:
-                if p.state == _QUEUED and not p.waiter.done():
+                waiter = p.waiter
+                if p.state == _QUEUED and not waiter.done():
                     p.state = _FAILED
-                    p.waiter.set_exception(error())
+                    cancel_waiter = getattr(waiter, "cancel", None) if cancel else None
+                    if cancel_waiter is not None:
+                        p.state = _CANCELLED
+                        cancel_waiter()
+                    else:
+                        waiter.set_exception(error())
                 else:
                     p.state = _CANCELLED
         self._disarm()
 
-    def close(self, error: Callable[[], BaseException] | None = None) -> None:
-        """Stop watching and fail every pending waiter with ``error()`` (default: ENOTSOCK ZMQError).
+    def close(
+        self, error: Callable[[], BaseException] | None = None, *, cancel: bool = False
+    ) -> None:
+        """Stop watching and fail every pending waiter with ``error()`` (default: ENOTSOCK ZMQError),
+        or with ``cancel=True`` cancel those that have a ``cancel()`` method (asyncio Futures, as
+        pyzmq's close does).
 
         Does not close the socket: the wrapper does that next (with the linger it was given).
         Idempotent. Messages in the push-back buffer are dropped with the socket.
@@ -726,6 +813,6 @@ class Watcher:
 
                 return ZMQError(Errno.ENOTSOCK, "socket closed while waiting")
 
-        self._fail_all(error)
+        self._fail_all(error, cancel)
         self._closed = True
         self._pushback.clear()

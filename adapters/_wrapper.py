@@ -10,7 +10,8 @@ awaitable, a parked greenlet...). Everything that does not depend on the loop li
   ``AttributeError``), ``closed``, ``getsockopt``/``get``/
   ``EVENTS`` (``EVENTS`` answered through the adapter's watcher when it has one, so a message given
   back by a cancelled receive counts), and the ``with`` statement;
-* :class:`SyncConveniences` / :class:`AsyncConveniences` — pyzmq's ``send_string / recv_string /
+* :class:`SyncConveniences` / :class:`AsyncConveniences` (:class:`AsyncSendConveniences`, its
+  sending half, for the asyncio adapter whose receives are Futures) — pyzmq's ``send_string / recv_string /
   send_unicode / recv_unicode / send_json / recv_json / send_pyobj / recv_pyobj / send_serialized /
   recv_serialized`` (its signatures, defaults and errors) on top of the adapter's own
   ``send``/``recv``/``send_multipart``/``recv_multipart``, once blocking, once awaitable; the
@@ -33,6 +34,7 @@ from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 __all__ = [
     "AsyncConveniences",
+    "AsyncSendConveniences",
     "GroupWaiter",
     "PollerItems",
     "SocketWrapper",
@@ -301,10 +303,9 @@ class SyncConveniences:
         return deserialize(self.recv_multipart(flags=flags, copy=copy))
 
 
-class AsyncConveniences:
-    """pyzmq's conveniences (see the table above) for a wrapper whose ``send``/``recv`` are
-    awaitable: the sends return ``send``'s (``send_multipart``'s) awaitable, the receives are
-    coroutines."""
+class AsyncSendConveniences:
+    """pyzmq's sending conveniences (see the table above) for a wrapper whose ``send`` and
+    ``send_multipart`` return awaitables (coroutines or Futures): each returns that awaitable."""
 
     def send_string(
         self: _AsyncSocket,
@@ -318,18 +319,9 @@ class AsyncConveniences:
 
     send_unicode = send_string
 
-    async def recv_string(self: _AsyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
-        data = await self.recv(flags=flags)
-        return str(data.decode(encoding))
-
-    recv_unicode = recv_string
-
     def send_json(self: _AsyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Awaitable[Any]:
         data, send_kwargs = json_bytes(obj, kwargs)
         return self.send(data, flags=flags, **send_kwargs)
-
-    async def recv_json(self: _AsyncSocket, flags: int = 0, **kwargs: Any) -> Any:
-        return json_value(await self.recv(flags=flags), kwargs)
 
     def send_pyobj(
         self: _AsyncSocket,
@@ -340,9 +332,6 @@ class AsyncConveniences:
     ) -> Awaitable[Any]:
         return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
-    async def recv_pyobj(self: _AsyncSocket, flags: int = 0) -> Any:
-        return pickle.loads(await self.recv(flags=flags))
-
     def send_serialized(
         self: _AsyncSocket,
         msg: Any,
@@ -352,6 +341,24 @@ class AsyncConveniences:
         **kwargs: Any,
     ) -> Awaitable[Any]:
         return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+
+class AsyncConveniences(AsyncSendConveniences):
+    """pyzmq's conveniences (see the table above) for a wrapper whose ``send``/``recv`` are
+    coroutines (trio): the sends return ``send``'s (``send_multipart``'s) awaitable, the receives
+    are coroutines. (The asyncio adapter's receives are Futures of one decoding receive instead.)"""
+
+    async def recv_string(self: _AsyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        data = await self.recv(flags=flags)
+        return str(data.decode(encoding))
+
+    recv_unicode = recv_string
+
+    async def recv_json(self: _AsyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        return json_value(await self.recv(flags=flags), kwargs)
+
+    async def recv_pyobj(self: _AsyncSocket, flags: int = 0) -> Any:
+        return pickle.loads(await self.recv(flags=flags))
 
     async def recv_serialized(
         self: _AsyncSocket,

@@ -1,43 +1,81 @@
-"""asyncio adapter, shaped like ``zmq.asyncio``: awaitable sockets and an async Poller.
+"""asyncio adapter, shaped like ``zmq.asyncio``: socket operations return Futures, as pyzmq's do.
 
 ``Context().socket(zloop.PULL)`` returns a :class:`Socket` whose ``send``/``recv``/``send_multipart``/
-``recv_multipart``/``poll`` and pyzmq's conveniences (``send_string``/``recv_string``/``send_json``/
-``recv_json``/``send_pyobj``/``recv_pyobj``/``send_serialized``/``recv_serialized``, with the
-``_unicode`` aliases) are awaitable. ``Socket.from_socket(existing)`` wraps an existing zloop **or
-pyzmq** socket. Everything else (``bind``, ``connect``, ``setsockopt`` ...) is passed through to the
-wrapped socket.
+``recv_multipart``/``recv_into``/``poll`` and pyzmq's conveniences (``send_string``/``recv_string``/
+``send_json``/``recv_json``/``send_pyobj``/``recv_pyobj``/``send_serialized``/``recv_serialized``,
+with the ``_unicode`` aliases) return an :class:`asyncio.Future`; :meth:`Poller.poll` too.
+``Socket.from_socket(existing)`` wraps an existing zloop **or pyzmq** socket. Everything else
+(``bind``, ``connect``, options ...) is passed through to the wrapped socket.
 
-All readiness handling lives in :mod:`zloop.adapters._core` (see its theory of operation); this
-module only supplies asyncio's primitives: ``loop.add_reader`` on the socket's FD, ``call_soon`` and
-futures. It works on any event loop that implements ``add_reader`` (the selector loops, uvloop); on a
+Theory of operation
+===================
+All readiness handling lives in :mod:`zloop.adapters._core` (read its docstring); this module only
+supplies asyncio's primitives (``loop.add_reader`` on the socket's FD, ``call_soon``) and makes
+**the Future it returns the core's waiter**, so an operation is *registered at the call*, as in
+pyzmq, not when (or whether) it is awaited:
+
+* The call first tries the operation at once (:meth:`Watcher.attempt`: NOBLOCK, unless earlier
+  calls of the same direction still wait). Done: the result is a plain finished ``asyncio.Future``.
+* Otherwise the call queues the operation with a :class:`_QueuedFuture` as its waiter and returns
+  it. The core's refresh performs the operation and completes that Future in one synchronous step,
+  whether or not anyone awaits it: ``f = s.recv()`` followed by a message gives ``f`` the message;
+  several pending receives get messages in call order; a Future that completed and is never
+  awaited keeps its message (``f.result()``).
+* ``f.cancel()`` before completion removes the operation from the queue: a cancelled receive never
+  takes a message, a cancelled ``send_multipart`` sent nothing. A task cancelled while it awaits
+  ``f`` cancels ``f`` (asyncio's own rule), the same thing.
+* **The window pyzmq leaves open** (pitfalls §1 #14, pyzmq #1925): ``f`` completes and the task
+  awaiting it is cancelled before it resumed (``asyncio.timeout``/``wait_for`` expiring, a
+  TaskGroup shutting down in the same loop turn). The task gets ``CancelledError``; with pyzmq the
+  message stays in a Future nobody reads. Here ``f.__await__`` sees the cancellation arrive and,
+  when that task was ``f``'s only consumer (no other task awaits it, no ``add_done_callback`` of
+  ``gather``/``wait``/``shield``/the user), gives the message back to the socket
+  (:meth:`Watcher.cancel`: the next receive gets it whole) and ``f`` turns into a cancelled Future
+  (``f.cancelled()`` is then true and ``f.result()`` raises ``CancelledError``), so the message is
+  delivered exactly once. A Future with other consumers keeps its message for them, as pyzmq's.
+* ``RCVTIMEO``/``SNDTIMEO`` (read at the call) are loop timers that fail a still-queued Future
+  with ``Again``; ``poll(timeout)`` resolves to 0 when its timer expires.
+* ``close()`` (and ``Context.destroy()``) cancels every pending Future, as pyzmq's close does; a
+  context terminated from another thread fails them with ``ContextTerminated``.
+
+The conveniences are one operation each: ``recv_string``/``recv_json``/``recv_pyobj``/
+``recv_serialized`` queue a receive whose Future (:class:`_LoadingFuture`) decodes the frames when
+the core completes it (a decoding error becomes the Future's exception, the message is consumed, as
+in pyzmq), so they share every guarantee above; pyzmq chains a second Future there, which is where
+its #1925 warning "a message has been dropped" comes from.
+
+A socket is bound to the event loop that first used it; it may be used from another loop later
+when it has no pending operations. Called outside a running loop (to await later with
+``run_until_complete``), it binds to ``asyncio.get_event_loop()`` with a ``RuntimeWarning``, as
+pyzmq. It works on any event loop that implements ``add_reader`` (the selector loops, uvloop); on a
 loop without it (Windows' ProactorEventLoop) the first wait raises a :class:`RuntimeError` that says
 so (pitfalls §1 #17).
-
-Cancellation is safe: a cancelled ``recv``/``recv_multipart`` never loses or splits a message (if the
-message had already been taken for it, the next receive gets it whole), and a cancelled
-``send_multipart`` has sent every frame or none. A socket is bound to the event loop that first
-waits on it; it may be used from another loop later when it has no pending operations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import pickle
+import select
+import warnings
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from asyncio import Future
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, ClassVar
 
 import zloop
 
 from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
-from ._wrapper import AsyncConveniences, SocketWrapper
+from ._wrapper import AsyncSendConveniences, PollerItems, SocketWrapper, json_value
 
 __all__ = ["Context", "Poller", "Socket"]
 
 _RCVTIMEO = 27
 _SNDTIMEO = 28
 _FD = 14
+
+_get_running_loop = asyncio._get_running_loop
 
 
 class _Backend:
@@ -58,7 +96,7 @@ class _Backend:
         self.loop.add_reader(fd, callback)
 
     def remove_reader(self, fd: int) -> None:
-        with contextlib.suppress(OSError, ValueError):  # fd closed meanwhile
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # fd or loop closed meanwhile
             self.loop.remove_reader(fd)
 
     def call_soon(self, callback: Any) -> None:
@@ -94,34 +132,207 @@ def _forget(sock: Any, watcher: Watcher) -> None:
             del table[id(sock)]
 
 
+def _loop_outside_a_task(stacklevel: int) -> asyncio.AbstractEventLoop:
+    warnings.warn(
+        "No running event loop. zloop.adapters.asyncio should be used from within an asyncio loop.",
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return asyncio.get_event_loop()
+
+
+# -- the Futures --------------------------------------------------------------------------------------
+
+
+class _QueuedFuture(Future[Any]):
+    """The Future of an operation that had to wait: the core's waiter for it (module docstring).
+
+    A plain ``asyncio.Future`` to everyone, except that ``cancel()`` takes the operation out of the
+    queue at once, and awaiting it notices a cancellation that arrives after completion.
+    """
+
+    __slots__ = ("_zl_load", "_zl_observers", "_zl_pending", "_zl_watcher")
+
+    _zl_load: Callable[[Any], Any] | None
+    _zl_observers: int
+    _zl_pending: Pending
+    _zl_watcher: Watcher
+
+    def add_done_callback(self, fn: Callable[[Any], object], *, context: Any = None) -> None:
+        self._zl_observers += 1
+        super().add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        removed = super().remove_done_callback(fn)
+        self._zl_observers -= removed
+        return removed
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        pending = self._zl_pending
+        if pending.queued:
+            self._zl_watcher.cancel(pending)
+        return True
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if not self.done():
+            self._asyncio_future_blocking = True
+            try:
+                yield self
+            except BaseException:
+                self._zl_interrupted()
+                raise
+        if not self.done():
+            raise RuntimeError("await wasn't used with future")
+        return self.result()
+
+    __iter__ = __await__
+
+    def _zl_interrupted(self) -> None:
+        """The one awaiting this was interrupted (task cancelled) after the Future completed: if it
+        was the only consumer, give a received message back and become cancelled."""
+        if self._zl_observers > 1 or not self.done() or self.cancelled():
+            return
+        if self.exception() is not None:
+            return
+        if self._zl_watcher.cancel(self._zl_pending) == "reclaimed":
+            self.__class__ = _ReclaimedFuture
+
+
+class _LoadingFuture(_QueuedFuture):
+    """A queued receive whose result is ``load(frames)`` (recv_string, recv_json ...)."""
+
+    __slots__ = ()
+
+    def set_result(self, result: Any, /) -> None:
+        load = self._zl_load
+        assert load is not None
+        try:
+            value = load(result)
+        except Exception as exc:
+            super().set_exception(exc)
+        else:
+            super().set_result(value)
+
+
+class _ReclaimedFuture(_QueuedFuture):
+    """A receive whose awaiting task was cancelled after its message had arrived; the message went
+    back to the socket, so this Future reports itself cancelled."""
+
+    __slots__ = ()
+
+    def cancelled(self) -> bool:
+        return True
+
+    def result(self) -> Any:
+        raise asyncio.CancelledError("cancelled; its message was given back to the socket")
+
+    def exception(self) -> BaseException | None:
+        raise asyncio.CancelledError("cancelled; its message was given back to the socket")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} cancelled (message given back to the socket)>"
+
+
+def _finished(
+    loop: asyncio.AbstractEventLoop, value: Any, load: Callable[[Any], Any] | None
+) -> Future[Any]:
+    fut: Future[Any] = Future(loop=loop)
+    if load is None:
+        fut.set_result(value)
+    else:
+        try:
+            fut.set_result(load(value))
+        except Exception as exc:
+            fut.set_exception(exc)
+    return fut
+
+
+def _failed(loop: asyncio.AbstractEventLoop, exc: BaseException) -> Future[Any]:
+    fut: Future[Any] = Future(loop=loop)
+    fut.set_exception(exc)
+    return fut
+
+
+def _queued(
+    loop: asyncio.AbstractEventLoop, watcher: Watcher, load: Callable[[Any], Any] | None
+) -> _QueuedFuture:
+    fut = _QueuedFuture(loop=loop) if load is None else _LoadingFuture(loop=loop)
+    fut._zl_load = load
+    fut._zl_observers = 0
+    fut._zl_watcher = watcher
+    return fut
+
+
+def _on_timer(fut: _QueuedFuture, handle: asyncio.TimerHandle) -> None:
+    # Future.add_done_callback itself: internal, not a consumer of the result.
+    Future.add_done_callback(fut, lambda _: handle.cancel())
+
+
+def _expire(fut: _QueuedFuture, again: Callable[[], BaseException]) -> None:
+    """RCVTIMEO/SNDTIMEO: a still-queued operation fails with Again (nothing was taken or sent)."""
+    pending = fut._zl_pending
+    if pending.queued:
+        fut._zl_watcher.cancel(pending)
+        Future.set_exception(fut, again())
+
+
+def _expire_poll(fut: _QueuedFuture) -> None:
+    pending = fut._zl_pending
+    if pending.queued:
+        fut._zl_watcher.cancel(pending)
+        Future.set_result(fut, 0)
+
+
 _RECV = Op.recv()
 _RECV_MULTIPART = Op.recv_multipart()
 
 
-class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
-    """An awaitable socket over a zloop or pyzmq socket (see the module docstring).
+def _decoder(encoding: str) -> Callable[[Any], str]:
+    return lambda data: str(data.decode(encoding))
 
-    ``send_string`` ... ``recv_serialized`` (pyzmq's conveniences), ``from_socket``,
-    ``getsockopt``/``EVENTS``: see :mod:`zloop.adapters._wrapper`; the awaitable operations are
-    below."""
+
+class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
+    """A socket over a zloop or pyzmq socket whose operations return Futures (module docstring).
+
+    ``send_string`` ... ``send_serialized``, ``from_socket``, ``getsockopt``/``EVENTS``: see
+    :mod:`zloop.adapters._wrapper`; the operations are below."""
 
     _repr_head = "zloop.adapters.asyncio.Socket over"
     _watcher: Watcher | None
     _loop: asyncio.AbstractEventLoop | None
+    _monitor_reader: Socket | None
 
     def __init__(
-        self, context: Any = None, socket_type: int = -1, *, _from_socket: Any = None
+        self,
+        context: Any = None,
+        socket_type: int = -1,
+        io_loop: Any = None,
+        *,
+        _from_socket: Any = None,
+        **kwargs: Any,
     ) -> None:
+        if io_loop is not None:
+            warnings.warn(
+                f"{type(self).__name__}(io_loop) is deprecated in pyzmq 22.2 and ignored here: the "
+                "running loop is always used.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if _from_socket is None and hasattr(context, "recv_multipart"):
+            context, _from_socket = None, context  # Socket(existing_socket), as pyzmq
         if _from_socket is None:
             if context is None:
                 context = zloop.Context.instance()
             if isinstance(context, Context):
-                _from_socket = zloop.Context.socket(context, socket_type)
+                _from_socket = zloop.Context.socket(context, socket_type, **kwargs)
             else:
-                _from_socket = context.socket(socket_type)
-        self._attach(_from_socket)
+                _from_socket = context.socket(socket_type, **kwargs)
+        self._attach(self._unwrap(_from_socket))
         object.__setattr__(self, "_watcher", None)
         object.__setattr__(self, "_loop", None)
+        object.__setattr__(self, "_monitor_reader", None)
 
     @classmethod
     def _wrap_raw(cls, sock: Any) -> Socket:
@@ -137,29 +348,36 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
         return int(self._sock.getsockopt(_FD))
 
     def close(self, linger: int | None = None) -> None:
-        """Fail pending operations (``ZMQError(ENOTSOCK)``), stop watching, close the socket."""
-        watcher = self._watcher
-        if watcher is not None:
-            zmod = self._zmod
-            watcher.close(lambda: zmod.ZMQError(zmod.ENOTSOCK, "socket closed while waiting"))
-            _forget(self._sock, watcher)
-            object.__setattr__(self, "_watcher", None)
+        """Cancel pending Futures (as pyzmq), stop watching, close the socket."""
+        self._release()
         if not self._sock.closed:
             self._sock.close(linger=linger)
 
     def _release(self) -> None:
-        """Stop watching without closing the socket (pending operations fail with ENOTSOCK)."""
+        """Stop watching without closing the socket (pending Futures are cancelled)."""
         watcher = self._watcher
         if watcher is not None:
-            zmod = self._zmod
-            watcher.close(lambda: zmod.ZMQError(zmod.ENOTSOCK, "socket released while waiting"))
+            watcher.close(cancel=True)
             _forget(self._sock, watcher)
             object.__setattr__(self, "_watcher", None)
 
+    def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
+        """The socket's monitor PAIR (pyzmq's ``get_monitor_socket``), as a socket of this class:
+        ``recv_multipart()`` (and ``zloop.utils.monitor.recv_monitor_message``) return Futures."""
+        reader = self._sock.get_monitor_socket(events, addr)
+        if isinstance(reader, Socket):
+            return reader
+        cached = self._monitor_reader
+        if cached is None or cached._sock is not reader:
+            cached = type(self)._wrap_raw(reader)
+            object.__setattr__(self, "_monitor_reader", cached)
+        return cached
+
     # -- the loop binding ----------------------------------------------------------------------------
 
-    def _bind(self) -> Watcher:
-        loop = asyncio.get_running_loop()
+    def _bind(self, loop: asyncio.AbstractEventLoop | None, stacklevel: int = 4) -> Watcher:
+        if loop is None:
+            loop = _loop_outside_a_task(stacklevel + 1)
         watcher = self._watcher
         if watcher is not None and self._loop is loop and not watcher.closed:
             return watcher
@@ -172,74 +390,99 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
         object.__setattr__(self, "_loop", loop)
         return watcher
 
-    async def _run(self, op: Op, flags: int, timeout_option: int) -> Any:
+    def _submit(
+        self, op: Op, flags: int, timeout_option: int, load: Callable[[Any], Any] | None = None
+    ) -> Future[Any]:
+        """The one mechanism behind every operation: a Future done now, or queued (docstring)."""
+        loop = _get_running_loop()
         watcher = self._watcher
-        if watcher is None or self._loop is not asyncio.get_running_loop() or watcher.closed:
-            watcher = self._bind()
-        if flags & NOBLOCK:
-            return watcher.now(op)
-        value = watcher.attempt(op)
-        if value is not NOT_READY:
-            return value
-        pending = watcher.wait(op)
-        fut: asyncio.Future[Any] = pending.waiter  # type: ignore[assignment]
-        timeout = self._sock.getsockopt(timeout_option)
-        handle = None
-        if timeout is not None and timeout >= 0:
-            handle = fut.get_loop().call_later(timeout / 1000, self._expire, watcher, pending)
+        if loop is None or self._loop is not loop or watcher is None or watcher.closed:
+            watcher = self._bind(loop)
+            loop = self._loop
+            assert loop is not None
         try:
-            return await fut
-        except BaseException:
-            watcher.cancel(pending)
-            raise
-        finally:
-            if handle is not None:
-                handle.cancel()
-
-    def _expire(self, watcher: Watcher, pending: Pending) -> None:
-        if pending.queued:
-            watcher.cancel(pending)
-            fut: asyncio.Future[Any] = pending.waiter  # type: ignore[assignment]
-            if not fut.done():
-                fut.set_exception(self._zmod.Again())
+            if flags & NOBLOCK and (op.is_recv or not watcher.sends_waiting()):
+                value = watcher.now(op)  # NOBLOCK: now or Again (a send goes behind queued ones)
+            else:
+                value = watcher.attempt(op)
+        except Exception as exc:
+            return _failed(loop, exc)
+        if value is not NOT_READY:
+            if load is not None:
+                return _finished(loop, value, load)
+            done: Future[Any] = Future(loop=loop)
+            done.set_result(value)
+            return done
+        fut = _queued(loop, watcher, load)
+        fut._zl_pending = watcher.wait(op, fut)
+        timeout = self._sock.getsockopt(timeout_option)
+        if timeout is not None and timeout >= 0:
+            _on_timer(fut, loop.call_later(timeout / 1000, _expire, fut, self._zmod.Again))
+        return fut
 
     # -- sending -------------------------------------------------------------------------------------
 
-    async def send(
+    def send(
         self, data: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
-    ) -> Any:
-        """Send one frame (SNDMORE in ``flags`` for more frames of the same message). Returns what
-        the socket's ``send`` returned: a ``MessageTracker`` with ``copy=False``, as zmq.asyncio."""
-        return await self._run(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+    ) -> Future[Any]:
+        """Send one frame (SNDMORE in ``flags`` for more frames of the same message). The Future
+        resolves to what the socket's ``send`` returned: None, or a ``MessageTracker`` with
+        ``copy=False``; ``routing_id``/``group`` keywords go to the socket's ``send``."""
+        return self._submit(Op.send(data, flags, copy, track, kwargs), flags, _SNDTIMEO)
 
-    async def send_multipart(
+    def send_multipart(
         self,
         msg_parts: Sequence[Any],
         flags: int = 0,
         copy: bool = True,
         track: bool = False,
         **kwargs: Any,
-    ) -> Any:
-        """Send a whole message: all frames or (cancelled before it could go) none. Returns what
-        the socket's ``send_multipart`` returned (a ``MessageTracker`` with ``copy=False``)."""
+    ) -> Future[Any]:
+        """Send a whole message: all frames or (cancelled before it could go) none. The Future
+        resolves to what the socket's ``send_multipart`` returned (a tracker with ``copy=False``)."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
-        return await self._run(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+        return self._submit(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Future[Any]:
         """Receive one frame (bytes, or a Frame with ``copy=False``)."""
         op = _RECV if copy and not track else Op.recv(copy, track)
-        return await self._run(op, flags, _RCVTIMEO)
+        return self._submit(op, flags, _RCVTIMEO)
 
-    async def recv_multipart(
+    def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
-    ) -> list[Any]:
+    ) -> Future[list[Any]]:
         """Receive a whole message; a cancelled call never takes (or splits) one."""
         op = _RECV_MULTIPART if copy and not track else Op.recv_multipart(copy, track)
-        result: list[Any] = await self._run(op, flags, _RCVTIMEO)
-        return result
+        return self._submit(op, flags, _RCVTIMEO)
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> Future[int]:
+        """Receive one frame into ``buffer`` (up to ``nbytes``, 0: its size); the Future resolves to
+        the frame's size (larger than what was written when the frame was truncated)."""
+        if not hasattr(self._sock, "recv_into"):
+            raise AttributeError(f"{type(self._sock).__name__} has no recv_into")
+        if nbytes < 0:
+            raise ValueError(f"nbytes={nbytes!r} must be non-negative")
+        return self._submit(Op.recv_into(buffer, nbytes), flags, _RCVTIMEO)
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> Future[str]:
+        return self._submit(_RECV, flags, _RCVTIMEO, _decoder(encoding))
+
+    recv_unicode = recv_string
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Future[Any]:
+        return self._submit(_RECV, flags, _RCVTIMEO, lambda data: json_value(data, kwargs))
+
+    def recv_pyobj(self, flags: int = 0) -> Future[Any]:
+        return self._submit(_RECV, flags, _RCVTIMEO, pickle.loads)
+
+    def recv_serialized(
+        self, deserialize: Callable[[list[Any]], Any], flags: int = 0, copy: bool = True
+    ) -> Future[Any]:
+        op = _RECV_MULTIPART if copy else Op.recv_multipart(copy)
+        return self._submit(op, flags, _RCVTIMEO, deserialize)
 
     def __aiter__(self) -> Socket:
         return self
@@ -248,6 +491,11 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
         """``async for msg in sock``: yields ``recv_multipart()`` results until the socket closes."""
         try:
             return await self.recv_multipart()
+        except asyncio.CancelledError:
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python >= 3.11
+            if self._sock.closed and not (cancelling is not None and cancelling()):
+                raise StopAsyncIteration from None  # close() cancelled the receive
+            raise
         except Exception as exc:
             if self._sock.closed or getattr(exc, "errno", None) in (
                 self._zmod.ENOTSOCK,
@@ -258,39 +506,35 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="asyncio"):
 
     # -- polling -------------------------------------------------------------------------------------
 
-    async def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
-        """Wait up to ``timeout`` ms (None: forever) until ``EVENTS & flags``; return those events."""
+    def poll(self, timeout: int | None = None, flags: int = POLLIN) -> Future[int]:
+        """A Future of ``EVENTS & flags`` once non-zero, or 0 after ``timeout`` ms (None: never)."""
+        if self._sock.closed:
+            raise self._zmod.ZMQError(self._zmod.ENOTSUP)
+        loop = _get_running_loop()
         watcher = self._watcher
-        if watcher is None or self._loop is not asyncio.get_running_loop() or watcher.closed:
-            watcher = self._bind()
-        ev = watcher.poll_now(flags)
-        if ev or timeout == 0:
-            return ev
-        pending = watcher.wait_poll(flags)
-        fut: asyncio.Future[int] = pending.waiter  # type: ignore[assignment]
-        handle = None
-        if timeout is not None and timeout > 0:
-            handle = fut.get_loop().call_later(timeout / 1000, _expire_poll, watcher, pending)
+        if loop is None or self._loop is not loop or watcher is None or watcher.closed:
+            watcher = self._bind(loop, 3)
+            loop = self._loop
+            assert loop is not None
         try:
-            return await fut
-        except BaseException:
-            watcher.cancel(pending)
-            raise
-        finally:
-            if handle is not None:
-                handle.cancel()
-
-
-def _expire_poll(watcher: Watcher, pending: Pending) -> None:
-    if pending.queued:
-        watcher.cancel(pending)
-        fut: asyncio.Future[int] = pending.waiter  # type: ignore[assignment]
-        if not fut.done():
-            fut.set_result(0)
+            ev = watcher.poll_now(flags)
+        except Exception as exc:
+            return _failed(loop, exc)
+        if ev or timeout == 0:
+            return _finished(loop, ev, None)
+        fut = _queued(loop, watcher, None)
+        fut._zl_pending = watcher.wait_poll(flags, fut)
+        if timeout is not None and timeout > 0:
+            _on_timer(fut, loop.call_later(timeout / 1000, _expire_poll, fut))
+        return fut
 
 
 class Context(zloop.Context):
-    """A zloop Context whose ``socket()`` returns awaitable :class:`Socket` objects."""
+    """A zloop Context whose ``socket()`` returns :class:`Socket` objects (Futures)."""
+
+    # ``Context.instance()`` of this class is its own (not zloop.Context's), as pyzmq's.
+    _instance: ClassVar[zloop.Context | None] = None
+    _instance_pid: ClassVar[int] = 0
 
     def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
         super().__init__(io_threads, **kwargs)
@@ -303,38 +547,14 @@ class Context(zloop.Context):
         return sock
 
     def destroy(self, linger: int | None = None) -> None:
-        """Close every socket (failing pending awaits), then terminate."""
+        """Close every socket (cancelling pending Futures, as pyzmq), then terminate."""
         for sock in list(self._async_sockets):
             if not sock.closed:
                 sock.close(linger=linger)
         super().destroy(linger)
 
 
-class _PollWaiter:
-    """One poll item's waiter: completes the shared wake-up future."""
-
-    __slots__ = ("_done", "_wake")
-
-    def __init__(self, wake: asyncio.Future[None]) -> None:
-        self._wake = wake
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done or self._wake.done()
-
-    def set_result(self, value: Any) -> None:
-        self._done = True
-        if not self._wake.done():
-            self._wake.set_result(None)
-
-    def set_exception(self, exc: BaseException) -> None:
-        self._done = True
-        if not self._wake.done():
-            self._wake.set_exception(exc)
-
-
-def _raw(item: Any) -> Any:
-    return item._sock if isinstance(item, Socket) else item
+# -- Poller -------------------------------------------------------------------------------------------
 
 
 def _is_zmq_socket(item: Any) -> bool:
@@ -347,55 +567,139 @@ def _fd_of(item: Any) -> int:
     return item if isinstance(item, int) else int(item.fileno())
 
 
-def _set_none(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+class _ItemWaiter:
+    """A core poll waiter of one item of a :class:`_PollCall`."""
+
+    __slots__ = ("_done", "call")
+
+    def __init__(self, call: _PollCall) -> None:
+        self.call = call
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done or self.call.fut.done()
+
+    def set_result(self, value: Any, /) -> None:
+        self._done = True
+        self.call.wake()
+
+    def set_exception(self, exc: BaseException, /) -> None:
+        self._done = True
+        if not self.call.fut.done():
+            self.call.fut.set_exception(exc)
+
+    def cancel(self) -> None:
+        """The socket was closed under a pending poll: the poll is cancelled (pyzmq)."""
+        self._done = True
+        self.call.fut.cancel()
 
 
-class Poller:
-    """An async ``zmq.Poller``: ``await poller.poll(timeout_ms)`` -> ``[(socket, events), ...]``.
+class _PollCall:
+    """One ``Poller.poll()`` in flight: wakes on any item, then answers from a fresh level check
+    (level-triggered like ``zmq_poll``); a wake that finds nothing ready waits again."""
 
-    Items: async Sockets, zloop or pyzmq sockets, fds or objects with ``fileno()``. Level-triggered
-    like ``zmq_poll``: reports every item that is ready when the call returns.
+    __slots__ = ("deadline", "fds", "fut", "loop", "pendings", "poller", "scheduled", "timer")
+
+    def __init__(
+        self, poller: Poller, loop: asyncio.AbstractEventLoop, fut: Future[Any], timeout: float
+    ) -> None:
+        self.poller = poller
+        self.loop = loop
+        self.fut = fut
+        self.deadline = None if timeout < 0 else loop.time() + timeout / 1000
+        self.pendings: list[tuple[Watcher, Pending]] = []
+        self.fds: list[tuple[int, int]] = []
+        self.scheduled = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._arm()
+        if self.deadline is not None:
+            self.timer = self.loop.call_at(self.deadline, self._expired)
+        self.fut.add_done_callback(self._finish)
+
+    def _arm(self) -> None:
+        loop = self.loop
+        for item, flags in self.poller.sockets:
+            if _is_zmq_socket(item):
+                watcher = self.poller._watcher(item, loop)
+                self.pendings.append((watcher, watcher.wait_poll(flags, _ItemWaiter(self))))
+            else:
+                fd = _fd_of(item)
+                if flags & POLLIN:
+                    loop.add_reader(fd, self.wake)
+                    self.fds.append((fd, POLLIN))
+                if flags & POLLOUT:
+                    loop.add_writer(fd, self.wake)
+                    self.fds.append((fd, POLLOUT))
+
+    def _disarm(self) -> None:
+        pendings, self.pendings = self.pendings, []
+        for watcher, pending in pendings:
+            watcher.cancel(pending)
+        fds, self.fds = self.fds, []
+        for fd, kind in fds:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                if kind == POLLIN:
+                    self.loop.remove_reader(fd)
+                else:
+                    self.loop.remove_writer(fd)
+
+    def wake(self) -> None:
+        if not self.scheduled and not self.fut.done():
+            self.scheduled = True
+            self.loop.call_soon(self._check)
+
+    def _check(self) -> None:
+        self.scheduled = False
+        if self.fut.done():
+            return
+        self._disarm()
+        try:
+            ready = self.poller._ready_now(self.loop)
+        except Exception as exc:
+            self.fut.set_exception(exc)
+            return
+        if ready:
+            self.fut.set_result(ready)
+        else:
+            self._arm()
+
+    def _expired(self) -> None:
+        if self.fut.done():
+            return
+        self._disarm()
+        try:
+            self.fut.set_result(self.poller._ready_now(self.loop))
+        except Exception as exc:
+            self.fut.set_exception(exc)
+
+    def _finish(self, _: Future[Any]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self._disarm()
+
+
+class Poller(PollerItems):
+    """An async ``zmq.Poller``: ``poller.poll(timeout_ms)`` returns a Future of
+    ``[(socket, events), ...]``, as zmq.asyncio's.
+
+    Items: Sockets of this module, zloop or pyzmq sockets, fds or objects with ``fileno()``.
+    Level-triggered like ``zmq_poll``: the result lists every item ready when the Future completes.
     """
-
-    def __init__(self) -> None:
-        self.sockets: list[tuple[Any, int]] = []
 
     def __contains__(self, socket: Any) -> bool:
         return any(s is socket for s, _ in self.sockets)
 
-    def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        for i, (s, _) in enumerate(self.sockets):
-            if s is socket:
-                if flags:
-                    self.sockets[i] = (socket, flags)
-                else:
-                    del self.sockets[i]
-                return
-        if flags:
-            self.sockets.append((socket, flags))
-
-    def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        self.register(socket, flags)
-
-    def unregister(self, socket: Any) -> None:
-        for i, (s, _) in enumerate(self.sockets):
-            if s is socket:
-                del self.sockets[i]
-                return
-        raise KeyError(socket)
-
     def _watcher(self, item: Any, loop: asyncio.AbstractEventLoop) -> Watcher:
         if isinstance(item, Socket):
-            if item._loop is loop and item._watcher is not None and not item._watcher.closed:
-                return item._watcher
-            return item._bind()
+            watcher = item._watcher
+            if item._loop is loop and watcher is not None and not watcher.closed:
+                return watcher
+            return item._bind(loop)
         return _watcher_for(item, loop)
 
     def _ready_now(self, loop: asyncio.AbstractEventLoop) -> list[tuple[Any, int]]:
-        import select
-
         ready: list[tuple[Any, int]] = []
         rlist: list[int] = []
         wlist: list[int] = []
@@ -420,46 +724,20 @@ class Poller:
                     ready.append((item, ev))
         return ready
 
-    async def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
-        """Wait up to ``timeout`` ms (None or negative: forever) for any item; return the ready ones."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None or timeout < 0 else loop.time() + timeout / 1000
-        while True:
+    def poll(self, timeout: int | None = -1) -> Future[list[tuple[Any, int]]]:
+        """A Future of the ready items, within ``timeout`` ms (None or negative: no limit); ``[]``
+        when the time ran out. Cancelling it stops the poll."""
+        loop = _get_running_loop()
+        if loop is None:
+            loop = _loop_outside_a_task(2)
+        fut: Future[list[tuple[Any, int]]] = Future(loop=loop)
+        try:
             ready = self._ready_now(loop)
-            if ready or timeout == 0:
-                return ready
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return []
-            wake: asyncio.Future[None] = loop.create_future()
-            pendings: list[tuple[Watcher, Pending]] = []
-            readers: list[int] = []
-            writers: list[int] = []
-
-            _wake = functools.partial(_set_none, wake)
-            try:
-                for item, flags in self.sockets:
-                    if _is_zmq_socket(item):
-                        watcher = self._watcher(item, loop)
-                        pendings.append((watcher, watcher.wait_poll(flags, _PollWaiter(wake))))
-                    else:
-                        fd = _fd_of(item)
-                        if flags & POLLIN:
-                            loop.add_reader(fd, _wake)
-                            readers.append(fd)
-                        if flags & POLLOUT:
-                            loop.add_writer(fd, _wake)
-                            writers.append(fd)
-                handle = None if remaining is None else loop.call_later(remaining, _wake)
-                try:
-                    await wake
-                finally:
-                    if handle is not None:
-                        handle.cancel()
-            finally:
-                for watcher, pending in pendings:
-                    watcher.cancel(pending)
-                for fd in readers:
-                    loop.remove_reader(fd)
-                for fd in writers:
-                    loop.remove_writer(fd)
+        except Exception as exc:
+            fut.set_exception(exc)
+            return fut
+        if ready or timeout == 0:
+            fut.set_result(ready)
+            return fut
+        _PollCall(self, loop, fut, -1 if timeout is None else timeout).start()
+        return fut

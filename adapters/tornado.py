@@ -23,10 +23,15 @@ waiters: when the socket is ready, the stream handles messages from a loop callb
 through the core (never around it) and calling ``on_recv`` for each, stopping at once when
 ``stop_on_recv()`` or ``close()`` is called inside a callback (messages not yet received stay in
 the socket). A callback that raises is logged (``tornado.application``) and the stream goes on.
-:class:`Socket`, :class:`Context` and :class:`Poller` are the asyncio adapter's, for ``async def``
-handlers.
+:class:`Socket` and :class:`Poller` are the asyncio adapter's and :class:`Context` makes them,
+for ``async def`` handlers: the counterpart of ``zmq.eventloop.future``. Every operation returns a
+Future registered at the call (tornado 6's ``Future`` *is* ``asyncio.Future``), with the semantics
+described in :mod:`zloop.adapters.asyncio`.
 
-Differences from pyzmq: ``flush(POLLIN)`` without an ``on_recv`` callback does not receive (pyzmq's
+Differences from pyzmq: ``zmq.eventloop.future``'s Futures turn ``cancel()`` into an exception of
+its own ``CancelledError`` class (a relic of tornado 4, whose Futures could not be cancelled);
+here ``cancel()`` is asyncio's (``cancelled()`` is true in both) and ``CancelledError`` is
+``asyncio.CancelledError``, so ``except CancelledError`` still catches it. ``flush(POLLIN)`` without an ``on_recv`` callback does not receive (pyzmq's
 discards the messages); the stream handles up to ``ZMQStream.batch`` messages per direction per
 loop iteration (pyzmq one), then yields to the loop; as the stream reads the socket's attributes
 (``stream.linger``), writing an option attribute sets the socket's option (``stream.linger = 0``;
@@ -41,9 +46,10 @@ import inspect
 import json
 import logging
 import pickle
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import zloop
 from zloop._extras import MissingExtraError
@@ -55,9 +61,32 @@ except ModuleNotFoundError as exc:
 
 from . import asyncio as _aio
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
-from .asyncio import Context, Poller, Socket
+from .asyncio import Context as _AsyncioContext
+from .asyncio import Poller, Socket
 
-__all__ = ["Context", "Poller", "Socket", "ZMQStream"]
+__all__ = ["CancelledError", "Context", "Poller", "Socket", "ZMQStream"]
+
+#: What a cancelled Future raises (pyzmq's ``zmq.eventloop.future.CancelledError``; see above).
+CancelledError = asyncio.CancelledError
+
+
+class Context(_AsyncioContext):
+    """``zmq.eventloop.future.Context``: ``socket()`` returns :class:`Socket` objects (Futures).
+    Accepts pyzmq's deprecated ``io_loop`` argument (ignored, with a DeprecationWarning)."""
+
+    _instance: ClassVar[zloop.Context | None] = None
+    _instance_pid: ClassVar[int] = 0
+
+    def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
+        if kwargs.pop("io_loop", None) is not None:
+            warnings.warn(
+                f"{type(self).__name__}(io_loop) is deprecated in pyzmq 22.2 and ignored here: "
+                "the running loop is always used.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        super().__init__(io_threads, **kwargs)
+
 
 _log = logging.getLogger("tornado.application")
 

@@ -31,7 +31,6 @@ is sent whole or not at all.
 
 from __future__ import annotations
 
-import inspect
 import struct
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypedDict, overload
@@ -164,17 +163,17 @@ def recv_monitor_message(
 def recv_monitor_message(sock: Any, flags: int = 0) -> MonitorMessage | Awaitable[MonitorMessage]:
     """Receive and decode one monitor message from ``sock`` (pyzmq's helper of the same name).
 
-    With an awaitable socket (``zloop.asyncio``, the tornado and trio adapters, ``zmq.asyncio``)
-    the receive is started now and an awaitable of the decoded message is returned, as pyzmq does.
-    """
-    msg = sock.recv_multipart(flags)
-    if inspect.isawaitable(msg):
-        return _parse_received(msg)
-    return parse_monitor_message(msg)
-
-
-async def _parse_received(msg: Awaitable[list[Any]]) -> MonitorMessage:
-    return parse_monitor_message(await msg)
+    On a blocking socket the decoded message; on an awaitable one (``zloop.adapters.asyncio``'s,
+    trio's, ``zmq.asyncio``'s) an awaitable of it: with asyncio a Future registered at the call,
+    that is the socket's ``recv_serialized`` (one receive that decodes, so cancelling it never
+    drops an event)."""
+    recv_serialized = getattr(sock, "recv_serialized", None)
+    if recv_serialized is not None:
+        result: MonitorMessage | Awaitable[MonitorMessage] = recv_serialized(
+            parse_monitor_message, flags
+        )
+        return result
+    return parse_monitor_message(sock.recv_multipart(flags))
 
 
 __all__ = [
