@@ -531,11 +531,17 @@ class Socket:
 
         Returns what pyzmq returns: with ``copy=False`` (or a ``Frame``) a ``MessageTracker``,
         done once zloop no longer holds the buffer (``track=True``; see zloop.tracker), else None.
+        ``routing_id``/``group`` (draft CLIENT/SERVER, RADIO/DISH) raise RuntimeError, as pyzmq
+        built without draft support.
         """
-        if copy and type(data) is bytes:
+        if copy and type(data) is bytes and routing_id is None and group is None:
             frame: Any = data
             tracker = None
         else:
+            if routing_id is not None or group is not None:
+                raise RuntimeError(_NO_DRAFT)
+            if isinstance(data, str):
+                raise TypeError("unicode not allowed, use send_string")
             frame, tracker = frame_for_send(data, copy, track, self.copy_threshold)
         if flags & SNDMORE:
             if self._out_msg is None:
