@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import socket as _socket
-from enum import IntEnum, IntFlag
+from enum import Enum, IntEnum, IntFlag
 
-from zloop import _adapters_path, z85
+from zloop import _adapters_path, constants, z85
 from zloop._names import *  # noqa: F403 - the flat pyzmq names
 from zloop._names import NAMES as _NAMES
 from zloop.constants import (
@@ -114,6 +114,7 @@ __all__ = [
     "ContextTerminated",
     "DeviceType",
     "DraftFDWarning",
+    "Enum",
     "Errno",
     "Event",
     "Flag",
@@ -159,8 +160,17 @@ __all__ = [
     "zmq_poll",
     "zmq_version",
     "zmq_version_info",
+    "_FINISHED_TRACKER",
+    "__revision__",
+    "__version__",
     *_NAMES,
 ]
+
+# ``from zloop.constants import PUSH``, as pyzmq's zmq.constants has the flat names too.
+for _name in _NAMES:
+    setattr(constants, _name, globals()[_name])
+constants.__all__ = [*constants.__all__, *_NAMES]
+del _name
 
 # pyzmq's submodule names (``zmq.error``, ``zmq.backend``, ``zmq.sugar``): after the names above,
 # which they re-export.

@@ -2,14 +2,39 @@
 
 Everything here is an ``IntEnum`` / ``IntFlag`` so values compare equal to plain ints from pyzmq
 programs, and every name is also exported flat from :mod:`zloop` (``zloop.PUSH``, ``zloop.NOBLOCK``)
-so ``import zloop as zmq`` keeps pyzmq code working.
+so ``import zloop as zmq`` keeps pyzmq code working. As in pyzmq's ``zmq.constants``, the flat names
+are in this module too (``from zloop.constants import PUSH``): :mod:`zloop` adds them when the
+package is imported (they are spelt out in :mod:`zloop._names`).
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import sys
-from enum import IntEnum, IntFlag
+from enum import Enum, IntEnum, IntFlag
+
+__all__ = [
+    "DRAFT_API",
+    "IPC_PATH_MAX_LEN",
+    "PYZMQ_DRAFT_API",
+    "ContextOption",
+    "DeviceType",
+    "Enum",
+    "Errno",
+    "Event",
+    "Flag",
+    "IntEnum",
+    "IntFlag",
+    "MessageOption",
+    "NormMode",
+    "PollEvent",
+    "ProtocolErrorCode",
+    "ReconnectStop",
+    "RouterNotify",
+    "SecurityMechanism",
+    "SocketOption",
+    "SocketType",
+]
 
 
 class SocketType(IntEnum):

@@ -391,7 +391,10 @@ class Context:
             if value not in core.cpus:
                 raise ZMQError(Errno.EINVAL, f"CPU {value} was not added to the I/O affinity")
             core.cpus.discard(value)
-        elif option in (ContextOption.THREAD_NAME_PREFIX, ContextOption.BLOCKY):
+        elif option == ContextOption.BLOCKY:
+            # 0: sockets made afterwards start with LINGER 0, so term() does not wait (libzmq).
+            core.settings[option] = int(_at_least(option, value, 0) != 0)
+        elif option == ContextOption.THREAD_NAME_PREFIX:
             core.settings[option] = value
         else:
             raise ZMQError(Errno.EINVAL, f"unknown or read-only context option {option!r}")

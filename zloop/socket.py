@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from zloop import _real, lifetime
 from zloop._sockattrs import declared_only_setattr, install_option_attributes
-from zloop.constants import BYTES_OPTIONS, Errno, Flag, PollEvent, SocketOption, SocketType
+from zloop.constants import (
+    BYTES_OPTIONS,
+    ContextOption,
+    Errno,
+    Flag,
+    PollEvent,
+    SocketOption,
+    SocketType,
+)
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -160,7 +168,10 @@ class Socket:
         self.context = context
         # Everything the rest of zloop holds lives in the core (see zloop/socket_core.py); the
         # attributes below are the same objects, kept here for the hot paths.
-        core = SocketCore(context._core, stype, pattern_cls(Options(stype)), self)
+        options = Options(stype)
+        if not context._core.settings[ContextOption.BLOCKY]:
+            options.linger = 0  # libzmq: a non-blocky context's sockets do not linger
+        core = SocketCore(context._core, stype, pattern_cls(options), self)
         try:
             context._core.add(core)
         except BaseException:

@@ -8,6 +8,7 @@ may import them from (``from zmq.sugar import Socket``). pyzmq's ``zmq.sugar.dev
 from __future__ import annotations
 
 from zloop import (
+    _FINISHED_TRACKER,
     Again,
     Context,
     ContextTerminated,
@@ -36,6 +37,7 @@ from zloop import (
 )
 
 __all__ = [
+    "_FINISHED_TRACKER",
     "Again",
     "Context",
     "ContextTerminated",
