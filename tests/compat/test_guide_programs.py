@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -98,8 +99,7 @@ def test_divide_and_conquer(impl: Any, with_kill_signal: bool) -> None:
     controller = ctx.socket(impl.PUB)
     vent_endpoint, sink_endpoint, control_endpoint = _tcp(ventilator), _tcp(sink), _tcp(controller)
     peers = Peers()
-    stopped = ctx.socket(impl.PULL)
-    stopped_endpoint = _tcp(stopped)
+    stopped = threading.Semaphore(0)
 
     def worker() -> None:
         receiver = ctx.socket(impl.PULL)
@@ -109,8 +109,6 @@ def test_divide_and_conquer(impl: Any, with_kill_signal: bool) -> None:
         control = ctx.socket(impl.SUB)
         control.connect(control_endpoint)
         control.setsockopt(impl.SUBSCRIBE, b"")
-        done = ctx.socket(impl.PUSH)
-        done.connect(stopped_endpoint)
         poller = impl.Poller()
         poller.register(receiver, impl.POLLIN)
         poller.register(control, impl.POLLIN)
@@ -123,10 +121,10 @@ def test_divide_and_conquer(impl: Any, with_kill_signal: bool) -> None:
                     sender.send(str(workload * 2).encode())  # the "work"
                 if socks.get(control) == impl.POLLIN:
                     assert control.recv() == b"KILL"
-                    done.send(b"stopped")
+                    stopped.release()
                     return
 
-        ends_with_term(impl, work, receiver, sender, control, done)
+        ends_with_term(impl, work, receiver, sender, control)
 
     for _ in range(3):
         peers.start(worker)
@@ -143,12 +141,13 @@ def test_divide_and_conquer(impl: Any, with_kill_signal: bool) -> None:
     if with_kill_signal:
         # A worker's subscription may not have reached the PUB yet: say it until all stopped.
         stopped_count = 0
+        deadline = time.monotonic() + DEADLINE_MS / 1000
         while stopped_count < 3:
+            assert time.monotonic() < deadline, f"{stopped_count} of 3 workers stopped"
             controller.send(b"KILL")
-            if stopped.poll(TICK_MS):
-                stopped.recv()
+            if stopped.acquire(timeout=TICK_MS / 1000):
                 stopped_count += 1
-    for sock in (ventilator, sink, controller, stopped, sink_ready):
+    for sock in (ventilator, sink, controller, sink_ready):
         sock.close(linger=0)
     ctx.term()
     peers.join()
@@ -321,7 +320,9 @@ def test_synchronized_publisher(impl: Any) -> None:
     for _ in range(subscribers):
         peers.start(subscriber)
     synced = 0
+    deadline = time.monotonic() + DEADLINE_MS / 1000
     while synced < subscribers:
+        assert time.monotonic() < deadline, f"{synced} of {subscribers} subscribers synced"
         publisher.send(b"HELLO")
         if syncservice.poll(TICK_MS):
             syncservice.recv()
@@ -551,3 +552,93 @@ def test_asynchronous_client_server(impl: Any) -> None:
     clients.join()
     ctx.term()
     servers.join()
+
+
+@pytest.mark.parametrize("style", ["msreader", "mspoller"])
+def test_multiple_socket_reader(impl: Any, style: str) -> None:
+    """msreader / mspoller: one task reads tasks from a PULL and weather from a SUB, either by
+    trying each with DONTWAIT (``except zmq.Again``) or with a Poller."""
+    ctx = impl.Context()
+    ventilator, weather = ctx.socket(impl.PUSH), ctx.socket(impl.PUB)
+    receiver, subscriber = ctx.socket(impl.PULL), ctx.socket(impl.SUB)
+    receiver.connect(_tcp(ventilator))
+    subscriber.connect(_tcp(weather))
+    subscriber.setsockopt(impl.SUBSCRIBE, b"10001")
+    for n in range(5):
+        ventilator.send_string(str(n))
+    tasks: list[str] = []
+    updates: list[str] = []
+    poller = impl.Poller()
+    poller.register(receiver, impl.POLLIN)
+    poller.register(subscriber, impl.POLLIN)
+    while len(tasks) < 5 or len(updates) < 3:
+        weather.send_string("10001 72 20")  # a publisher publishes all the time
+        weather.send_string("10002 50 30")
+        if style == "msreader":
+            try:  # noqa: SIM105 - the guide's idiom, under test
+                tasks.append(receiver.recv_string(impl.DONTWAIT))
+            except impl.Again:
+                pass
+            try:  # noqa: SIM105 - the guide's idiom, under test
+                updates.append(subscriber.recv_string(impl.DONTWAIT))
+            except impl.Again:
+                pass
+            receiver.poll(1)  # (the guide sleeps here; a poll is a shorter nap)
+        else:
+            socks = dict(poller.poll(TICK_MS))
+            if receiver in socks:
+                tasks.append(receiver.recv_string())
+            if subscriber in socks:
+                updates.append(subscriber.recv_string())
+    assert sorted(tasks) == [str(n) for n in range(5)]
+    assert all(u == "10001 72 20" for u in updates)
+    for sock in (ventilator, weather, receiver, subscriber):
+        sock.close(linger=0)
+    ctx.term()
+
+
+def test_common_idioms(impl: Any) -> None:
+    """What the guide's programs do besides: ``Context.instance()``, ``zmq.zmq_version()``,
+    RCVTIMEO raising ``zmq.Again``, ``ZMQError.errno == zmq.ETERM`` in a worker when the context
+    ends, ``send_json``/``recv_json``, ``send_pyobj``/``recv_pyobj``, ``zmq.select``."""
+    assert impl.zmq_version().startswith("4.")
+    ctx = impl.Context.instance()
+    assert impl.Context.instance() is ctx
+    a, b = ctx.socket(impl.PAIR), ctx.socket(impl.PAIR)
+    a.bind("inproc://idioms")
+    b.connect("inproc://idioms")
+    b.RCVTIMEO = 10
+    with pytest.raises(impl.Again):
+        b.recv()
+    a.send_json({"temperature": 21, "zip": "10001"})
+    assert b.recv_json() == {"temperature": 21, "zip": "10001"}
+    a.send_pyobj(("tuple", 1))
+    assert b.recv_pyobj() == ("tuple", 1)
+    a.send(b"x")
+    assert impl.select([b], [], [], 1.0)[0] == [b]
+    b.recv()
+    errors: list[int] = []
+    peers = Peers()
+    connected = threading.Event()
+
+    def worker() -> None:
+        sock = ctx.socket(impl.PULL)
+        sock.connect("inproc://idioms-work")
+        connected.set()
+        try:
+            sock.recv()
+        except impl.ZMQError as exc:
+            errors.append(exc.errno)
+        sock.close()
+
+    sink = ctx.socket(impl.PUSH)
+    sink.bind("inproc://idioms-work")
+    peers.start(worker)
+    assert connected.wait(DEADLINE_MS / 1000)
+    for sock in (a, b, sink):
+        sock.close()
+    ctx.term()
+    peers.join()
+    assert errors == [impl.ETERM]
+    assert impl.Context.instance() is not ctx  # a new one once the old one ended
+    impl.Context.instance().term()
