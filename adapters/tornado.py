@@ -159,6 +159,8 @@ class ZMQStream:
     def on_recv(self, callback: Callable[[list[Any]], Any] | None, copy: bool = True) -> None:
         """Call ``callback(msg)`` for every message received (None stops receiving)."""
         self._check_closed()
+        if callback is not None and not callable(callback):  # pyzmq asserts it
+            raise AssertionError(f"on_recv takes a callable or None, not {callback!r}")
         self._recv_callback = callback
         self._recv_copy = copy
         self._update()
@@ -177,6 +179,8 @@ class ZMQStream:
         """Call ``callback(msg, status)`` after each message went out (status: what send returned,
         or the error it raised)."""
         self._check_closed()
+        if callback is not None and not callable(callback):  # pyzmq asserts it
+            raise AssertionError(f"on_send takes a callable or None, not {callback!r}")
         self._send_callback = callback
 
     def on_send_stream(self, callback: Callable[[ZMQStream, list[Any], Any], Any] | None) -> None:

@@ -7,28 +7,37 @@
 
 from __future__ import annotations
 
+import socket as _socket
+from enum import Enum, IntEnum, IntFlag
 from typing import Any
 
-from zloop import _adapters_path, z85
+from zloop import _adapters_path, constants, z85
 from zloop._names import *  # noqa: F403 - the flat pyzmq names
 from zloop._names import NAMES as _NAMES
 from zloop.constants import (
+    DRAFT_API,
+    IPC_PATH_MAX_LEN,
+    PYZMQ_DRAFT_API,
     ContextOption,
     DeviceType,
     Errno,
     Event,
     Flag,
     MessageOption,
+    NormMode,
     PollEvent,
     ProtocolErrorCode,
+    ReconnectStop,
+    RouterNotify,
     SecurityMechanism,
     SocketOption,
     SocketType,
 )
-from zloop.context import Context
+from zloop.context import Context, SyncContext
 from zloop.errors import (
     Again,
     ContextTerminated,
+    DraftFDWarning,
     InterruptedSystemCall,
     NotDone,
     ZMQBaseError,
@@ -36,21 +45,30 @@ from zloop.errors import (
     ZMQError,
     ZMQVersionError,
     strerror,
+    zmq_errno,
 )
 from zloop.keys import curve_keypair, curve_public, has_curve
 from zloop.message import Frame, Message
 from zloop.monitor import parse_monitor_message, recv_monitor_message
-from zloop.poll import Poller, poll, select
+from zloop.poll import Poller, poll, select, zmq_poll
 from zloop.proxy import device, proxy, proxy_steerable
-from zloop.socket import Socket
-from zloop.tracker import COPY_THRESHOLD, MessageTracker
+from zloop.socket import Socket, SyncSocket
+from zloop.stopwatch import Stopwatch
+from zloop.tracker import COPY_THRESHOLD, FINISHED_TRACKER, MessageTracker
 
 __version__ = "0.1.0.dev0"
+#: pyzmq's source revision (empty for a release); zloop has none.
+__revision__ = ""
 
 _adapters_path.install()
 
+#: pyzmq's finished tracker (what a send that shared nothing returns).
+_FINISHED_TRACKER = FINISHED_TRACKER
+
 #: The libzmq version whose behaviour and wire protocol zloop follows.
 ZMQ_VERSION_FOLLOWED = (4, 3, 5)
+#: The pyzmq version whose API zloop follows (what ``pyzmq_version`` reports).
+PYZMQ_VERSION_FOLLOWED = (27, 0, 0)
 
 
 def zmq_version_info() -> tuple[int, int, int]:
@@ -59,47 +77,69 @@ def zmq_version_info() -> tuple[int, int, int]:
 
 
 def zmq_version() -> str:
+    """The libzmq version zloop behaves like, as a string."""
     return ".".join(map(str, ZMQ_VERSION_FOLLOWED))
 
 
 def pyzmq_version() -> str:
-    return __version__
+    """The pyzmq version whose API zloop follows (zloop's own version is ``__version__``), so
+    that programs checking pyzmq's version for a feature find what zloop provides."""
+    return ".".join(map(str, PYZMQ_VERSION_FOLLOWED))
+
+
+def pyzmq_version_info() -> tuple[int, int, int]:
+    """:func:`pyzmq_version` as a tuple of ints."""
+    return PYZMQ_VERSION_FOLLOWED
 
 
 def has(capability: str) -> bool:
-    """Which optional capabilities are available (``zmq.has``): ipc, and curve with PyNaCl.
-
-    Everything else is False: zloop has no gssapi, pgm, norm, tipc, vmci or draft API, and the
-    options of a missing mechanism raise EINVAL (see :mod:`zloop.options`).
-    """
+    """Which optional capabilities are available (``zmq.has``): ``ipc`` where the OS has Unix
+    domain sockets, ``curve`` when PyNaCl is installed; everything else is False (zloop has no
+    gssapi, pgm, norm, tipc, vmci, ws or draft API, and the options of a missing mechanism
+    raise EINVAL, see :mod:`zloop.options`)."""
     if capability == "curve":
         return has_curve()
-    return capability == "ipc"
+    if capability == "ipc":
+        return hasattr(_socket, "AF_UNIX")
+    return False
 
 
 __all__ = [
     "COPY_THRESHOLD",
+    "DRAFT_API",
+    "IPC_PATH_MAX_LEN",
+    "PYZMQ_DRAFT_API",
     "Again",
     "Context",
     "ContextOption",
     "ContextTerminated",
     "DeviceType",
+    "DraftFDWarning",
+    "Enum",
     "Errno",
     "Event",
     "Flag",
     "Frame",
+    "IntEnum",
+    "IntFlag",
     "InterruptedSystemCall",
     "Message",
     "MessageOption",
     "MessageTracker",
+    "NormMode",
     "NotDone",
     "PollEvent",
     "Poller",
     "ProtocolErrorCode",
+    "ReconnectStop",
+    "RouterNotify",
     "SecurityMechanism",
     "Socket",
     "SocketOption",
     "SocketType",
+    "Stopwatch",
+    "SyncContext",
+    "SyncSocket",
     "ZMQBaseError",
     "ZMQBindError",
     "ZMQError",
@@ -108,19 +148,32 @@ __all__ = [
     "curve_public",
     "device",
     "has",
-    "z85",
     "parse_monitor_message",
     "poll",
     "proxy",
     "proxy_steerable",
     "pyzmq_version",
+    "pyzmq_version_info",
     "recv_monitor_message",
     "select",
     "strerror",
+    "z85",
+    "zmq_errno",
+    "zmq_poll",
     "zmq_version",
     "zmq_version_info",
+    "_FINISHED_TRACKER",
+    "__revision__",
+    "__version__",
     *_NAMES,
 ]
+
+# ``from zloop.constants import PUSH``, as pyzmq's zmq.constants has the flat names too.
+for _name in _NAMES:
+    setattr(constants, _name, globals()[_name])
+constants.__all__ = [*constants.__all__, *_NAMES]
+del _name
+
 
 #: pyzmq's importable modules, loaded on first attribute access: after ``import zloop``,
 #: ``zloop.asyncio.Context()`` works as after ``import zmq.asyncio`` (pyzmq itself needs that
@@ -129,6 +182,7 @@ _SUBMODULES = frozenset(
     {
         "asyncio",
         "auth",
+        "backend",
         "decorators",
         "devices",
         "error",
@@ -139,6 +193,12 @@ _SUBMODULES = frozenset(
         "utils",
     }
 )
+
+
+def __dir__() -> list[str]:
+    """The module's names and its submodules (importable on first access), as ``dir(zmq)``
+    lists the submodules ``import zmq`` loads."""
+    return sorted({*globals(), *_SUBMODULES})
 
 
 def __getattr__(name: str) -> Any:

@@ -67,6 +67,7 @@ __all__ = [
     "RLock",
     "Socket",
     "Thread",
+    "ThreadLocal",
     "accept",
     "close_fd",
     "get_ident",
@@ -105,6 +106,8 @@ _start_new_thread: Callable[[Callable[[], None], tuple[()]], int] = _original(
 get_ident: Callable[[], int] = _original("_thread", "get_ident")
 #: A new real (OS) lock.
 Lock: Callable[[], LockType] = _original("_thread", "allocate_lock")
+#: A real per-OS-thread namespace (``threading.local`` may be patched to a per-greenlet one).
+ThreadLocal: type = _original("_thread", "_local")
 #: A new real (OS) reentrant lock.
 RLock: Callable[[], RLockType] = _original("_thread", "RLock")
 #: Block the OS thread for this many seconds.

@@ -2,13 +2,39 @@
 
 Everything here is an ``IntEnum`` / ``IntFlag`` so values compare equal to plain ints from pyzmq
 programs, and every name is also exported flat from :mod:`zloop` (``zloop.PUSH``, ``zloop.NOBLOCK``)
-so ``import zloop as zmq`` keeps pyzmq code working.
+so ``import zloop as zmq`` keeps pyzmq code working. As in pyzmq's ``zmq.constants``, the flat names
+are in this module too (``from zloop.constants import PUSH``): :mod:`zloop` adds them when the
+package is imported (they are spelt out in :mod:`zloop._names`).
 """
 
 from __future__ import annotations
 
 import errno as _errno
-from enum import IntEnum, IntFlag
+import sys
+from enum import Enum, IntEnum, IntFlag
+
+__all__ = [
+    "DRAFT_API",
+    "IPC_PATH_MAX_LEN",
+    "PYZMQ_DRAFT_API",
+    "ContextOption",
+    "DeviceType",
+    "Enum",
+    "Errno",
+    "Event",
+    "Flag",
+    "IntEnum",
+    "IntFlag",
+    "MessageOption",
+    "NormMode",
+    "PollEvent",
+    "ProtocolErrorCode",
+    "ReconnectStop",
+    "RouterNotify",
+    "SecurityMechanism",
+    "SocketOption",
+    "SocketType",
+]
 
 
 class SocketType(IntEnum):
@@ -26,6 +52,20 @@ class SocketType(IntEnum):
     XPUB = 9
     XSUB = 10
     STREAM = 11
+    # Deprecated aliases (pyzmq keeps them).
+    XREQ = 5
+    XREP = 6
+    # libzmq's draft types (thread-safe, single-part): named so programs and tables can refer to
+    # them, but zloop implements none yet; ``Context.socket`` refuses them (EINVAL, saying so).
+    SERVER = 12
+    CLIENT = 13
+    RADIO = 14
+    DISH = 15
+    GATHER = 16
+    SCATTER = 17
+    DGRAM = 18
+    PEER = 19
+    CHANNEL = 20
 
 
 class SocketOption(IntEnum):
@@ -105,18 +145,118 @@ class SocketOption(IntEnum):
     GSSAPI_PRINCIPAL_NAMETYPE = 90
     GSSAPI_SERVICE_PRINCIPAL_NAMETYPE = 91
     ZAP_ENFORCE_DOMAIN = 93
+    MULTICAST_MAXTPDU = 84
+    VMCI_BUFFER_SIZE = 85
+    VMCI_BUFFER_MIN_SIZE = 86
+    VMCI_BUFFER_MAX_SIZE = 87
+    VMCI_CONNECT_TIMEOUT = 88
+    USE_FD = 89
+    BINDTODEVICE = 92
+    IPC_FILTER_PID = 58
+    IPC_FILTER_UID = 59
+    IPC_FILTER_GID = 60
+    LOOPBACK_FASTPATH = 94
     METADATA = 95
+    MULTICAST_LOOP = 96
     ROUTER_NOTIFY = 97
+    XPUB_MANUAL_LAST_VALUE = 98
+    SOCKS_USERNAME = 99
+    SOCKS_PASSWORD = 100
+    IN_BATCH_SIZE = 101
+    OUT_BATCH_SIZE = 102
+    WSS_KEY_PEM = 103
+    WSS_CERT_PEM = 104
+    WSS_TRUST_PEM = 105
+    WSS_HOSTNAME = 106
+    WSS_TRUST_SYSTEM = 107
+    ONLY_FIRST_SUBSCRIBE = 108
+    RECONNECT_STOP = 109
+    HELLO_MSG = 110
+    DISCONNECT_MSG = 111
+    PRIORITY = 112
+    BUSY_POLL = 113
+    HICCUP_MSG = 114
+    XSUB_VERBOSE_UNSUBSCRIBE = 115
+    TOPICS_COUNT = 116
+    NORM_MODE = 117
+    NORM_UNICAST_NACK = 118
+    NORM_BUFFER_SIZE = 119
+    NORM_SEGMENT_SIZE = 120
+    NORM_BLOCK_SIZE = 121
+    NORM_NUM_PARITY = 122
+    NORM_NUM_AUTOPARITY = 123
+    NORM_PUSH = 124
     # Legacy aliases (pyzmq keeps them).
     IDENTITY = 5
+    CONNECT_RID = 61
+    DELAY_ATTACH_ON_CONNECT = 39
+    FAIL_UNROUTABLE = 33
+    ROUTER_BEHAVIOR = 33
+    # libzmq 2's option, gone from libzmq 4: getting or setting it is EINVAL there and here
+    # (``Socket.hwm`` / ``set_hwm`` set SNDHWM and RCVHWM, as pyzmq's).
     HWM = 1
 
 
+#: Socket options whose value is bytes (pyzmq's ``_OptType.bytes``): ``setsockopt`` takes bytes
+#: (anything else is a TypeError, as pyzmq), ``getsockopt`` returns bytes.
+BYTES_OPTIONS: frozenset[SocketOption] = frozenset(
+    {
+        SocketOption.ROUTING_ID,
+        SocketOption.SUBSCRIBE,
+        SocketOption.UNSUBSCRIBE,
+        SocketOption.LAST_ENDPOINT,
+        SocketOption.TCP_ACCEPT_FILTER,
+        SocketOption.PLAIN_USERNAME,
+        SocketOption.PLAIN_PASSWORD,
+        SocketOption.CURVE_PUBLICKEY,
+        SocketOption.CURVE_SECRETKEY,
+        SocketOption.CURVE_SERVERKEY,
+        SocketOption.ZAP_DOMAIN,
+        SocketOption.CONNECT_ROUTING_ID,
+        SocketOption.GSSAPI_PRINCIPAL,
+        SocketOption.GSSAPI_SERVICE_PRINCIPAL,
+        SocketOption.SOCKS_PROXY,
+        SocketOption.XPUB_WELCOME_MSG,
+        SocketOption.BINDTODEVICE,
+        SocketOption.METADATA,
+        SocketOption.SOCKS_USERNAME,
+        SocketOption.SOCKS_PASSWORD,
+        SocketOption.WSS_KEY_PEM,
+        SocketOption.WSS_CERT_PEM,
+        SocketOption.WSS_TRUST_PEM,
+        SocketOption.WSS_HOSTNAME,
+        SocketOption.HELLO_MSG,
+        SocketOption.DISCONNECT_MSG,
+        SocketOption.HICCUP_MSG,
+    }
+)
+
+#: Socket options that are 64-bit integers in libzmq (``int64_t``/``uint64_t``); the others that
+#: are not bytes are C ``int`` (pyzmq: OverflowError outside that range).
+INT64_OPTIONS: frozenset[SocketOption] = frozenset(
+    {
+        SocketOption.AFFINITY,
+        SocketOption.MAXMSGSIZE,
+        SocketOption.VMCI_BUFFER_SIZE,
+        SocketOption.VMCI_BUFFER_MIN_SIZE,
+        SocketOption.VMCI_BUFFER_MAX_SIZE,
+    }
+)
+
+
 class ContextOption(IntEnum):
+    """Context option numbers (``Context.get``/``Context.set``), as in zmq.h."""
+
     IO_THREADS = 1
     MAX_SOCKETS = 2
     SOCKET_LIMIT = 3
+    THREAD_PRIORITY = 3  # libzmq's number too: set-only, while SOCKET_LIMIT is get-only
+    THREAD_SCHED_POLICY = 4
     MAX_MSGSZ = 5
+    MSG_T_SIZE = 6
+    THREAD_AFFINITY_CPU_ADD = 7
+    THREAD_AFFINITY_CPU_REMOVE = 8
+    THREAD_NAME_PREFIX = 9
     BLOCKY = 70
 
 
@@ -138,12 +278,16 @@ class PollEvent(IntFlag):
 
 
 class MessageOption(IntEnum):
+    """``Frame.get`` options."""
+
     MORE = 1
     SRCFD = 2
     SHARED = 3
 
 
 class SecurityMechanism(IntEnum):
+    """Values of the MECHANISM option."""
+
     NULL = 0
     PLAIN = 1
     CURVE = 2
@@ -151,7 +295,33 @@ class SecurityMechanism(IntEnum):
 
 
 class Event(IntFlag):
-    """Socket-monitor event numbers (first frame of a monitor message)."""
+    """Socket-monitor event numbers (first frame of a monitor message).
+
+    As pyzmq's, it also names the values of HANDSHAKE_FAILED_PROTOCOL events
+    (``PROTOCOL_ERROR_*``, also in :class:`ProtocolErrorCode` without the prefix).
+    """
+
+    PROTOCOL_ERROR_WS_UNSPECIFIED = 0x30000000
+    PROTOCOL_ERROR_ZMTP_UNSPECIFIED = 0x10000000
+    PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND = 0x10000001
+    PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE = 0x10000002
+    PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE = 0x10000003
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED = 0x10000011
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE = 0x10000012
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO = 0x10000013
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE = 0x10000014
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR = 0x10000015
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_READY = 0x10000016
+    PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME = 0x10000017
+    PROTOCOL_ERROR_ZMTP_INVALID_METADATA = 0x10000018
+    PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC = 0x11000001
+    PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH = 0x11000002
+    PROTOCOL_ERROR_ZAP_UNSPECIFIED = 0x20000000
+    PROTOCOL_ERROR_ZAP_MALFORMED_REPLY = 0x20000001
+    PROTOCOL_ERROR_ZAP_BAD_REQUEST_ID = 0x20000002
+    PROTOCOL_ERROR_ZAP_BAD_VERSION = 0x20000003
+    PROTOCOL_ERROR_ZAP_INVALID_STATUS_CODE = 0x20000004
+    PROTOCOL_ERROR_ZAP_INVALID_METADATA = 0x20000005
 
     CONNECTED = 0x0001
     CONNECT_DELAYED = 0x0002
@@ -168,7 +338,11 @@ class Event(IntFlag):
     HANDSHAKE_SUCCEEDED = 0x1000
     HANDSHAKE_FAILED_PROTOCOL = 0x2000
     HANDSHAKE_FAILED_AUTH = 0x4000
+    ALL_V1 = 0xFFFF
     ALL = 0xFFFF
+    # Draft (libzmq's version-2 monitor): zloop does not emit it.
+    PIPES_STATS = 0x10000
+    ALL_V2 = 0x1FFFF
 
 
 class ProtocolErrorCode(IntEnum):
@@ -194,6 +368,40 @@ class ProtocolErrorCode(IntEnum):
     ZAP_BAD_VERSION = 0x20000003
     ZAP_INVALID_STATUS_CODE = 0x20000004
     ZAP_INVALID_METADATA = 0x20000005
+    WS_UNSPECIFIED = 0x30000000
+
+
+class RouterNotify(IntEnum):
+    """Values of the ROUTER_NOTIFY option (flat names ``NOTIFY_CONNECT``, ``NOTIFY_DISCONNECT``)."""
+
+    CONNECT = 1
+    DISCONNECT = 2
+
+
+class NormMode(IntEnum):
+    """Values of the NORM_MODE option (flat names ``NORM_FIXED`` ...); zloop has no NORM transport."""
+
+    FIXED = 0
+    CC = 1
+    CCL = 2
+    CCE = 3
+    CCE_ECNONLY = 4
+
+
+class ReconnectStop(IntEnum):
+    """Bits of the RECONNECT_STOP option (flat names ``RECONNECT_STOP_CONN_REFUSED`` ...)."""
+
+    CONN_REFUSED = 0x1
+    HANDSHAKE_FAILED = 0x2
+    AFTER_DISCONNECT = 0x4
+
+
+class DeviceType(IntEnum):
+    """Device types of ``zmq.device`` (flat names ``STREAMER``, ``FORWARDER``, ``QUEUE``)."""
+
+    STREAMER = 1
+    FORWARDER = 2
+    QUEUE = 3
 
 
 class Errno(IntEnum):
@@ -231,30 +439,37 @@ class Errno(IntEnum):
     EMTHREAD = 156384766
 
 
-class DeviceType(IntEnum):
-    """The first argument of ``device()`` and of the :mod:`zloop.devices` classes (pyzmq's values).
+#: Longest ``ipc://`` path libzmq accepts (``sizeof(sockaddr_un.sun_path) - 1``), as pyzmq's.
+IPC_PATH_MAX_LEN = 103 if sys.platform == "darwin" or "bsd" in sys.platform else 107
 
-    Kept for old programs: every device is a ``proxy``, whatever its type (as in libzmq >= 3.2)."""
-
-    STREAMER = 1
-    FORWARDER = 2
-    QUEUE = 3
-
+#: pyzmq's "draft API available" flags: zloop implements no draft socket type (see SocketType).
+DRAFT_API = False
+PYZMQ_DRAFT_API = False
 
 #: Default high-water mark (messages) for SNDHWM and RCVHWM, as libzmq.
 DEFAULT_HWM = 1000
 
-#: Names exported flat (``zloop.PUSH`` ...), as pyzmq does.
+#: Names exported flat (``zloop.PUSH`` ...), as pyzmq does; a later enum's name wins (``BLOCKY`` is
+#: the socket option, as in pyzmq).
 _FLAT_ENUMS: tuple[type[IntEnum] | type[IntFlag], ...] = (
+    ContextOption,
+    DeviceType,
     SocketType,
     SocketOption,
-    ContextOption,
     Flag,
     PollEvent,
     MessageOption,
     SecurityMechanism,
     Errno,
     DeviceType,
+)
+
+#: Enums whose flat names carry a prefix (pyzmq's ``_global_name``).
+_PREFIXED_ENUMS: tuple[tuple[type[IntEnum] | type[IntFlag], str], ...] = (
+    (RouterNotify, "NOTIFY_"),
+    (NormMode, "NORM_"),
+    (ReconnectStop, "RECONNECT_STOP_"),
+    (ProtocolErrorCode, "PROTOCOL_ERROR_"),
 )
 
 
@@ -265,8 +480,9 @@ def flat_names() -> dict[str, int]:
         for name, member in enum.__members__.items():
             names[name] = member
     for name, member in Event.__members__.items():
-        names["EVENT_" + name] = member
-    for name, member in ProtocolErrorCode.__members__.items():
-        names["PROTOCOL_ERROR_" + name] = member
+        names[name if name.startswith("PROTOCOL_ERROR_") else "EVENT_" + name] = member
+    for prefixed, prefix in _PREFIXED_ENUMS:
+        for name, member in prefixed.__members__.items():
+            names[prefix + name] = member
     names["MECHANISM_NULL"] = SecurityMechanism.NULL
     return names

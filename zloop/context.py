@@ -13,12 +13,14 @@ As in pyzmq, leaving a ``with Context() as ctx:`` block calls :meth:`Context.des
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from zloop import _real, lifetime
+from zloop._sockattrs import declared
 from zloop.constants import ContextOption, Errno, SocketOption
 from zloop.errors import ZMQError
 from zloop.inproc import InprocRegistry
@@ -50,6 +52,15 @@ class ContextCore:
         self.closed = False
         self.forked_from = 0
         self.inproc = InprocRegistry()
+        #: Context options libzmq keeps and zloop only reports (see Context.set).
+        self.settings: dict[int, int] = {
+            ContextOption.THREAD_SCHED_POLICY: -1,
+            ContextOption.MAX_MSGSZ: _INT_MAX,
+            ContextOption.THREAD_NAME_PREFIX: 0,
+            ContextOption.BLOCKY: 1,
+        }
+        #: THREAD_AFFINITY_CPU_ADD/REMOVE (accepted and reported, zloop's I/O threads keep theirs).
+        self.cpus: set[int] = set()
         lifetime.started(self)
 
     def __repr__(self) -> str:
@@ -191,23 +202,54 @@ def _context_collected(core: ContextCore, name: str) -> None:
     lifetime.adopt(core.collected)
 
 
+#: Every live context core by its address (``Context.underlying``), for ``Context.shadow``.
+_CORES: weakref.WeakValueDictionary[int, ContextCore] = weakref.WeakValueDictionary()
+
+#: libzmq's ZMQ_MSG_T_SIZE (``sizeof(zmq_msg_t)``), what ``ctx.get(MSG_T_SIZE)`` reports.
+_MSG_T_SIZE = 64
+_INT_MAX = 2**31 - 1
+
+
 class Context:
-    """A ZeroMQ context. Thread-safe; sockets made from it are not."""
+    """A ZeroMQ context. Thread-safe; sockets made from it are not.
+
+    As pyzmq's: ``Context(io_threads=1)``, or a *shadow* of another context (``Context(other)``,
+    ``Context(shadow=other_or_its_underlying)``, ``Context.shadow(...)``, ``copy.copy(ctx)``): a
+    second handle on the same context, which does not destroy it when dropped. Context options are
+    attributes (``ctx.io_threads``), and so are default socket options for the sockets made
+    afterwards (``ctx.linger = 0``, kept in :attr:`sockopts`).
+    """
 
     _instance: ClassVar[Context | None] = None
     _instance_pid: ClassVar[int] = 0
     _instance_lock: ClassVar[LockType] = _real.Lock()
+    #: The class of the sockets ``socket()`` makes (a subclass may set its own, as in pyzmq).
+    _socket_class: ClassVar[type[Socket]] = Socket
+    #: Default socket options of the sockets ``socket()`` makes (``ctx.setsockopt``).
+    sockopts: dict[int, Any]
+    _core: ContextCore
+    _inproc: InprocRegistry
+    _shadow_obj: Any
 
-    def __init__(self, io_threads: int = 1, **kwargs: Any) -> None:
-        if isinstance(io_threads, bool) or not isinstance(io_threads, int) or io_threads < 0:
-            raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, got {io_threads!r}")
-        core = self._core = ContextCore(io_threads)
-        self._inproc = core.inproc
-        self._sockopts: dict[int, Any] = {}
-        finalizer = weakref.finalize(
-            self, _context_collected, core, f"<zloop.Context at {id(self):#x}>"
-        )
-        finalizer.atexit = False  # the exit flush (zloop.lifetime) handles live contexts
+    def __init__(
+        self, io_threads: int | Context = 1, shadow: Context | int = 0, **kwargs: Any
+    ) -> None:
+        if not isinstance(io_threads, int):  # Context(other): a shadow, as pyzmq >= 25
+            shadow, io_threads = io_threads, 1
+        object.__setattr__(self, "sockopts", {})
+        if shadow:
+            core = _shadowed_core(shadow)
+            object.__setattr__(self, "_shadow_obj", shadow)  # keeps a shadowed handle alive
+        else:
+            if isinstance(io_threads, bool) or io_threads < 0:
+                raise ZMQError(Errno.EINVAL, f"io_threads must be an int >= 0, got {io_threads!r}")
+            core = ContextCore(io_threads)
+            _CORES[id(core)] = core
+            name = f"<{type(self).__module__}.{type(self).__qualname__} at {id(self):#x}>"
+            finalizer = weakref.finalize(self, _context_collected, core, name)
+            finalizer.atexit = False  # the exit flush (zloop.lifetime) handles live contexts
+        object.__setattr__(self, "_core", core)
+        object.__setattr__(self, "_inproc", core.inproc)
         for name, value in kwargs.items():
             self.set(getattr(ContextOption, name.upper()), value)
 
@@ -224,10 +266,39 @@ class Context:
                 cls._instance_pid = os.getpid()
             return inst
 
+    # -- shadows -----------------------------------------------------------------------------------
+
+    @property
+    def underlying(self) -> int:
+        """The address of this context's core (libzmq's is a ``void *``): ``Context.shadow`` takes
+        it, in this process only."""
+        return id(self._core)
+
+    @classmethod
+    def shadow(cls: type[_C], address: int | Context) -> _C:
+        """Another handle on the context at ``address`` (``underlying``) or of a Context object."""
+        return cls(shadow=address)
+
+    @classmethod
+    def shadow_pyczmq(cls: type[_C], ctx: Any) -> _C:
+        """pyczmq's ``zctx_t`` wraps a libzmq context, which zloop cannot use."""
+        raise NotImplementedError(
+            "shadow_pyczmq: a pyczmq context is a libzmq context, which zloop cannot shadow"
+        )
+
+    def __copy__(self: _C, memo: Any = None) -> _C:
+        """A copy is a shadow (pyzmq)."""
+        return type(self).shadow(self.underlying)
+
+    __deepcopy__ = __copy__
+
     def __repr__(self) -> str:
+        cls = type(self)
+        name = "zloop.Context" if cls is Context else f"{cls.__module__}.{cls.__qualname__}"
         core = self._core
-        state = "closed" if core.closed else f"{len(core.sockets)} sockets"
-        return f"<zloop.Context({state}) at {id(self):#x}>"
+        count = len(core.sockets)
+        sockets = f"{count} socket{'s' if count > 1 else ''}" if count else ""
+        return f"<{name}({sockets}) at {id(self):#x}{' closed' if core.closed else ''}>"
 
     def __enter__(self) -> Context:
         return self
@@ -246,14 +317,27 @@ class Context:
 
     # -- sockets -----------------------------------------------------------------------------------
 
-    def socket(self, socket_type: int, **kwargs: Any) -> Socket:
-        """A new socket of ``socket_type`` (``zloop.PUSH`` ...)."""
-        sock = Socket(self, socket_type)
+    @overload
+    def socket(self, socket_type: int, socket_class: None = None, **kwargs: Any) -> Socket: ...
+
+    @overload
+    def socket(self, socket_type: int, socket_class: Callable[..., _S], **kwargs: Any) -> _S: ...
+
+    def socket(
+        self, socket_type: int, socket_class: Callable[..., Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """A new socket of ``socket_type`` (``zloop.PUSH`` ...), made by ``socket_class`` (default:
+        this context's ``_socket_class``) with ``kwargs`` (``copy_threshold``), as in pyzmq. The
+        default options (:attr:`sockopts`) that apply to its type are set on it."""
+        if self.closed:
+            raise ZMQError(Errno.ENOTSUP, "the context is closed")
+        cls: Callable[..., Any] = self._socket_class if socket_class is None else socket_class
+        sock = cls(self, socket_type, **kwargs)
         try:
-            for option, value in self._sockopts.items():
-                sock.setsockopt(option, value)
-            for name, value in kwargs.items():
-                sock.setsockopt(getattr(SocketOption, name.upper()), value)
+            for option, value in self.sockopts.items():
+                # An option this type does not take (SUBSCRIBE on a PUSH...) is skipped, as pyzmq.
+                with contextlib.suppress(ZMQError):
+                    sock.setsockopt(option, value)
         except BaseException:
             sock.close(linger=0)
             raise
@@ -275,11 +359,16 @@ class Context:
 
     # -- options -----------------------------------------------------------------------------------
 
-    def set(self, option: int, value: Any) -> None:
+    def set(self, option: int, optval: Any) -> None:
+        """Set a context option (``zmq_ctx_set``), with libzmq's checks."""
         core = self._core
+        if core.closed:
+            raise RuntimeError("Context has been destroyed")
+        if not isinstance(optval, int):
+            raise TypeError(f"expected int, got: {optval!r}")
+        value = int(optval)
         if option == ContextOption.IO_THREADS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ZMQError(Errno.EINVAL, f"IO_THREADS must be an int >= 0, got {value!r}")
+            _at_least(option, value, 0)
             with core.lock:
                 if core.io_threads:
                     raise ZMQError(
@@ -287,36 +376,132 @@ class Context:
                     )
                 core.io_thread_count = value
         elif option == ContextOption.MAX_SOCKETS:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 1 <= value <= _SOCKET_LIMIT
-            ):
+            if not 1 <= value <= _SOCKET_LIMIT:
                 raise ZMQError(
                     Errno.EINVAL, f"MAX_SOCKETS must be 1..{_SOCKET_LIMIT}, got {value!r}"
                 )
             core.max_sockets = value
+        elif option == ContextOption.THREAD_PRIORITY:
+            _at_least(option, value, 0)  # accepted, as libzmq; zloop's threads keep theirs
+        elif option == ContextOption.THREAD_SCHED_POLICY or option == ContextOption.MAX_MSGSZ:
+            core.settings[option] = _at_least(option, value, 0)
+        elif option == ContextOption.THREAD_AFFINITY_CPU_ADD:
+            core.cpus.add(_at_least(option, value, 0))
+        elif option == ContextOption.THREAD_AFFINITY_CPU_REMOVE:
+            if value not in core.cpus:
+                raise ZMQError(Errno.EINVAL, f"CPU {value} was not added to the I/O affinity")
+            core.cpus.discard(value)
         elif option == ContextOption.BLOCKY:
-            pass  # linger behaviour of term() is already libzmq's default (blocky)
+            # 0: sockets made afterwards start with LINGER 0, so term() does not wait (libzmq).
+            core.settings[option] = int(_at_least(option, value, 0) != 0)
+        elif option == ContextOption.THREAD_NAME_PREFIX:
+            core.settings[option] = value
         else:
-            raise ZMQError(Errno.EINVAL, f"unknown or unsupported context option {option!r}")
+            raise ZMQError(Errno.EINVAL, f"unknown or read-only context option {option!r}")
 
-    def get(self, option: int) -> Any:
+    def get(self, option: int) -> int:
+        """A context option (``zmq_ctx_get``)."""
         core = self._core
+        if core.closed:
+            raise RuntimeError("Context has been destroyed")
         if option == ContextOption.IO_THREADS:
             return core.io_thread_count
         if option == ContextOption.MAX_SOCKETS:
             return core.max_sockets
         if option == ContextOption.SOCKET_LIMIT:
             return _SOCKET_LIMIT
-        raise ZMQError(Errno.EINVAL, f"unknown or unsupported context option {option!r}")
+        if option == ContextOption.MSG_T_SIZE:
+            return _MSG_T_SIZE
+        if option in core.settings:
+            return core.settings[option]
+        raise ZMQError(Errno.EINVAL, f"unknown or write-only context option {option!r}")
 
     # Default socket options for sockets made afterwards (pyzmq's ``ctx.setsockopt``).
-    def setsockopt(self, option: int, value: Any) -> None:
-        self._sockopts[option] = value
+    def setsockopt(self, opt: int, value: Any) -> None:
+        """A default socket option for the sockets made afterwards."""
+        self.sockopts[opt] = value
 
-    def getsockopt(self, option: int) -> Any:
+    def getsockopt(self, opt: int) -> Any:
+        """A default socket option set with :meth:`setsockopt` (KeyError if none, as pyzmq)."""
+        return self.sockopts[opt]
+
+    # -- options as attributes (pyzmq's AttributeSetter) ---------------------------------------------
+
+    def __dir__(self) -> list[str]:
+        return [*dir(type(self)), *ContextOption.__members__]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        """``ctx.io_threads = 2`` sets a context option, ``ctx.linger = 0`` a default socket option;
+        any other name must be declared by the class (pyzmq's rule; ``_private`` names are free)."""
+        if key[:1] == "_" or key in self.__dict__ or declared(type(self), key):
+            object.__setattr__(self, key, value)
+            return
+        upper = key.upper()
+        if upper in ContextOption.__members__:
+            self.set(ContextOption[upper], value)
+        elif upper in SocketOption.__members__:
+            self.sockopts[SocketOption[upper]] = value
+        else:
+            raise AttributeError(f"{type(self).__name__} has no such option: {upper}")
+
+    def __getattr__(self, key: str) -> Any:
+        if key[:1] == "_":
+            raise AttributeError(key)
+        upper = key.upper()
+        if upper in ContextOption.__members__:
+            try:
+                return self.get(ContextOption[upper])
+            except ZMQError as exc:
+                if exc.errno == Errno.EINVAL:
+                    raise AttributeError(f"{key} attribute is write-only") from None
+                raise
+        if upper in SocketOption.__members__:
+            try:
+                return self.sockopts[SocketOption[upper]]
+            except KeyError:
+                raise AttributeError(key) from None
+        raise AttributeError(f"{type(self).__name__} has no such option: {upper}")
+
+    def __delattr__(self, key: str) -> None:
+        if key in self.__dict__:
+            object.__delattr__(self, key)
+            return
+        upper = key.upper()
+        if upper not in SocketOption.__members__:
+            raise AttributeError(f"No such socket option: {upper!r}")
         try:
-            return self._sockopts[option]
+            del self.sockopts[SocketOption[upper]]
         except KeyError:
-            raise ZMQError(Errno.EINVAL, f"no default set for socket option {option!r}") from None
+            raise AttributeError(upper) from None
+
+
+_C = TypeVar("_C", bound=Context)
+_S = TypeVar("_S")
+
+#: pyzmq's names for the plain (blocking) flavour.
+SyncContext = Context
+
+
+def _at_least(option: int, value: int, lo: int) -> int:
+    if value < lo:
+        name = ContextOption(option).name
+        raise ZMQError(Errno.EINVAL, f"{name} must be >= {lo}, got {value}")
+    return value
+
+
+def _shadowed_core(shadow: Any) -> ContextCore:
+    """The core a shadow shares: of a Context object (or a wrapper with ``underlying``), or at an
+    address ``underlying`` gave."""
+    if isinstance(shadow, Context):
+        return shadow._core
+    address = shadow if isinstance(shadow, int) else getattr(shadow, "underlying", None)
+    if not isinstance(address, int):
+        raise TypeError(f"cannot shadow {shadow!r}: not a zloop Context or its address")
+    core = _CORES.get(address)
+    if core is None:
+        raise ZMQError(
+            Errno.EFAULT,
+            f"cannot shadow {shadow!r}: no zloop context lives at this address (a libzmq "
+            "context, as pyzmq's underlying, cannot be shadowed by zloop)",
+        )
+    return core

@@ -13,6 +13,7 @@ from zloop.errors import (
     ZMQBindError,
     ZMQError,
     ZMQVersionError,
+    strerror,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "ZMQBindError",
     "ZMQError",
     "ZMQVersionError",
+    "strerror",
 ]

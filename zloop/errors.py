@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import os
 
+from zloop import _real
 from zloop.constants import Errno
+
+#: The errno of the last ZMQError made in each OS thread (libzmq's errno, for ``zmq_errno``).
+_last = _real.ThreadLocal()
+
+
+def zmq_errno() -> int:
+    """The errno of the most recent ZeroMQ error in the calling thread (0 if none), as libzmq's
+    ``zmq_errno()``: zloop has no C errno, so this is the last ``ZMQError`` made in this thread."""
+    return int(getattr(_last, "errno", 0))
+
 
 _ZMQ_MESSAGES = {
     Errno.EFSM: "Operation cannot be accomplished in current state",
@@ -41,7 +52,7 @@ class ZMQError(ZMQBaseError):
     def __init__(self, errno: int | None = None, msg: str | None = None) -> None:
         if errno is None:
             errno = Errno.EINVAL
-        self.errno = errno
+        self.errno = _last.errno = errno
         self.strerror = msg if msg is not None else strerror(errno)
         super().__init__(self.strerror)
 
@@ -86,8 +97,11 @@ class ZMQVersionError(NotImplementedError):
 
 
 class DraftFDWarning(RuntimeWarning):
-    """pyzmq's warning about ``FD`` on a thread-safe draft socket; zloop has no draft sockets, so
-    it is never emitted (the class exists for programs that filter it)."""
+    """pyzmq's warning for its experimental FD on thread-safe (draft) sockets. zloop has no draft
+    socket type, so it never issues it; the class exists for programs that filter it."""
+
+    def __init__(self, msg: str = "") -> None:
+        super().__init__(msg or "FD support on thread-safe (draft) sockets is experimental")
 
 
 def error_for(errnum: int, msg: str | None = None) -> ZMQError:

@@ -16,8 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from zloop import _real
-from zloop.constants import Errno, PollEvent, SocketOption
-from zloop.errors import ZMQError
+from zloop.constants import PollEvent, SocketOption
 
 POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
@@ -71,7 +70,8 @@ def _check(items: Sequence[_Item], ready_fds: dict[int, int]) -> list[tuple[Any,
                 got |= POLLERR
             got &= item.events | POLLERR
         if got:
-            result.append((item.obj, got))
+            # pyzmq's keys: the registered object for a ZeroMQ socket, the fd for anything else.
+            result.append((item.obj if item.is_socket else item.fd, got))
     return result
 
 
@@ -115,9 +115,16 @@ def _poll_items(items: Sequence[_Item], timeout: float | None) -> list[tuple[Any
 
 
 def poll(items: Iterable[tuple[Any, int]], timeout: float | None = None) -> list[tuple[Any, int]]:
-    """Level-triggered poll over ``(socket_or_fd, events)`` pairs; returns the ready ones."""
+    """Level-triggered poll over ``(socket_or_fd, events)`` pairs; returns the ready ones as
+    ``(socket, events)`` for ZeroMQ sockets and ``(fd, events)`` for the rest, as pyzmq's
+    ``zmq_poll``. ``timeout`` in ms (None or negative: for ever)."""
     prepared = [_Item(obj, int(events)) for obj, events in items]
     return _poll_items(prepared, timeout)
+
+
+def zmq_poll(sockets: Sequence[tuple[Any, int]], timeout: float = -1) -> list[tuple[Any, int]]:
+    """pyzmq's ``zmq_poll(sockets, timeout=-1)``: :func:`poll` under libzmq's name."""
+    return poll(sockets, timeout)
 
 
 class Poller:
@@ -166,9 +173,10 @@ class Poller:
 def select(
     rlist: Sequence[Any], wlist: Sequence[Any], xlist: Sequence[Any], timeout: float | None = None
 ) -> tuple[list[Any], list[Any], list[Any]]:
-    """``select``-style wrapper; ``timeout`` in **seconds** as ``zmq.select``."""
+    """``select``-style wrapper; ``timeout`` in **seconds** (None or negative: for ever) as
+    ``zmq.select``. As pyzmq's, ready items that are no ZeroMQ socket are reported by fd."""
     if timeout is not None and timeout < 0:
-        raise ZMQError(Errno.EINVAL, "select timeout must be >= 0 or None")
+        timeout = None
     flags: dict[Any, int] = {}
     for obj in rlist:
         flags[obj] = flags.get(obj, 0) | POLLIN
@@ -176,9 +184,9 @@ def select(
         flags[obj] = flags.get(obj, 0) | POLLOUT
     for obj in xlist:
         flags[obj] = flags.get(obj, 0) | POLLERR
-    ready = dict(poll(list(flags.items()), None if timeout is None else timeout * 1000))
+    ready = poll(list(flags.items()), None if timeout is None else timeout * 1000)
     return (
-        [s for s in rlist if ready.get(s, 0) & POLLIN],
-        [s for s in wlist if ready.get(s, 0) & POLLOUT],
-        [s for s in xlist if ready.get(s, 0) & POLLERR],
+        [s for s, events in ready if events & POLLIN],
+        [s for s, events in ready if events & POLLOUT],
+        [s for s, events in ready if events & POLLERR],
     )

@@ -35,20 +35,28 @@ import pickle
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from zloop import _real, lifetime
 from zloop._sockattrs import declared_only_setattr, install_option_attributes
-from zloop.constants import Errno, Flag, PollEvent, SocketOption, SocketType
+from zloop.constants import (
+    BYTES_OPTIONS,
+    ContextOption,
+    Errno,
+    Flag,
+    PollEvent,
+    SocketOption,
+    SocketType,
+)
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
 from zloop.monitor import Monitor, check_monitor_args
-from zloop.options import Options, get_common, is_common, set_common
+from zloop.options import Options, check_value_type, get_common, is_common, set_common
 from zloop.patterns import PATTERNS
 from zloop.pipe import Msg, Pipe
 from zloop.socket_core import SocketCore
-from zloop.tracker import COPY_THRESHOLD, MessageTracker
+from zloop.tracker import COPY_THRESHOLD, FINISHED_TRACKER, MessageTracker
 
 if TYPE_CHECKING:
     from zloop.context import Context
@@ -59,6 +67,31 @@ POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
 
 _T = TypeVar("_T")
+_SocketT = TypeVar("_SocketT", bound="Socket")
+
+#: Every live socket core by its address (``Socket.underlying``), for ``Socket.shadow``.
+_CORES: weakref.WeakValueDictionary[int, SocketCore] = weakref.WeakValueDictionary()
+
+
+def _is_context(obj: Any) -> bool:
+    from zloop.context import Context
+
+    return isinstance(obj, Context)
+
+
+def _shadowed_core(shadow: Any) -> SocketCore:
+    """The core a shadow shares: at an address ``underlying`` gave, or of an object with one."""
+    address = shadow if isinstance(shadow, int) else getattr(shadow, "underlying", None)
+    if not isinstance(address, int):
+        raise TypeError(f"cannot shadow {shadow!r}: not a zloop Socket or its address")
+    core = _CORES.get(address)
+    if core is None:
+        raise ZMQError(
+            Errno.ENOTSOCK,
+            f"cannot shadow {shadow!r}: no zloop socket lives at this address (a libzmq "
+            "socket, as pyzmq's underlying, cannot be shadowed by zloop)",
+        )
+    return core
 
 
 class Socket:
@@ -76,7 +109,6 @@ class Socket:
         "_in_index",
         "_in_msg",
         "_in_pipe",
-        "_last_endpoint",
         "_level_lock",
         "_levels",
         "_mailbox",
@@ -85,11 +117,15 @@ class Socket:
         "_pattern",
         "_queued",
         "_rcvmore",
+        "_shadow_obj",
         "context",
         "copy_threshold",
         "options",
         "socket_type",
     )
+
+    context: Context
+    copy_threshold: int
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,25 +133,64 @@ class Socket:
             # A subclass with a __dict__: pyzmq's rule (options and declared names only).
             cls.__setattr__ = declared_only_setattr  # type: ignore[method-assign]
 
-    def __init__(self, context: Context, socket_type: int) -> None:
+    def __init__(
+        self,
+        ctx_or_socket: Context | Socket | None = None,
+        socket_type: int = 0,
+        *,
+        shadow: Any = 0,
+        copy_threshold: int | None = None,
+    ) -> None:
+        """``Socket(ctx, type)`` (as ``ctx.socket(type)``), or a shadow: ``Socket(other)``,
+        ``Socket(shadow=other_or_its_underlying)`` -- another handle on the same socket (see
+        :meth:`shadow`). ``copy_threshold``: see :attr:`copy_threshold`."""
+        if ctx_or_socket is not None and not _is_context(ctx_or_socket):
+            shadow, ctx_or_socket = ctx_or_socket, None  # Socket(other_socket), as pyzmq >= 25
+        #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
+        self.copy_threshold = COPY_THRESHOLD if copy_threshold is None else copy_threshold
+        if shadow:
+            self._attach_shadow(shadow)
+            return
+        if ctx_or_socket is None:
+            raise TypeError("context must be specified")
+        context: Context = ctx_or_socket  # type: ignore[assignment]  # a Context (_is_context)
         try:
             stype = SocketType(socket_type)
         except ValueError:
             raise ZMQError(Errno.EINVAL, f"unknown socket type {socket_type!r}") from None
         pattern_cls = PATTERNS.get(stype)
         if pattern_cls is None:
-            raise ZMQError(Errno.EINVAL, f"socket type {stype.name} is not implemented yet")
+            raise ZMQError(
+                Errno.EINVAL,
+                f"socket type {stype.name} is one of libzmq's draft types, "
+                "which zloop does not implement yet",
+            )
         self.context = context
-        self.socket_type = stype
-        self.options = Options(stype)
         # Everything the rest of zloop holds lives in the core (see zloop/socket_core.py); the
         # attributes below are the same objects, kept here for the hot paths.
-        core = self._core = SocketCore(context._core, stype, pattern_cls(self.options), self)
+        options = Options(stype)
+        if not context._core.settings[ContextOption.BLOCKY]:
+            options.linger = 0  # libzmq: a non-blocky context's sockets do not linger
+        core = SocketCore(context._core, stype, pattern_cls(options), self)
         try:
             context._core.add(core)
         except BaseException:
             core.mailbox.close()
             raise
+        self._attach_core(core)
+        _CORES[id(core)] = core
+        self._shadow_obj = None
+        # Dropped without close(): the core is closed by the reaper (pyzmq closes in __del__).
+        self._finalizer: weakref.finalize[Any, Any] | None = weakref.finalize(
+            self, _collected, core, f"<zloop.Socket(zloop.{stype.name}) at {id(self):#x}>"
+        )
+        self._finalizer.atexit = False  # the exit flush (zloop.lifetime) closes live sockets
+
+    def _attach_core(self, core: SocketCore) -> None:
+        """The per-handle state of a handle on ``core`` (its own Socket, or a shadow)."""
+        self._core = core
+        self.socket_type = core.socket_type
+        self.options = core.options
         self._pattern = core.pattern
         self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
@@ -128,25 +203,61 @@ class Socket:
         self._in_index = 0
         self._out_msg: list[Any] | None = None  # frames sent with SNDMORE, not yet routed
         self._rcvmore = False
-        self._closed = False
-        self._ctx_terminated = False
+        self._closed = core.closed
+        self._ctx_terminated = core.terminated
         self._monitor_socket: Socket | None = None  # get_monitor_socket()'s reader
-        # Dropped without close(): the core is closed by the reaper (pyzmq closes in __del__).
-        self._finalizer = weakref.finalize(
-            self, _collected, core, f"<zloop.Socket({stype.name}) at {id(self):#x}>"
-        )
-        self._finalizer.atexit = False  # the exit flush (zloop.lifetime) closes live sockets
-        #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
-        self.copy_threshold: int = COPY_THRESHOLD
+
+    def _attach_shadow(self, shadow: Any) -> None:
+        from zloop.context import Context
+
+        if isinstance(shadow, Socket):
+            core = shadow._core
+            context = shadow.context
+        else:
+            core = _shadowed_core(shadow)
+            inner = getattr(shadow, "context", None)  # a wrapper: its socket's context
+            context = inner if isinstance(inner, Context) else Context(shadow=id(core.context))
+        self.context = context
+        self._attach_core(core)
+        # A shadow does not own the socket: dropping it closes nothing (pyzmq). It keeps a Socket
+        # it shadows alive (so that one's finalizer cannot close the socket under it).
+        self._shadow_obj = shadow
+        self._finalizer = None
+        core.add_handle(self)
+
+    @classmethod
+    def shadow(cls: type[_SocketT], address: Any) -> _SocketT:
+        """Another handle on the socket at ``address`` (``underlying``) or of a Socket object (or
+        an adapter's socket over one), as pyzmq: both handles use the same socket -- options,
+        endpoints, messages, closing -- and dropping the shadow closes nothing.
+
+        zloop difference: a message read (or written) frame by frame with RCVMORE (SNDMORE) in one
+        handle is continued in that handle only."""
+        return cls(shadow=address)
+
+    @property
+    def underlying(self) -> int:
+        """The address of this socket's core (libzmq's is a ``void *``): :meth:`shadow` takes it,
+        in this process only."""
+        return id(self._core)
+
+    def __copy__(self: _SocketT, memo: Any = None) -> _SocketT:
+        """A copy is a shadow (pyzmq)."""
+        return type(self).shadow(self.underlying)
+
+    __deepcopy__ = __copy__
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"fd={self._mailbox.fileno()}"
-        return f"<zloop.Socket({self.socket_type.name}) {state} at {id(self):#x}>"
+        cls = type(self)
+        name = "zloop.Socket" if cls is Socket else f"{cls.__module__}.{cls.__qualname__}"
+        closed = " closed" if self.closed else ""
+        return f"<{name}(zloop.{self.socket_type.name}) at {id(self):#x}{closed}>"
 
     # -- life cycle --------------------------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
+        """True once this socket was closed (through any handle, or by ``Context.destroy``)."""
         return self._closed
 
     def __enter__(self) -> Socket:
@@ -162,9 +273,10 @@ class Socket:
         if linger is not None and not self._core.forked_from:
             self.setsockopt(SocketOption.LINGER, linger)
         self._closed = True
-        self._finalizer.detach()
+        if self._finalizer is not None:
+            self._finalizer.detach()
         self._in_msg = self._in_pipe = self._out_msg = None
-        self._core.close()
+        self._core.close()  # marks every other handle (shadows) closed
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -290,8 +402,16 @@ class Socket:
 
     # -- endpoints ---------------------------------------------------------------------------------
 
-    def bind(self, addr: str) -> None:
-        """Accept connections on ``addr`` (``tcp://``, ``ipc://``, ``inproc://``)."""
+    def bind(self: _SocketT, addr: str | bytes) -> _EndpointContext[_SocketT]:
+        """Accept connections on ``addr`` (``tcp://``, ``ipc://``, ``inproc://``; bytes are utf-8).
+
+        Returns a context manager that unbinds on exit (``with sock.bind(url):``), as pyzmq's;
+        with a wildcard port it unbinds the port that was chosen (``LAST_ENDPOINT``)."""
+        addr = _endpoint_str(addr)
+        self._bind(addr)
+        return _EndpointContext(self, "bind", self._core.last_endpoint)
+
+    def _bind(self, addr: str) -> None:
         self._check_usable()
         endpoint = _parse(addr, bind=True)
         if endpoint.transport == "inproc":
@@ -306,13 +426,21 @@ class Socket:
                 self.context._io_thread(), self._core, endpoint, self.options.snapshot()
             )
             resolved = handle.last_endpoint
-        self._last_endpoint = resolved
+        self._core.last_endpoint = resolved
         self._endpoints.setdefault(resolved, []).append(handle)
         if resolved != addr:
             self._endpoints.setdefault(addr, []).append(handle)
 
-    def connect(self, addr: str) -> None:
-        """Connect to ``addr``; messages queue at once (unless IMMEDIATE) and reconnects are automatic."""
+    def connect(self: _SocketT, addr: str | bytes) -> _EndpointContext[_SocketT]:
+        """Connect to ``addr``; messages queue at once (unless IMMEDIATE) and reconnects are
+        automatic. ``addr`` may be bytes (``connect(other.last_endpoint)``).
+
+        Returns a context manager that disconnects on exit, as pyzmq's."""
+        addr = _endpoint_str(addr)
+        self._connect(addr)
+        return _EndpointContext(self, "connect", addr)
+
+    def _connect(self, addr: str) -> None:
         self._check_usable()
         endpoint = _parse(addr, bind=False)
         options = self.options.snapshot()
@@ -334,14 +462,16 @@ class Socket:
             pending = endpoint.transport != "inproc" or not handle.bound
             self.attach_pipe(pipe, pending)
             self._attached_here()
-        self._last_endpoint = addr
+        self._core.last_endpoint = addr
         self._endpoints.setdefault(addr, []).append(handle)
 
-    def unbind(self, addr: str) -> None:
-        self._drop_endpoint(addr, "unbind")
+    def unbind(self, addr: str | bytes) -> None:
+        """Stop accepting on ``addr`` (as given to bind, or the resolved ``LAST_ENDPOINT``)."""
+        self._drop_endpoint(_endpoint_str(addr), "unbind")
 
-    def disconnect(self, addr: str) -> None:
-        self._drop_endpoint(addr, "disconnect")
+    def disconnect(self, addr: str | bytes) -> None:
+        """Drop the connection to ``addr`` (as given to connect)."""
+        self._drop_endpoint(_endpoint_str(addr), "disconnect")
 
     def _drop_endpoint(self, addr: str, what: str) -> None:
         self._check_usable()
@@ -376,7 +506,7 @@ class Socket:
         """Bind ``addr`` (``tcp://host``) to a random port in [min_port, max_port); return the port."""
         if min_port == 49152 and max_port == 65536 and max_tries == 100:
             self.bind(f"{addr}:*")
-            return int(self._last_endpoint.rsplit(":", 1)[1])
+            return int(self._core.last_endpoint.rsplit(":", 1)[1])
         import random
 
         for _ in range(max_tries):
@@ -412,11 +542,17 @@ class Socket:
 
         Returns what pyzmq returns: with ``copy=False`` (or a ``Frame``) a ``MessageTracker``,
         done once zloop no longer holds the buffer (``track=True``; see zloop.tracker), else None.
+        ``routing_id``/``group`` (draft CLIENT/SERVER, RADIO/DISH) raise RuntimeError, as pyzmq
+        built without draft support.
         """
-        if copy and type(data) is bytes:
+        if copy and type(data) is bytes and routing_id is None and group is None:
             frame: Any = data
             tracker = None
         else:
+            if routing_id is not None or group is not None:
+                raise RuntimeError(_NO_DRAFT)
+            if isinstance(data, str):
+                raise TypeError("unicode not allowed, use send_string")
             frame, tracker = frame_for_send(data, copy, track, self.copy_threshold)
         if flags & SNDMORE:
             if self._out_msg is None:
@@ -541,10 +677,25 @@ class Socket:
             self._refresh_levels()
         return got
 
-    def _frame(self, data: Any, more: bool, pipe: Pipe | None, copy: bool) -> Any:
+    def _frame(self, data: Any, more: bool, pipe: Pipe | None, copy: bool, track: bool) -> Any:
         if copy:
             return data if isinstance(data, bytes) else bytes(data)
-        return Frame._received(data, more, pipe.properties() if pipe is not None else None)
+        frame = Frame._received(data, more, pipe.properties() if pipe is not None else None)
+        if track:
+            frame.tracker = FINISHED_TRACKER  # pyzmq: a received frame's tracker is done
+        return frame
+
+    @overload
+    def recv(self, flags: int = 0, copy: Literal[True] = True, track: bool = False) -> bytes: ...
+
+    @overload
+    def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> bytes | Frame: ...
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a ``Frame`` with ``copy=False``); RCVMORE tells if more follow."""
@@ -567,7 +718,27 @@ class Socket:
         data = msg[index]
         if copy:  # _frame(), inlined for the common case
             return data if isinstance(data, bytes) else bytes(data)
-        return self._frame(data, more, pipe, copy)
+        return self._frame(data, more, pipe, copy, track)
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[Frame]: ...
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive a whole message (the rest of it, if frames were already read with ``recv``)."""
@@ -586,7 +757,48 @@ class Socket:
                 return msg if type(msg) is list else list(msg)
             return [f if isinstance(f, bytes) else bytes(f) for f in msg[index:]]
         last = len(msg) - 1
-        return [self._frame(f, i < last, pipe, False) for i, f in enumerate(msg) if i >= index]
+        return [
+            self._frame(f, i < last, pipe, False, track) for i, f in enumerate(msg) if i >= index
+        ]
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive one frame into ``buffer`` (writable, contiguous), as pyzmq's: at most
+        ``nbytes`` bytes (0: the buffer's size) are written, the rest of a longer frame is
+        discarded; returns the frame's whole size (larger than what was written if truncated).
+        RCVMORE tells whether more frames of the message follow."""
+        if self._closed:
+            raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+        view = memoryview(buffer)
+        if view.readonly:
+            raise BufferError("memoryview: underlying buffer is not writable")
+        if not view.c_contiguous:
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        size = view.nbytes
+        if nbytes < 0:
+            raise ValueError(f"nbytes={nbytes} must be non-negative")
+        if nbytes == 0:
+            nbytes = size
+        elif nbytes > size:
+            raise ValueError(f"nbytes={nbytes} too big for memoryview of {size}B")
+        msg = self._in_msg
+        if msg is None:
+            msg, self._in_pipe = self._next_msg(flags)
+            index = 0
+        else:
+            index = self._in_index
+        more = index + 1 < len(msg)
+        if more:
+            self._in_msg, self._in_index = msg, index + 1
+        else:
+            self._in_msg = self._in_pipe = None
+        self._rcvmore = more
+        data = msg[index]
+        length = len(data)  # frames are byte-addressed (see zloop.message.as_frame_data)
+        count = min(length, nbytes)
+        if count:
+            target = view if view.format == "B" and view.ndim == 1 else view.cast("B")
+            target[:count] = data[:count]
+        return length
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
         data: bytes = self.recv(flags)
@@ -710,34 +922,27 @@ class Socket:
     # -- options -----------------------------------------------------------------------------------
 
     def setsockopt(self, option: int, value: Any) -> None:
+        """Set a socket option (``zmq_setsockopt``), with pyzmq's and libzmq's checks: a value of
+        the wrong type is a TypeError, an invalid one ``ZMQError(EINVAL)`` saying why."""
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+        check_value_type(option, value)
         try:
             opt = SocketOption(option)
         except ValueError:
             raise ZMQError(Errno.EINVAL, f"unknown socket option {option!r}") from None
-        if opt in (
-            SocketOption.FD,
-            SocketOption.EVENTS,
-            SocketOption.TYPE,
-            SocketOption.RCVMORE,
-            SocketOption.LAST_ENDPOINT,
-        ):
+        if opt in _READ_ONLY:
             raise ZMQError(Errno.EINVAL, f"{opt.name} is read-only")
         if self._pattern.setsockopt(opt, value):
             return
-        if opt == SocketOption.HWM:
-            set_common(self.options, SocketOption.SNDHWM, value)
-            set_common(self.options, SocketOption.RCVHWM, value)
-            return
         if not is_common(opt):
-            raise ZMQError(
-                Errno.EINVAL,
-                f"option {opt.name} is not supported by {self.socket_type.name} sockets",
-            )
+            if value is None:  # zloop's NULL values exist only where the option applies
+                raise TypeError(f"expected bytes, got: {value!r}")
+            raise _not_supported(opt, self.socket_type)
         set_common(self.options, opt, value)
 
     def getsockopt(self, option: int) -> Any:
+        """Get a socket option (``zmq_getsockopt``); write-only and unknown ones are EINVAL."""
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         try:
@@ -751,18 +956,13 @@ class Socket:
         if opt == SocketOption.RCVMORE:
             return int(self._rcvmore)
         if opt == SocketOption.LAST_ENDPOINT:
-            return getattr(self, "_last_endpoint", "").encode()
-        if opt == SocketOption.HWM:
-            return self.options.sndhwm
+            return self._core.last_endpoint.encode()
         try:
             return self._pattern.getsockopt(opt)
         except KeyError:
             pass
         if not is_common(opt):
-            raise ZMQError(
-                Errno.EINVAL,
-                f"option {opt.name} is not supported by {self.socket_type.name} sockets",
-            )
+            raise _not_supported(opt, self.socket_type)
         return get_common(self.options, opt)
 
     def set(self, option: int, value: Any) -> None:
@@ -784,18 +984,20 @@ class Socket:
         return self.getsockopt(option)
 
     def setsockopt_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        """Set a bytes option from a str, encoded with ``encoding``."""
         if not isinstance(optval, str):
-            raise TypeError(f"setsockopt_string takes str, not {type(optval).__name__}")
+            raise TypeError(f"strings only, not {type(optval)}: {optval!r}")
         self.setsockopt(option, optval.encode(encoding))
 
     def getsockopt_string(self, option: int, encoding: str = "utf-8") -> str:
-        value = self.getsockopt(option)
-        if not isinstance(value, bytes):
-            raise TypeError(f"option {option} is not a bytes option")
+        """A bytes option decoded with ``encoding`` (TypeError for an option that is no bytes)."""
+        if option not in BYTES_OPTIONS:
+            raise TypeError(f"option {option} will not return a string to be decoded")
+        value: bytes = self.getsockopt(option)
         return value.decode(encoding)
 
-    set_string = setsockopt_string
-    get_string = getsockopt_string
+    set_string = setsockopt_unicode = setsockopt_string
+    get_string = getsockopt_unicode = getsockopt_string
 
     @property
     def FD(self) -> int:
@@ -806,16 +1008,110 @@ class Socket:
         return self.getsockopt(SocketOption.EVENTS)  # type: ignore[no-any-return]
 
     @property
-    def type(self) -> int:
-        return int(self.socket_type)
+    def type(self) -> SocketType:
+        """The socket type (``TYPE``), as a :class:`~zloop.SocketType`."""
+        return self.socket_type
 
-    @property
-    def hwm(self) -> int:
-        return self.options.sndhwm
+    def get_hwm(self) -> int:
+        """The high-water mark: SNDHWM (else RCVHWM), as pyzmq's."""
+        try:
+            return int(self.getsockopt(SocketOption.SNDHWM))
+        except ZMQError:
+            return int(self.getsockopt(SocketOption.RCVHWM))
 
-    @hwm.setter
-    def hwm(self, value: int) -> None:
-        self.setsockopt(SocketOption.HWM, value)
+    def set_hwm(self, value: int) -> None:
+        """Set SNDHWM and RCVHWM (for the connections made afterwards, as libzmq), as pyzmq's:
+        both are tried, and the last failure is raised."""
+        raised: BaseException | None = None
+        for option in (SocketOption.SNDHWM, SocketOption.RCVHWM):
+            try:
+                self.setsockopt(option, value)
+            except Exception as exc:  # the last one is re-raised below, as pyzmq
+                raised = exc
+        if raised is not None:
+            raise raised
+
+    hwm = property(get_hwm, set_hwm, None, "The high-water mark: SNDHWM and RCVHWM (pyzmq).")
+
+    # -- draft API ---------------------------------------------------------------------------------
+
+    def join(self, group: str | bytes) -> None:
+        """Join a RADIO/DISH group: DISH is one of libzmq's draft types, which zloop does not
+        have; raises RuntimeError as pyzmq built without draft support does."""
+        raise RuntimeError(_NO_DRAFT)
+
+    def leave(self, group: str | bytes) -> None:
+        """Leave a RADIO/DISH group (see :meth:`join`)."""
+        raise RuntimeError(_NO_DRAFT)
+
+
+_NO_DRAFT = (
+    "RADIO/DISH (join, leave) and CLIENT/SERVER (routing_id) are libzmq draft features, "
+    "which zloop does not implement (zloop.DRAFT_API is False)"
+)
+
+#: pyzmq's name for the plain (blocking) flavour.
+SyncSocket = Socket
+
+
+def _endpoint_str(addr: Any) -> str:
+    if isinstance(addr, bytes):
+        return addr.decode("utf-8")
+    if not isinstance(addr, str):
+        raise TypeError(f"Expected addr to be str, got addr={addr!r}")
+    return addr
+
+
+class _EndpointContext(Generic[_SocketT]):
+    """What ``bind``/``connect`` return, as pyzmq's: ``with sock.bind(url) as s:`` gives the
+    socket and unbinds (disconnects) on exit, unless the socket was closed meanwhile."""
+
+    __slots__ = ("addr", "kind", "socket")
+
+    def __init__(self, socket: _SocketT, kind: str, addr: str) -> None:
+        self.socket = socket
+        self.kind = kind
+        self.addr = addr
+
+    def __repr__(self) -> str:
+        return f"<SocketContext({self.kind}={self.addr!r})>"
+
+    def __enter__(self) -> _SocketT:
+        return self.socket
+
+    def __exit__(self, *exc: object) -> None:
+        if self.socket.closed:
+            return
+        if self.kind == "bind":
+            self.socket.unbind(self.addr)
+        else:
+            self.socket.disconnect(self.addr)
+
+
+#: Options libzmq only reads (setting them is EINVAL).
+_READ_ONLY = frozenset(
+    {
+        SocketOption.FD,
+        SocketOption.EVENTS,
+        SocketOption.TYPE,
+        SocketOption.RCVMORE,
+        SocketOption.LAST_ENDPOINT,
+        SocketOption.MECHANISM,
+        SocketOption.THREAD_SAFE,
+        SocketOption.TOPICS_COUNT,
+    }
+)
+
+
+def _not_supported(opt: SocketOption, socket_type: SocketType) -> ZMQError:
+    if opt == SocketOption.HWM:
+        return ZMQError(
+            Errno.EINVAL,
+            "HWM is libzmq 2's option (EINVAL in libzmq 4): set SNDHWM and RCVHWM, or sock.hwm",
+        )
+    return ZMQError(
+        Errno.EINVAL, f"option {opt.name} is not supported by {socket_type.name} sockets"
+    )
 
 
 def _noop() -> None:

@@ -78,7 +78,10 @@ class SocketCore:
         # object is destroyed, i.e. after its endpoints' closing events.
         self._event_sources = 0
         self._sources_lock = _real.Lock()
-        self._socket = weakref.ref(owner)
+        #: The handles on this socket: its Socket first, then any shadows (Socket.shadow).
+        self._handles: list[weakref.ref[Socket]] = [weakref.ref(owner)]
+        #: LAST_ENDPOINT (shared by every handle, as libzmq's socket option).
+        self.last_endpoint = ""
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self.mailbox.fileno()}"
@@ -86,8 +89,21 @@ class SocketCore:
 
     @property
     def socket(self) -> Socket | None:
-        """The Socket this core belongs to, while the application still holds it."""
-        return self._socket()
+        """A Socket on this core (its own first, else a shadow), while the application holds one."""
+        for ref in self._handles:
+            sock = ref()
+            if sock is not None:
+                return sock
+        return None
+
+    def handles(self) -> list[Socket]:
+        """Every Socket on this core the application still holds (its own and shadows)."""
+        return [sock for sock in (ref() for ref in self._handles) if sock is not None]
+
+    def add_handle(self, sock: Socket) -> None:
+        """A shadow Socket on this core (the socket's thread only)."""
+        self._handles = [ref for ref in self._handles if ref() is not None]
+        self._handles.append(weakref.ref(sock))
 
     # -- commands (PipeOwner / zloop.io.interfaces.SocketCore) --------------------------------------
 
@@ -103,8 +119,7 @@ class SocketCore:
     def stop(self) -> None:
         """Command posted by ``Context.term``: every call of the socket raises ContextTerminated."""
         self.terminated = True
-        sock = self._socket()
-        if sock is not None:
+        for sock in self.handles():
             sock._ctx_terminated = True
 
     def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
@@ -175,8 +190,7 @@ class SocketCore:
         """In a fork's child: this socket is the parent's (touch none of its fds or threads)."""
         self.forked_from = parent
         self.terminated = True
-        sock = self._socket()
-        if sock is not None:
+        for sock in self.handles():
             sock._ctx_terminated = True  # sends the hot path to _check_usable, which raises
 
     def close(self) -> None:
@@ -190,6 +204,8 @@ class SocketCore:
         linger_ms = self.options.linger
         self.event_source(1)  # held before closed: no MONITOR_STOPPED while closing endpoints
         self.closed = True
+        for sock in self.handles():  # shadows see it at once (their send/recv test _closed)
+            sock._closed = True
         closed: set[int] = set()
         for handles in list(self.endpoints.values()):
             for handle in handles:

@@ -130,7 +130,8 @@ def test_connect_routing_id(
         endpoint = endpoint_for(transport, tmp_path)
     client.connect_routing_id = b"peer"
     client.connect(endpoint)
-    assert client.connect_routing_id == b""  # applies to one connect only
+    # Applies to one connect only (write-only, as in libzmq: read the stored value directly).
+    assert client.options.connect_routing_id == b""
     # The peer is known by that name at once: sending needs no handshake first.
     client.send_multipart([b"peer", b"early"], NOBLOCK)
     if not (transport == "tcp" or bind_first):

@@ -202,7 +202,7 @@ class StreamEngine:
             mechanism=make_mechanism(options),
             routing_id=options.routing_id,
             metadata=options.metadata,
-            maxmsgsize=options.maxmsgsize,
+            maxmsgsize=max(options.maxmsgsize, -1),  # libzmq: any negative means no limit
             legacy=not options.zap_domain,
         )
         self._conn.message_lists = True  # messages arrive as frame lists, ready for the pipe

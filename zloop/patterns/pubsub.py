@@ -52,9 +52,25 @@ def _topic_value(value: Any) -> bytes:
 
 
 def _flag_value(value: Any) -> bool:
+    """INVERT_MATCHING as libzmq takes it: any int, non-zero meaning on."""
     if not isinstance(value, int):
-        raise ZMQError(Errno.EINVAL, f"expected an int option value, got {type(value).__name__}")
+        raise TypeError(f"expected int, got: {value!r}")
     return value != 0
+
+
+def _xpub_flag(option: SocketOption, value: Any) -> bool:
+    """The XPUB options as libzmq takes them: an int >= 0, non-zero meaning on."""
+    if not isinstance(value, int):
+        raise TypeError(f"expected int, got: {value!r}")
+    if value < 0:
+        raise ZMQError(Errno.EINVAL, f"{option.name} takes an int >= 0, got {value}")
+    return value != 0
+
+
+def _not_implemented(option: SocketOption, value: Any) -> None:
+    """A libzmq option zloop does not implement: off is accepted, on is refused (EINVAL)."""
+    if _xpub_flag(option, value):
+        raise ZMQError(Errno.EINVAL, f"{option.name} is not implemented by zloop")
 
 
 class _Publisher(Pattern):
@@ -179,14 +195,16 @@ class _Publisher(Pattern):
 
     def setsockopt(self, option: SocketOption, value: Any) -> bool:
         if option == SocketOption.XPUB_VERBOSE:
-            self._verbose_subs = _flag_value(value)
+            self._verbose_subs = _xpub_flag(option, value)
             self._verbose_unsubs = False
         elif option == SocketOption.XPUB_VERBOSER:
-            self._verbose_subs = self._verbose_unsubs = _flag_value(value)
+            self._verbose_subs = self._verbose_unsubs = _xpub_flag(option, value)
         elif option == SocketOption.XPUB_MANUAL:
-            self._manual = _flag_value(value)
+            self._manual = _xpub_flag(option, value)
         elif option == SocketOption.XPUB_NODROP:
-            self._lossy = not _flag_value(value)
+            self._lossy = not _xpub_flag(option, value)
+        elif option in (SocketOption.XPUB_MANUAL_LAST_VALUE, SocketOption.ONLY_FIRST_SUBSCRIBE):
+            _not_implemented(option, value)
         elif option == SocketOption.INVERT_MATCHING:
             self._invert = _flag_value(value)
         elif option == SocketOption.XPUB_WELCOME_MSG:
@@ -206,6 +224,8 @@ class _Publisher(Pattern):
     def getsockopt(self, option: SocketOption) -> Any:
         if option == SocketOption.INVERT_MATCHING:
             return int(self._invert)
+        if option == SocketOption.TOPICS_COUNT:
+            return len(set(self._subscriptions))  # distinct topics, as libzmq's mtrie counts
         raise KeyError(option)  # the XPUB options are write-only, as in libzmq
 
 
@@ -319,11 +339,16 @@ class XSub(Pattern):
         if option == SocketOption.INVERT_MATCHING:
             self._invert = _flag_value(value)  # XSUB does not filter: kept for getsockopt only
             return True
+        if option == SocketOption.ONLY_FIRST_SUBSCRIBE and type(self) is XSub:
+            _not_implemented(option, value)
+            return True
         return False
 
     def getsockopt(self, option: SocketOption) -> Any:
         if option == SocketOption.INVERT_MATCHING:
             return int(self._invert)
+        if option == SocketOption.TOPICS_COUNT:
+            return len(self._subscriptions)
         raise KeyError(option)
 
     # -- receiving ---------------------------------------------------------------------------------

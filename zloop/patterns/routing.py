@@ -236,6 +236,11 @@ class Router(Pattern):
             self._handover = int_flag(option, value)
         elif option == SocketOption.PROBE_ROUTER:
             self._probe = int_flag(option, value)
+        elif option == SocketOption.ROUTER_RAW:
+            if int_flag(option, value):  # libzmq's deprecated raw ROUTER: a STREAM socket does it
+                raise ZMQError(
+                    Errno.EINVAL, "ROUTER_RAW is not implemented by zloop: use a STREAM socket"
+                )
         else:
             return False
         return True

@@ -29,7 +29,6 @@ from zloop.errors import ZMQError
 from zloop.options import Options
 from zloop.patterns.base import Pattern
 from zloop.patterns.lb import FairQueue
-from zloop.patterns.routing import int_flag
 from zloop.pipe import Msg, Pipe
 
 
@@ -145,11 +144,10 @@ class Stream(Pattern):
 
     def setsockopt(self, option: SocketOption, value: Any) -> bool:
         if option == SocketOption.STREAM_NOTIFY:
-            self._notify = int_flag(option, value)
+            if value not in (0, 1):  # libzmq: strictly 0 or 1
+                raise ZMQError(Errno.EINVAL, f"STREAM_NOTIFY takes 0 or 1, got {value!r}")
+            self._notify = bool(value)
             return True
         return False
 
-    def getsockopt(self, option: SocketOption) -> Any:
-        if option == SocketOption.STREAM_NOTIFY:
-            return int(self._notify)
-        raise KeyError(option)
+    # STREAM_NOTIFY is write-only, as in libzmq (Pattern.getsockopt: KeyError -> EINVAL).

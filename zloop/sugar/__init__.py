@@ -56,10 +56,16 @@ __all__ = [
 ]
 
 # pyzmq's other sugar names, taken from zloop's top level when it has them.
-for _name in ("Stopwatch", "SyncContext", "SyncSocket", "pyzmq_version_info", "__version__"):
-    if hasattr(_zloop, _name):
-        globals()[_name] = getattr(_zloop, _name)
-        if not _name.startswith("_"):
-            __all__.append(_name)
+for _name in (
+    "Stopwatch",
+    "SyncContext",
+    "SyncSocket",
+    "pyzmq_version_info",
+    "__version__",
+    "__revision__",
+    "_FINISHED_TRACKER",
+):
+    globals()[_name] = getattr(_zloop, _name)
+    __all__.append(_name)
 
 _ = (context, frame, poll, socket, tracker, version)  # the submodules, attributes as in pyzmq

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from zloop.context import Context
+from zloop.context import Context, SyncContext
 
-__all__ = ["Context"]
+__all__ = ["Context", "SyncContext"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from zloop.socket import Socket
+from zloop.socket import Socket, SyncSocket
 
-__all__ = ["Socket"]
+__all__ = ["Socket", "SyncSocket"]

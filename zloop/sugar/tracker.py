@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zloop.tracker import FINISHED_TRACKER as _FINISHED_TRACKER
 from zloop.tracker import MessageTracker
 
-__all__ = ["MessageTracker"]
+__all__ = ["_FINISHED_TRACKER", "MessageTracker"]

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
-from zloop import __version__, pyzmq_version, zmq_version, zmq_version_info
+from zloop import (
+    __revision__,
+    __version__,
+    pyzmq_version,
+    pyzmq_version_info,
+    zmq_version,
+    zmq_version_info,
+)
 
-__all__ = ["__version__", "pyzmq_version", "zmq_version", "zmq_version_info"]
+__all__ = [
+    "__revision__",
+    "__version__",
+    "pyzmq_version",
+    "pyzmq_version_info",
+    "zmq_version",
+    "zmq_version_info",
+]
