@@ -270,6 +270,8 @@ DRIVER_SPECS: dict[str, tuple[str, str]] = {
     "trio": ("drivers_trio", "TrioDriver"),
     "gevent": ("drivers_gevent", "GeventDriver"),
     "tornado": ("drivers_tornado", "TornadoDriver"),
+    "anyio": ("drivers_anyio", "AnyioDriver"),
+    "anyio-trio": ("drivers_anyio", "AnyioTrioDriver"),
 }
 
 
