@@ -272,6 +272,8 @@ DRIVER_SPECS: dict[str, tuple[str, str]] = {
     "tornado": ("drivers_tornado", "TornadoDriver"),
     "anyio": ("drivers_anyio", "AnyioDriver"),
     "anyio-trio": ("drivers_anyio", "AnyioTrioDriver"),
+    "twisted": ("drivers_twisted", "TwistedDriver"),
+    "twisted-asyncio": ("drivers_twisted", "TwistedAsyncioDriver"),
 }
 
 
