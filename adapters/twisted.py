@@ -233,6 +233,11 @@ def _forget(sock: Any, w: Watcher) -> None:
             del b.watchers[id(sock)]
 
 
+#: The outcome of a receive whose Deferred was cancelled after the core had performed it: the
+#: message went back to the socket, and the Deferred fails with CancelledError.
+_Reclaimed = Exception("given back to the socket")
+
+
 class _DeferredWaiter:
     """A core ``Waiter`` behind one Deferred; its canceller gives back what the core took."""
 
@@ -262,7 +267,7 @@ class _DeferredWaiter:
 
     def fire(self) -> None:
         d = self.deferred
-        if d.called:
+        if d.called or self.error is _Reclaimed:
             return  # cancelled (and answered) before the core's result could be fired
         if self.error is not None:
             d.errback(_failure(self.error))
@@ -277,8 +282,14 @@ class _DeferredWaiter:
             self._done = True
             w.cancel(pending)  # withdrawn: nothing happened; the Deferred fails with CancelledError
             return
-        if self.backend.run(lambda: w.cancel(pending)) == "reclaimed":
-            return  # the message is back in the socket; CancelledError
+        # Performed by the core, not fired yet (it is in the backend's queue). Cancel directly, not
+        # through backend.run(): a flush there would fire this very Deferred before the reclaim
+        # is answered with CancelledError, and the message would be both delivered and given back.
+        if w.cancel(pending) == "reclaimed":
+            self._done = True
+            self.value = None
+            self.error = _Reclaimed  # fire() skips it; Deferred.cancel errbacks CancelledError
+            return
         self.fire()  # a send that went out (or a failure): report what happened
 
 
