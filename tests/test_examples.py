@@ -73,6 +73,18 @@ PRINTS: dict[str, list[str]] = {
         "client 3 got [225, 256, 289, 324, 361]",
         "service cancelled cleanly",
     ],
+    "anyio_pump": [
+        "anyio on asyncio:",
+        "anyio on trio:",
+        "  20 jobs through pump -> memory stream -> 2 workers: True",
+        "  recv under move_on_after(0.1): cancelled = True, next recv: b'later'",
+    ],
+    "twisted_service": [
+        "  client 0 got [0, 1, 4, 9, 16]",
+        "  client 2 got [100, 121, 144, 169, 196]",
+        "  recv Deferred cancelled",
+        "  next recv: b'sent after the cancel'",
+    ],
     "selectors_reactor": [
         *(f"  zloop socket: zmq message {i}" for i in range(5)),
         "  plain socket: bytes on an ordinary socket",

@@ -145,3 +145,25 @@ def test_gevent_backend_keeps_one_io_watcher_per_fd(ctx: zloop.Context) -> None:
         pull.close(linger=0)
         push.close(linger=0)
     assert made == [fd]
+
+
+def test_readme_qt_adapter_example(tmp_path: Any) -> None:
+    """The README's Qt example (the core's four primitives on QSocketNotifier) runs headless,
+    when PySide6 is installed (it is not a dependency: this is skipped otherwise)."""
+    import re
+    from pathlib import Path
+
+    try:
+        import PySide6.QtCore  # noqa: F401
+    except ImportError:
+        pytest.skip("PySide6 is not installed (pip install PySide6-Essentials to run this)")
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    (block,) = re.findall(r"```python-qt\n(.*?)```", readme.read_text(), flags=re.S)
+    script = tmp_path / "qt_example.py"
+    script.write_text(block)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[[b'qt', b'0'], [b'qt', b'1'], [b'qt', b'2']]"
