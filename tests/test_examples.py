@@ -125,13 +125,13 @@ def test_zloop_command(argv: list[str]) -> None:
         for row in rows:
             by_path.setdefault(row[0], []).append(row)
         expected = {"engine": 3, "selectors": 1, "gevent": 1, "tornado": 1, "trio": 1}
-        expected |= {"asyncio": 1, "libzmq": 2, "curve": 1}
+        expected |= {"asyncio": 1, "anyio": 1, "twisted": 1, "libzmq": 2, "curve": 1}
         for path, count in expected.items():
             assert len(by_path.get(path, [])) == count, (path, proc.stdout)
             for row in by_path[path]:
                 assert row[-1] == "OK", row
                 assert int(row[-3].replace(",", "")) > 0  # messages
-        assert "11 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
+        assert "13 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
 
 
 def test_hello_reqrep() -> None:
