@@ -8,7 +8,9 @@ equivalent where there is one:
 * :mod:`zloop.adapters.selectors` — ``Reactor`` (libevent-style callbacks) and ``ZMQSelector``
   (a ``selectors.BaseSelector`` that accepts ZeroMQ sockets);
 * :mod:`zloop.adapters.trio`, :mod:`zloop.adapters.gevent` (like ``zmq.green``),
-  :mod:`zloop.adapters.tornado` (``ZMQStream``).
+  :mod:`zloop.adapters.tornado` (``ZMQStream``);
+* :mod:`zloop.adapters.anyio` (asyncio and trio backends, cancel scopes, ``pump`` into memory
+  object streams) and :mod:`zloop.adapters.twisted` (Deferreds, ``on_recv``, any reactor).
 
 Every adapter drives zloop sockets **and** pyzmq sockets (only the public FD/EVENTS/NOBLOCK/Again
 contract is used). Importing this package imports no event loop: each submodule imports its loop
@@ -20,7 +22,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_SUBMODULES = ("asyncio", "selectors", "trio", "gevent", "tornado")
+_SUBMODULES = ("asyncio", "selectors", "trio", "gevent", "tornado", "anyio", "twisted")
 
 __all__ = list(_SUBMODULES)
 

@@ -100,11 +100,21 @@ class GeventBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
-        watcher = self.hub.loop.io(fd, 1)
+        # One io watcher per fd, started and stopped as the core arms and disarms, closed only by
+        # forget() (socket closed or released): no watcher object (and, on the libuv loop, no
+        # poll handle) is created and closed again for every wait.
+        watcher = self._io.get(fd)
+        if watcher is None:
+            watcher = self._io[fd] = self.hub.loop.io(fd, 1)
         watcher.start(self._run, callback)
-        self._io[fd] = watcher
 
     def remove_reader(self, fd: int, /) -> None:
+        watcher = self._io.get(fd)
+        if watcher is not None:
+            watcher.stop()
+
+    def forget(self, fd: int) -> None:
+        """The socket behind ``fd`` is being closed or released: close its io watcher now."""
         watcher = self._io.pop(fd, None)
         if watcher is not None:
             watcher.stop()
@@ -165,6 +175,7 @@ def _watcher_for(sock: Any) -> Watcher:
         if w is not None and w.socket is not sock:
             # The fd number was reused: the previous socket was closed behind our back.
             w.close()
+            b.forget(fd)
         w = Watcher(sock, b)
         b.watchers[fd] = w
     return w
@@ -274,6 +285,7 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
             if w is not None and w.socket is sock:
                 del b.watchers[fd]
                 w.close(lambda: zmod.ZMQError(zmod.ENOTSOCK, why))
+                b.forget(fd)
 
     def close(self, linger: int | None = None) -> None:
         """Wake blocked greenlets with ``ZMQError(ENOTSOCK)``, stop watching, close the socket."""

@@ -185,6 +185,92 @@ def recv_pyzmq_tornado(count: int) -> None:
     ctx.term()
 
 
+def recv_zloop_anyio(count: int) -> None:
+    import anyio
+    from zloop.adapters.anyio import Context
+
+    import zloop
+
+    anyio.run(_recv_awaiting, Context, zloop.PULL, count)
+
+
+def recv_zloop_anyio_trio(count: int) -> None:
+    import anyio
+    from zloop.adapters.anyio import Context
+
+    import zloop
+
+    anyio.run(_recv_awaiting, Context, zloop.PULL, count, backend="trio")
+
+
+def _recv_twisted_callbacks(
+    count: int, sock: Any, attach: Callable[[Callable[[Any], None]], Any]
+) -> None:
+    """Receive ``count`` messages through callbacks on the global reactor (this worker process
+    runs it once): ``attach(on_msg)`` registers the callback."""
+    from twisted.internet import reactor
+
+    times: list[float] = []
+    received = 0
+
+    def on_msg(_msg: Any) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            times.append(time.perf_counter())
+        if received == count:
+            times.append(time.perf_counter())
+            reactor.stop()  # type: ignore[attr-defined]
+
+    attach(on_msg)
+    reactor.run()  # type: ignore[attr-defined]
+    report(times[0], times[1], count)
+
+
+def recv_zloop_twisted(count: int) -> None:
+    from zloop.adapters.twisted import Socket
+
+    import zloop
+
+    ctx = zloop.Context()
+    raw = ctx.socket(zloop.PULL)
+    _listen(raw)
+    sock = Socket.from_socket(raw)
+    _recv_twisted_callbacks(count, sock, sock.on_recv)
+    sock.close(linger=0)
+    ctx.term()
+
+
+def recv_zloop_twisted_deferred(count: int) -> None:
+    """``await sock.recv()`` in a coroutine (Deferred.fromCoroutine), one message per call."""
+    from twisted.internet import defer, reactor
+    from zloop.adapters.twisted import Context
+
+    import zloop
+
+    async def main() -> None:
+        await _recv_awaiting(Context, zloop.PULL, count)
+        reactor.stop()  # type: ignore[attr-defined]
+
+    reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()))  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+
+
+def recv_txzmq(count: int) -> None:
+    """txZMQ's pull connection (its gotMessage hook) on the global reactor."""
+    from txzmq import ZmqFactory, ZmqPullConnection
+
+    factory = ZmqFactory()
+    conn = ZmqPullConnection(factory)  # no endpoint: bound below to a free port
+    _listen(conn.socket)
+
+    def attach(on_msg: Callable[[Any], None]) -> None:
+        conn.onPull = on_msg
+
+    _recv_twisted_callbacks(count, conn, attach)
+    conn.shutdown()
+
+
 #: row name -> receiver function (called in the receiver worker with the message count).
 RECEIVERS: dict[str, Callable[[int], None]] = {
     "zloop.adapters.asyncio": recv_zloop_asyncio,
@@ -194,6 +280,11 @@ RECEIVERS: dict[str, Callable[[int], None]] = {
     "zmq.green": recv_pyzmq_green,
     "zloop.adapters.tornado.ZMQStream": recv_zloop_tornado,
     "zmq ZMQStream": recv_pyzmq_tornado,
+    "zloop.adapters.anyio (asyncio)": recv_zloop_anyio,
+    "zloop.adapters.anyio (trio)": recv_zloop_anyio_trio,
+    "zloop.adapters.twisted on_recv": recv_zloop_twisted,
+    "zloop.adapters.twisted await recv()": recv_zloop_twisted_deferred,
+    "txZMQ": recv_txzmq,
 }
 
 #: (loop, zloop adapter row, pyzmq integration row): one line of the table each.
@@ -203,6 +294,11 @@ PAIRS: list[tuple[str, str, str]] = [
     ("trio", "zloop.adapters.trio", "zmq.asyncio"),
     ("gevent", "zloop.adapters.gevent", "zmq.green"),
     ("tornado", "zloop.adapters.tornado.ZMQStream", "zmq ZMQStream"),
+    ("anyio-asyncio", "zloop.adapters.anyio (asyncio)", "zmq.asyncio"),
+    # anyio on trio: pyzmq has no trio integration; zmq.asyncio is again the reference row.
+    ("anyio-trio", "zloop.adapters.anyio (trio)", "zmq.asyncio"),
+    ("twisted", "zloop.adapters.twisted on_recv", "txZMQ"),
+    ("twisted-deferred", "zloop.adapters.twisted await recv()", "txZMQ"),
 ]
 
 

@@ -73,6 +73,18 @@ PRINTS: dict[str, list[str]] = {
         "client 3 got [225, 256, 289, 324, 361]",
         "service cancelled cleanly",
     ],
+    "anyio_pump": [
+        "anyio on asyncio:",
+        "anyio on trio:",
+        "  20 jobs through pump -> memory stream -> 2 workers: True",
+        "  recv under move_on_after(0.1): cancelled = True, next recv: b'later'",
+    ],
+    "twisted_service": [
+        "  client 0 got [0, 1, 4, 9, 16]",
+        "  client 2 got [100, 121, 144, 169, 196]",
+        "  recv Deferred cancelled",
+        "  next recv: b'sent after the cancel'",
+    ],
     "selectors_reactor": [
         *(f"  zloop socket: zmq message {i}" for i in range(5)),
         "  plain socket: bytes on an ordinary socket",
@@ -113,13 +125,13 @@ def test_zloop_command(argv: list[str]) -> None:
         for row in rows:
             by_path.setdefault(row[0], []).append(row)
         expected = {"engine": 3, "selectors": 1, "gevent": 1, "tornado": 1, "trio": 1}
-        expected |= {"asyncio": 1, "libzmq": 2, "curve": 1}
+        expected |= {"asyncio": 1, "anyio": 1, "twisted": 1, "libzmq": 2, "curve": 1}
         for path, count in expected.items():
             assert len(by_path.get(path, [])) == count, (path, proc.stdout)
             for row in by_path[path]:
                 assert row[-1] == "OK", row
                 assert int(row[-3].replace(",", "")) > 0  # messages
-        assert "11 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
+        assert "13 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
 
 
 def test_hello_reqrep() -> None:

@@ -55,6 +55,9 @@ else:
         ("zloop.adapters.tornado", {"tornado"}, "tornado"),
         ("zloop.auth.trio", {"trio"}, "trio"),
         ("zloop.auth.gevent", {"gevent"}, "gevent"),
+        ("zloop.adapters.anyio", {"anyio"}, "anyio"),
+        ("zloop.adapters.twisted", {"twisted"}, "twisted"),
+        ("zloop.adapters.twisted", {"zope"}, "twisted"),
     ],
 )
 def test_adapter_without_its_extra_names_the_extra(

@@ -261,7 +261,7 @@ def test_uv_demo_command_installs_no_dev_tools(tools: Tools, checkout_copy: Path
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "11 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
+    assert "13 paths passed, 0 failed, 0 skipped; self-check passed" in proc.stdout
     site = next((checkout_copy / ".venv" / "lib").glob("python*/site-packages"))
     present = {p.name.split("-")[0].lower() for p in site.iterdir()}
     assert {"trio", "gevent", "tornado", "nacl", "zmq"} <= present

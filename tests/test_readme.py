@@ -15,7 +15,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 def test_readme_has_a_block_per_loop() -> None:
     text = "\n".join(BLOCKS)
-    for module in ("asyncio", "trio", "gevent", "tornado", "selectors"):
+    for module in ("asyncio", "trio", "gevent", "tornado", "selectors", "anyio", "twisted"):
         assert "zloop.adapters" in text and module in text, module
 
 

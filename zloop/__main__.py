@@ -4,8 +4,8 @@ The other tools of the command live in :mod:`zloop.cli`.
 
 ``zloop demo`` runs the protocol self-check, then starts a zloop ROUTER echo service in a thread
 and talks to it through every path: the engine itself (PUSH -> PULL over inproc, tcp and ipc),
-each event-loop adapter in its own idiom (selectors, gevent, tornado, trio, asyncio) and, when
-pyzmq is installed, libzmq in both directions -- and security: a libzmq CURVE client echoed by a
+each event-loop adapter in its own idiom (selectors, gevent, tornado, trio, asyncio, anyio,
+Twisted) and, when pyzmq is installed, libzmq in both directions -- and security: a libzmq CURVE client echoed by a
 zloop CURVE server whose zloop ZAP handler admits only that client's key (a stranger's key is
 refused). It prints one table row per path and exits 0 only if every path that ran passed. A library
 that is not installed (a loop, pyzmq, PyNaCl) is reported as skipped.
@@ -288,6 +288,83 @@ def _via_asyncio(raw: zloop.Socket) -> None:
     asyncio.run(run())
 
 
+def _via_anyio(raw: zloop.Socket) -> None:
+    """An anyio task group (on its trio backend): a sender and a receiver task on one socket."""
+    zanyio = _import_adapter("anyio")
+    anyio = importlib.import_module("anyio")
+    try:
+        importlib.import_module("trio")
+        backend = "trio"
+    except ImportError:  # anyio runs on asyncio as well
+        backend = "asyncio"
+
+    async def run() -> None:
+        sock = zanyio.Socket.from_socket(raw)
+        window = anyio.Semaphore(WINDOW)
+
+        async def sender() -> None:
+            for i in range(ECHOES):
+                await window.acquire()
+                await sock.send(_payload(i))
+
+        async def receiver() -> None:
+            for i in range(ECHOES):
+                _check(i, await sock.recv())
+                window.release()
+
+        try:
+            with anyio.fail_after(DEADLINE):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(sender)
+                    tg.start_soon(receiver)
+        finally:
+            sock._release()
+
+    anyio.run(run, backend=backend)
+
+
+def _via_twisted(raw: zloop.Socket) -> None:
+    """Deferreds on a (fresh, never global) Twisted reactor: windows of sends, on_recv replies."""
+    ztwisted = _import_adapter("twisted")
+    reactor = importlib.import_module("twisted.internet.selectreactor").SelectReactor()
+    sock = ztwisted.Socket.from_socket(raw, reactor)
+    state = {"sent": 0, "received": 0}
+    failure: list[BaseException] = []
+
+    def send_window() -> None:
+        for _ in range(min(WINDOW, ECHOES - state["sent"])):
+            sock.send(_payload(state["sent"])).addErrback(lambda f: failure.append(f.value))
+            state["sent"] += 1
+
+    def on_reply(msg: list[bytes]) -> None:
+        try:
+            _check(state["received"], msg[0])
+        except AssertionError as exc:
+            failure.append(exc)
+        state["received"] += 1
+        if failure or state["received"] == ECHOES:
+            sock.stop_on_recv()
+            reactor.stop()
+        elif state["received"] == state["sent"]:
+            send_window()
+
+    def too_slow() -> None:
+        failure.append(TimeoutError(f"{state['received']} of {ECHOES} echoes in {DEADLINE} s"))
+        reactor.stop()
+
+    sock.on_recv(on_reply)
+    reactor.callWhenRunning(send_window)
+    timer = reactor.callLater(DEADLINE, too_slow)
+    try:
+        reactor.run(installSignalHandlers=False)
+    finally:
+        if timer.active():
+            timer.cancel()
+        sock._release()
+    if failure:
+        raise failure[0]
+
+
 def _libzmq_module() -> Any:
     try:
         return importlib.import_module("zmq")
@@ -491,6 +568,8 @@ def demo() -> int:
             ("tornado", "ZMQStream on_recv callbacks on the IOLoop", _via_tornado),
             ("trio", "nursery: sender + receiver tasks, one DEALER", _via_trio),
             ("asyncio", "gather(sender, receiver) on one DEALER", _via_asyncio),
+            ("anyio", "task group (trio backend): sender + receiver", _via_anyio),
+            ("twisted", "Deferred sends, on_recv replies on a reactor", _via_twisted),
         ]
         for path, what, client in adapters:
             rows.append(_run(Row(path, what), _adapter_path(ctx, endpoint, client)))

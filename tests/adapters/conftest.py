@@ -18,7 +18,11 @@ from zl_testing import endpoint_for
 
 @pytest.fixture(params=driver_params())
 def driver(request: pytest.FixtureRequest) -> Driver:
-    return load_driver(request.param)
+    loaded = load_driver(request.param)
+    reason = loaded.unsupported.get(getattr(request.node, "originalname", request.node.name))
+    if reason is not None:
+        pytest.skip(f"{loaded.name}: {reason}")
+    return loaded
 
 
 @pytest.fixture(

@@ -201,6 +201,10 @@ class Driver:
 
     name = "?"
 
+    #: test function name -> why this loop cannot run that scenario (the test is skipped, saying so).
+    #: Only for a limitation of the loop itself, shown without zloop; never to hide an adapter bug.
+    unsupported: dict[str, str] = {}
+
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
         """Wrap ``socks`` with the adapter (inside the loop), run ``scenario(*wrapped)`` as the main
         task until it returns (its value is returned) or raises; raise :class:`ScenarioHung` after
@@ -270,6 +274,14 @@ DRIVER_SPECS: dict[str, tuple[str, str]] = {
     "trio": ("drivers_trio", "TrioDriver"),
     "gevent": ("drivers_gevent", "GeventDriver"),
     "tornado": ("drivers_tornado", "TornadoDriver"),
+    "anyio": ("drivers_anyio", "AnyioDriver"),
+    "anyio-trio": ("drivers_anyio", "AnyioTrioDriver"),
+    "twisted": ("drivers_twisted", "TwistedDriver"),
+    "twisted-asyncio": ("drivers_twisted", "TwistedAsyncioDriver"),
+    "asyncio-uvloop": ("drivers_variants", "UvloopDriver"),
+    "tornado-in-asyncio": ("drivers_variants", "TornadoInAsyncioDriver"),
+    "trio-guest": ("drivers_variants", "TrioGuestDriver"),
+    "gevent-libuv": ("drivers_variants", "GeventLibuvDriver"),
 }
 
 

@@ -30,29 +30,29 @@ class TrioDriver(AwaitingDriver):
     sleep = staticmethod(trio.sleep)
 
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
+        return trio.run(self._main, scenario, socks, deadline)
+
+    async def _main(self, scenario: Scenario, socks: Any, deadline: float) -> Any:
         from zloop.adapters.trio import Socket
 
-        async def main() -> Any:
-            wrapped = [Socket.from_socket(s) for s in socks]
-            try:
-                async with trio.open_nursery() as nursery:
-                    self.nursery = nursery
-                    task = self._start(scenario(*wrapped))
-                    with trio.move_on_after(deadline) as limit:
-                        await task.done.wait()
-                    nursery.cancel_scope.cancel()  # stray child tasks end with the scenario
-            finally:
-                for w in wrapped:
-                    w._release()
-            if limit.cancelled_caught:
-                raise ScenarioHung(f"scenario {scenario.__name__} hung (trio)")
-            if task.cancelled:
-                raise Cancelled()
-            if task.error is not None:
-                raise task.error
-            return task.result
-
-        return trio.run(main)
+        wrapped = [Socket.from_socket(s) for s in socks]
+        try:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                task = self._start(scenario(*wrapped))
+                with trio.move_on_after(deadline) as limit:
+                    await task.done.wait()
+                nursery.cancel_scope.cancel()  # stray child tasks end with the scenario
+        finally:
+            for w in wrapped:
+                w._release()
+        if limit.cancelled_caught:
+            raise ScenarioHung(f"scenario {scenario.__name__} hung ({self.name})")
+        if task.cancelled:
+            raise Cancelled()
+        if task.error is not None:
+            raise task.error
+        return task.result
 
     def _start(self, gen: Generator[Any, Any, Any]) -> _Task:
         task = _Task()

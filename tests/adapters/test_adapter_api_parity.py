@@ -44,8 +44,10 @@ ADAPTERS = {
     "asyncio": ("zloop.adapters.asyncio", "zmq.asyncio.Socket"),
     "trio": ("zloop.adapters.trio", "zmq.asyncio.Socket"),
     "tornado": ("zloop.adapters.tornado", "zmq.asyncio.Socket"),
+    "anyio": ("zloop.adapters.anyio", "zmq.asyncio.Socket"),
+    "twisted": ("zloop.adapters.twisted", "zmq.asyncio.Socket"),  # Deferreds are awaitable
 }
-AWAITABLE = {"asyncio", "trio", "tornado"}
+AWAITABLE = {"asyncio", "trio", "tornado", "anyio", "twisted"}
 
 
 def our_socket_class(adapter: str) -> Any:
@@ -255,6 +257,16 @@ def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
 def run_on(
     adapter: str, scenario: Callable[[Any, Any], Coroutine[Any, Any, Any]], a: Any, b: Any
 ) -> Any:
+    if adapter == "anyio":
+        import anyio
+
+        async def anyio_main() -> Any:
+            with anyio.fail_after(30):
+                return await scenario(a, b)
+
+        return anyio.run(anyio_main)
+    if adapter == "twisted":
+        return _run_twisted(scenario, a, b)
     if adapter == "trio":
         import trio
 
@@ -270,6 +282,31 @@ def run_on(
 
         return asyncio.run(amain())
     return run_sync(scenario(a, b))
+
+
+def _run_twisted(scenario: Callable[[Any, Any], Coroutine[Any, Any, Any]], a: Any, b: Any) -> Any:
+    """Run the scenario on a fresh epoll reactor given to both (unbound) Twisted sockets."""
+    from twisted.internet import defer
+    from twisted.internet.epollreactor import EPollReactor
+
+    reactor = EPollReactor()
+    a._reactor = b._reactor = reactor
+    outcome: list[Any] = []
+
+    def start() -> None:
+        d = defer.Deferred.fromCoroutine(scenario(a, b)).addTimeout(30, reactor)
+        d.addBoth(lambda result: (outcome.append(result), reactor.stop()))
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+    reactor.removeReader(reactor.waker)
+    reactor.waker.connectionLost(None)
+    reactor._poller.close()
+    a._release()
+    b._release()
+    if hasattr(outcome[0], "raiseException"):
+        outcome[0].raiseException()
+    return outcome[0]
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

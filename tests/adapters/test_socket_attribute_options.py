@@ -45,6 +45,10 @@ KINDS = [
     pytest.param("asyncio/pyzmq", marks=pytest.mark.interop),
     "trio/zloop",
     pytest.param("trio/pyzmq", marks=pytest.mark.interop),
+    "anyio/zloop",
+    pytest.param("anyio/pyzmq", marks=pytest.mark.interop),
+    "twisted/zloop",
+    pytest.param("twisted/pyzmq", marks=pytest.mark.interop),
 ]
 
 
