@@ -156,6 +156,15 @@ class AnyioBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a task of the anyio run that waits with ``anyio.wait_readable``.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         st = self._fds.get(fd)
         if st is None:
             st = self._fds[fd] = _Fd(fd)
@@ -165,6 +174,11 @@ class AnyioBackend:
             st.wake_one()
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         st = self._fds.get(fd)
         if st is not None:
             st.armed = False
@@ -172,11 +186,21 @@ class AnyioBackend:
                 st.scope.cancel()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the run's callback task, never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if not self._quiet and not self._kicked:
             self._kick()
 
     def create_waiter(self) -> _Waiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _Waiter()
 
     # -- internals -----------------------------------------------------------------------------------

@@ -103,12 +103,26 @@ class GeventBackend:
         # One io watcher per fd, started and stopped as the core arms and disarms, closed only by
         # forget() (socket closed or released): no watcher object (and, on the libuv loop, no
         # poll handle) is created and closed again for every wait.
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a gevent ``io`` watcher of the hub's loop (one per fd, reused).
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         watcher = self._io.get(fd)
         if watcher is None:
             watcher = self._io[fd] = self.hub.loop.io(fd, 1)
         watcher.start(self._run, callback)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         watcher = self._io.get(fd)
         if watcher is not None:
             watcher.stop()
@@ -121,9 +135,19 @@ class GeventBackend:
             watcher.close()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the hub's loop (``run_callback``), never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self.hub.loop.run_callback(self._run, callback)
 
     def create_waiter(self) -> _GreenWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _GreenWaiter(self)
 
     # -- resuming greenlets --------------------------------------------------------------------------

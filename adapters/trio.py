@@ -178,6 +178,15 @@ class TrioBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a task of the trio run that waits with ``trio.lowlevel.wait_readable``.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         watch = self._fds.get(fd)
         if watch is None or watch.stopped:
             self._fds[fd] = _FdWatch(fd, callback)
@@ -185,17 +194,32 @@ class TrioBackend:
             watch.arm(callback)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         watch = self._fds.get(fd)
         if watch is not None:
             watch.disarm()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the run's callback task, never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if self._pump_parked:
             self._pump_parked = False
             _lowlevel.reschedule(self._pump_task)
 
     def create_waiter(self) -> _TaskWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _TaskWaiter()
 
     # -- internals -----------------------------------------------------------------------------------

@@ -139,22 +139,46 @@ class TwistedBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        an ``IReadDescriptor`` added to the reactor.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         reader = _FdReader(fd, callback, self)
         self._readers[fd] = reader
         self.reactor.addReader(reader)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         reader = self._readers.pop(fd, None)
         if reader is not None:
             with contextlib.suppress(OSError, ValueError, KeyError):  # fd closed meanwhile
                 self.reactor.removeReader(reader)
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the reactor (``callLater(0, ...)``), never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if self._soon_call is None:
             self._soon_call = self.reactor.callLater(0, self._drain)
 
     def create_waiter(self) -> _DeferredWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _DeferredWaiter(self)
 
     # -- running and firing --------------------------------------------------------------------------
@@ -191,6 +215,11 @@ class TwistedBackend:
             self.flush()
 
     def flush(self) -> None:
+        """Fire the Deferreds of the operations the core completed, in the order they completed.
+
+        Called when the core returns to the reactor (:meth:`run`, the ``call_soon`` callbacks), so a
+        Deferred's callbacks never run inside the core. A failing callback is logged, not raised.
+        """
         fire = self._fire
         while fire:
             try:
