@@ -541,6 +541,15 @@ class Context(zloop.Context):
         self._async_sockets: weakref.WeakSet[Socket] = weakref.WeakSet()
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:  # type: ignore[override]
+        """Make a socket whose ``send``/``recv`` return Futures of the running asyncio loop.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to :meth:`zloop.Context.socket` (``copy_threshold``).
+
+        Returns:
+            The new :class:`Socket`, with the context's default options set.
+        """
         raw = zloop.Context.socket(self, socket_type, **kwargs)
         sock = Socket(_from_socket=raw)
         self._async_sockets.add(sock)

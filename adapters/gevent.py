@@ -443,10 +443,26 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes green sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(context=context)
 
     @classmethod
     def instance(cls, io_threads: int = 1) -> Context:
+        """The process-wide green context, made on first use (and again after it was closed).
+
+        Args:
+            io_threads: The I/O threads of a context made now.
+
+        Returns:
+            The shared :class:`Context`.
+        """
         if cls._instance is None or cls._instance.closed:
             cls._instance = cls(io_threads)
         return cls._instance
@@ -456,9 +472,19 @@ class Context:
 
     @property
     def context(self) -> Any:
+        """The wrapped zloop or pyzmq context."""
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a green :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         s = Socket(self._ctx.socket(socket_type, **kwargs))
         self._sockets.add(s)
         return s
@@ -470,6 +496,11 @@ class Context:
         self._ctx.destroy(linger)
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def __enter__(self) -> Context:

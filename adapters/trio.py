@@ -465,6 +465,14 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes trio sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(context=context)
 
     def __getattr__(self, name: str) -> Any:
@@ -476,12 +484,31 @@ class Context:
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a trio :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         return Socket(self._ctx.socket(socket_type, **kwargs))
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def destroy(self, linger: int | None = None) -> None:
+        """Close every socket of the wrapped context, then terminate it (``zloop.Context.destroy``).
+
+        Args:
+            linger: If given, the LINGER (milliseconds) every socket is closed with.
+        """
         self._ctx.destroy(linger)
 
     def __enter__(self) -> Context:

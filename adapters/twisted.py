@@ -710,6 +710,15 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any, reactor: Any = None) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes Twisted sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+            reactor: The reactor its sockets use (default: the global reactor).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(reactor, context=context)
 
     def __getattr__(self, name: str) -> Any:
@@ -721,11 +730,25 @@ class Context:
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a Twisted :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         sock = Socket(self._ctx.socket(socket_type, **kwargs), self._reactor)
         self._sockets.add(sock)
         return sock
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def destroy(self, linger: int | None = None) -> None:
