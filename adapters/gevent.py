@@ -268,17 +268,74 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         return value
 
     def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Send one frame, blocking only the calling greenlet while the socket cannot take it.
+
+        Args:
+            data: bytes, a buffer or a Frame, as for :meth:`zloop.Socket.send`.
+            flags: ``NOBLOCK`` (raise ``Again`` at once instead of waiting) and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send`.
+            track: As for :meth:`zloop.Socket.send`.
+
+        Returns:
+            What the wrapped socket's ``send`` returns (a ``MessageTracker`` with ``copy=False``).
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+        """
         return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     def send_multipart(
         self, msg_parts: Iterable[Any], flags: int = 0, copy: bool = True, track: bool = False
     ) -> Any:
+        """Send a whole message, blocking only the calling greenlet; all frames go, or none.
+
+        Args:
+            msg_parts: The frames.
+            flags: ``NOBLOCK`` and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send_multipart`.
+            track: As for :meth:`zloop.Socket.send_multipart`.
+
+        Returns:
+            What the wrapped socket's ``send_multipart`` returns.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+        """
         return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame, blocking only the calling greenlet until one is there.
+
+        A greenlet killed (or interrupted by ``gevent.Timeout``) while it waits takes no frame: the
+        message stays for the next receive.
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns a Frame.
+            track: As for :meth:`zloop.Socket.recv`.
+
+        Returns:
+            The frame's bytes, or a Frame with ``copy=False``.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+        """
         return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive a whole message, blocking only the calling greenlet (a killed greenlet takes none).
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns Frames.
+            track: As for :meth:`zloop.Socket.recv_multipart`.
+
+        Returns:
+            The list of frames.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+        """
         result: list[Any] = self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
 
@@ -360,6 +417,15 @@ class Poller(PollerItems):
         return ready
 
     def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+        """Wait until registered items are ready, blocking only the calling greenlet.
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            The ready ``(item, events)`` pairs (level-triggered: an item is reported while it is ready);
+            an empty list on timeout.
+        """
         ready = self._ready_now()
         if ready or timeout == 0 or not self.sockets:
             return ready
