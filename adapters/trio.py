@@ -330,19 +330,79 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
         raise self._zmod.Again()
 
     async def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Send one frame, waiting (as a trio checkpoint) while the socket cannot take it.
+
+        Args:
+            data: bytes, a buffer or a Frame, as for :meth:`zloop.Socket.send`.
+            flags: ``NOBLOCK`` (raise ``Again`` at once instead of waiting) and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send`.
+            track: As for :meth:`zloop.Socket.send`.
+
+        Returns:
+            What the wrapped socket's ``send`` returns (a ``MessageTracker`` with ``copy=False``).
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     async def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False
     ) -> Any:
+        """Send a whole message; a call cancelled while it waits has sent no frame of it.
+
+        Args:
+            msg_parts: The frames.
+            flags: ``NOBLOCK`` and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send_multipart`.
+            track: As for :meth:`zloop.Socket.send_multipart`.
+
+        Returns:
+            What the wrapped socket's ``send_multipart`` returns.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame, waiting until one is there.
+
+        Always a checkpoint. A call cancelled (a cancel scope, ``move_on_after``...) takes no frame.
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns a Frame.
+            track: As for :meth:`zloop.Socket.recv`.
+
+        Returns:
+            The frame's bytes, or a Frame with ``copy=False``.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.recv(copy, track), flags, _RCVTIMEO)
 
     async def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
     ) -> list[Any]:
+        """Receive a whole message; a cancelled call takes none (nor part of one).
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns Frames.
+            track: As for :meth:`zloop.Socket.recv_multipart`.
+
+        Returns:
+            The list of frames.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         result: list[Any] = await self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
 
@@ -425,6 +485,14 @@ class Poller(PollerItems):
         return out
 
     async def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+        """Wait until registered items are ready (always a checkpoint).
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            The ready ``(item, events)`` pairs (level-triggered); an empty list on timeout.
+        """
         await _lowlevel.checkpoint_if_cancelled()
         items = self._watchers()
         ready = [(s, ev) for s, w, mask in items if (ev := w.poll_now(mask))]
