@@ -445,14 +445,40 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
     # -- conveniences returning Deferreds (the sends are AsyncConveniences') ------------------------
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> defer.Deferred[str]:  # type: ignore[override]
+        """Receive one frame and decode it to a ``str``.
+
+        Args:
+            flags: As for :meth:`recv`.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            A Deferred of the text.
+        """
         return self.recv(flags=flags).addCallback(lambda data: str(data.decode(encoding)))
 
     recv_unicode = recv_string  # type: ignore[assignment]
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> defer.Deferred[Any]:  # type: ignore[override]
+        """Receive one frame of JSON (UTF-8) and decode it.
+
+        Args:
+            flags: As for :meth:`recv`.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            A Deferred of the decoded object.
+        """
         return self.recv(flags=flags).addCallback(json_value, kwargs)
 
     def recv_pyobj(self, flags: int = 0) -> defer.Deferred[Any]:  # type: ignore[override]
+        """Receive one frame and unpickle it (unpickling runs the sender's code: trusted peers only).
+
+        Args:
+            flags: As for :meth:`recv`.
+
+        Returns:
+            A Deferred of the object.
+        """
         import pickle
 
         return self.recv(flags=flags).addCallback(pickle.loads)
@@ -460,6 +486,16 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
     def recv_serialized(  # type: ignore[override]
         self, deserialize: Callable[[list[Any]], _R], flags: int = 0, copy: bool = True
     ) -> defer.Deferred[_R]:
+        """Receive a message and turn it into an object.
+
+        Args:
+            deserialize: Called with the message's list of frames.
+            flags: As for :meth:`recv_multipart`.
+            copy: As for :meth:`recv_multipart`.
+
+        Returns:
+            A Deferred of what ``deserialize`` returns.
+        """
         return self.recv_multipart(flags=flags, copy=copy).addCallback(deserialize)
 
     # -- on_recv ------------------------------------------------------------------------------------
@@ -475,6 +511,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
         self.on_recv(None)
 
     def receiving(self) -> bool:
+        """Is an :meth:`on_recv` callback set (messages are being handed to it)?"""
         return self._recv_callback is not None
 
     def _arm_recv(self) -> None:
@@ -526,6 +563,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
         return w.events() if w is not None and not w.closed else None
 
     def fileno(self) -> int:
+        """The wrapped socket's ``FD`` (edge-triggered; the adapter watches it for you)."""
         return int(self._sock.getsockopt(_FD))
 
     def _release(self, error: str = "socket released while waiting") -> None:
@@ -679,6 +717,15 @@ class Poller(PollerItems):
         return [(s, ev) for s, w, mask in items if (ev := w.poll_now(mask))]
 
     def poll(self, timeout: int | None = None) -> defer.Deferred[list[tuple[Any, int]]]:
+        """Wait until registered sockets are ready, without blocking the reactor.
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            A Deferred of the ready ``(socket, events)`` pairs (level-triggered); an empty list on
+            timeout. Cancelling the Deferred stops the wait.
+        """
         try:
             items = self._items()
             ready = self._ready(items)
