@@ -8,8 +8,9 @@ name has no leading underscore. Checked there: modules, classes, functions, meth
 class methods), properties, and ``__slots__`` attributes (documented in the class docstring's
 ``Attributes:`` section, or by a ``__slots__`` mapping).
 
-Not checked: plain data (constants such as ``zloop.PUSH``: their enum class is documented) and the
-socket options as attributes (``sock.sndhwm``, ``sock.SNDHWM``...), which
+Not checked: plain data (constants such as ``zloop.PUSH``: their enum class is documented) and, on
+sockets and the adapters' socket wrappers, the socket options as attributes (``sock.sndhwm``,
+``sock.SNDHWM``...), which
 :func:`zloop._sockattrs.install_option_attributes` makes from :class:`zloop.constants.SocketOption`
 and documents itself. Names that come from other projects (``enum.Enum`` re-exported as pyzmq
 does) are documented there.
@@ -19,8 +20,8 @@ A method must carry its own docstring even when it overrides a documented one: a
 """
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import inspect
 import re
@@ -82,13 +83,21 @@ def _documented_in_attributes(cls: type, name: str) -> bool:
     return bool(section and re.search(rf"^\s+{re.escape(name)}\b", section.group(1), re.MULTILINE))
 
 
+def _takes_options(cls: type) -> bool:
+    """Are socket options attributes of ``cls``'s instances (a socket, or an adapter's wrapper)?"""
+    from zloop.adapters._wrapper import SocketWrapper
+
+    return issubclass(cls, zloop.Socket | SocketWrapper)
+
+
 def _undocumented_members(cls: type) -> Iterator[str]:
     for klass in cls.__mro__:
         if not _ours(klass):
             continue
         slots = klass.__dict__.get("__slots__")
+        options = OPTION_ATTRIBUTES if _takes_options(klass) else frozenset()
         for name, attr in vars(klass).items():
-            if name.startswith("_") or name in OPTION_ATTRIBUTES:
+            if name.startswith("_") or name in options:
                 continue
             where = f"{klass.__module__}.{klass.__qualname__}.{name}"
             if isinstance(attr, staticmethod | classmethod):
@@ -101,9 +110,8 @@ def _undocumented_members(cls: type) -> Iterator[str]:
                 in_mapping = isinstance(slots, dict) and bool(slots.get(name))
                 if not (in_mapping or _documented_in_attributes(klass, name)):
                     yield where
-            elif hasattr(attr, "__wrapped__") and callable(attr.__wrapped__):
-                if not _has_doc(attr):  # a wrapped method (zloop._sockattrs.OptionMethod)
-                    yield where
+            elif callable(getattr(attr, "__wrapped__", None)) and not _has_doc(attr):
+                yield where  # a wrapped method (zloop._sockattrs.OptionMethod)
 
 
 def _undocumented(module: types.ModuleType) -> Iterator[str]:
@@ -116,17 +124,15 @@ def _undocumented(module: types.ModuleType) -> Iterator[str]:
             continue
         obj = getattr(module, name)
         if isinstance(obj, types.ModuleType):
-            if _ours(obj) or obj.__name__.startswith("zloop"):
-                if not _has_doc(obj):
-                    yield f"{obj.__name__} (the module)"
+            if obj.__name__.startswith("zloop") and not _has_doc(obj):
+                yield f"{obj.__name__} (the module)"
         elif inspect.isclass(obj):
             if _ours(obj):
                 if not _has_doc(obj):
                     yield f"{obj.__module__}.{obj.__qualname__}"
                 yield from _undocumented_members(obj)
-        elif inspect.isfunction(obj) or inspect.isbuiltin(obj):
-            if _ours(obj) and not _has_doc(obj):
-                yield f"{module.__name__}.{name}"
+        elif inspect.isroutine(obj) and _ours(obj) and not _has_doc(obj):
+            yield f"{module.__name__}.{name}"
 
 
 @pytest.mark.parametrize("module_name", MODULES)
@@ -141,7 +147,7 @@ def test_the_checker_sees_a_missing_docstring() -> None:
     class Sample:
         """Documented."""
 
-        __slots__ = ("hidden", "_private")
+        __slots__ = ("_private", "hidden")
 
         def method(self) -> None:
             pass
@@ -178,9 +184,11 @@ def _public(obj: Any) -> set[str]:
 def _zloop_and_pyzmq_objects(zmq: Any) -> Iterator[tuple[str, Any, Any]]:
     """(class name, zloop instance, pyzmq instance) for each class of ZLOOP_EXTRAS."""
     for name in ("Frame", "Poller", "MessageTracker"):
-        yield name, getattr(zloop, name)(*([b"x"] if name == "Frame" else [])), getattr(
-            zmq, name
-        )(*([b"x"] if name == "Frame" else []))
+        yield (
+            name,
+            getattr(zloop, name)(*([b"x"] if name == "Frame" else [])),
+            getattr(zmq, name)(*([b"x"] if name == "Frame" else [])),
+        )
     zctx, pctx = zloop.Context(), zmq.Context()
     zsock, psock = zctx.socket(zloop.PUSH), pctx.socket(zmq.PUSH)
     try:
