@@ -54,14 +54,14 @@ def _fd_of(obj: Any) -> int:
 
 
 class TimerHandle:
-    """Returned by :meth:`Reactor.call_later`; :meth:`cancel` it to drop the call.
+    """Returned by :meth:`Reactor.call_later`; :meth:`cancel` it to drop the call."""
 
-    Attributes:
-        when: The time (``time.monotonic()``) the call is due.
-        cancelled: True once :meth:`cancel` was called.
-    """
-
-    __slots__ = ("_args", "_callback", "cancelled", "when")
+    __slots__ = {
+        "_args": "",
+        "_callback": "",
+        "cancelled": "True once :meth:`cancel` was called.",
+        "when": "The time (``time.monotonic()``) the call is due.",
+    }
 
     def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.when = when

@@ -39,14 +39,17 @@ class Frame:
     The buffer protocol (``memoryview(frame)``, ``numpy.frombuffer(frame)``) needs Python 3.12
     (PEP 688: before it, a class written in Python cannot lend its buffer); :attr:`buffer` works
     everywhere.
-
-    Attributes:
-        more: True if more frames of the same message follow this one (a received frame).
-        tracker: The :class:`~zloop.tracker.MessageTracker` of a frame made with ``track=True``,
-            else None.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_bytes", "_data", "_properties", "more", "tracker")
+    __slots__ = {
+        "__weakref__": "",
+        "_buffer": "",
+        "_bytes": "",
+        "_data": "",
+        "_properties": "",
+        "more": "True if more frames of the same message follow this one (a received frame).",
+        "tracker": "The :class:`~zloop.tracker.MessageTracker` of a frame made with ``track=True``, else None.",
+    }
 
     def __init__(
         self,

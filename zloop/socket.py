@@ -115,40 +115,34 @@ class Socket:
       edge-triggered ``FD`` discipline;
     * the draft socket types and draft methods (``join``/``leave``, ``routing_id``) raise, as pyzmq
       built without draft support.
-
-    Attributes:
-        context: The :class:`Context` this socket belongs to.
-        copy_threshold: ``send(copy=False)`` copies a frame smaller than this many bytes instead of
-            sharing its buffer (default :data:`zloop.COPY_THRESHOLD`; 0 shares every frame).
-        socket_type: The socket type, a :class:`SocketType` (the ``TYPE`` option).
     """
 
     # Options are attributes (``sock.linger = 0``, zloop._sockattrs); slots make any other name
     # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
-    __slots__ = (
-        "__weakref__",
-        "_closed",
-        "_core",
-        "_ctx_terminated",
-        "_endpoints",
-        "_finalizer",
-        "_in_index",
-        "_in_msg",
-        "_in_pipe",
-        "_level_lock",
-        "_levels",
-        "_mailbox",
-        "_monitor_socket",
-        "_out_msg",
-        "_pattern",
-        "_queued",
-        "_rcvmore",
-        "_shadow_obj",
-        "context",
-        "copy_threshold",
-        "options",
-        "socket_type",
-    )
+    __slots__ = {
+        "__weakref__": "",
+        "_closed": "",
+        "_core": "",
+        "_ctx_terminated": "",
+        "_endpoints": "",
+        "_finalizer": "",
+        "_in_index": "",
+        "_in_msg": "",
+        "_in_pipe": "",
+        "_level_lock": "",
+        "_levels": "",
+        "_mailbox": "",
+        "_monitor_socket": "",
+        "_out_msg": "",
+        "_pattern": "",
+        "_queued": "",
+        "_rcvmore": "",
+        "_shadow_obj": "",
+        "context": "The :class:`Context` this socket belongs to.",
+        "copy_threshold": "``send(copy=False)`` copies a frame smaller than this many bytes instead of sharing its buffer (default :data:`zloop.COPY_THRESHOLD`; 0 shares every frame).",
+        "options": "",
+        "socket_type": "The socket type, a :class:`SocketType` (the ``TYPE`` option).",
+    }
 
     context: Context
     copy_threshold: int
@@ -172,7 +166,6 @@ class Socket:
         :meth:`shadow`). ``copy_threshold``: see :attr:`copy_threshold`."""
         if ctx_or_socket is not None and not _is_context(ctx_or_socket):
             shadow, ctx_or_socket = ctx_or_socket, None  # Socket(other_socket), as pyzmq >= 25
-        #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
         self.copy_threshold = COPY_THRESHOLD if copy_threshold is None else copy_threshold
         if shadow:
             self._attach_shadow(shadow)

@@ -81,13 +81,13 @@ class MessageTracker:
     ``MessageTracker(*towatch)`` accepts ``threading.Event`` objects, other trackers and tracked
     ``Frame`` objects, as pyzmq's does. :attr:`done` tells whether all of them are done;
     :meth:`wait` blocks until they are (``NotDone`` on timeout).
-
-    Attributes:
-        events: The events watched (``threading.Event`` or anything with ``is_set`` and ``wait``).
-        peers: The other trackers watched (of frames, or given directly).
     """
 
-    __slots__ = ("_latch", "events", "peers")
+    __slots__ = {
+        "_latch": "",
+        "events": "The events watched (``threading.Event`` or anything with ``is_set`` and ``wait``).",
+        "peers": "The other trackers watched (of frames, or given directly).",
+    }
 
     def __init__(self, *towatch: Any) -> None:
         self._latch: _Latch | None = None  # the buffer zloop tracks itself (see track_view)
