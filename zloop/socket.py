@@ -133,6 +133,7 @@ class Socket:
         "_levels": "",
         "_mailbox": "",
         "_monitor_socket": "",
+        "_options": "",
         "_out_msg": "",
         "_pattern": "",
         "_queued": "",
@@ -140,7 +141,6 @@ class Socket:
         "_shadow_obj": "",
         "context": "The :class:`Context` this socket belongs to.",
         "copy_threshold": "``send(copy=False)`` copies a frame smaller than this many bytes instead of sharing its buffer (default :data:`zloop.COPY_THRESHOLD`; 0 shares every frame).",
-        "options": "",
         "socket_type": "The socket type, a :class:`SocketType` (the ``TYPE`` option).",
     }
 
@@ -209,7 +209,7 @@ class Socket:
         """The per-handle state of a handle on ``core`` (its own Socket, or a shadow)."""
         self._core = core
         self.socket_type = core.socket_type
-        self.options = core.options
+        self._options = core.options
         self._pattern = core.pattern
         self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
@@ -314,7 +314,7 @@ class Socket:
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def post(self, command: Callable[[], Any], hint: int) -> None:
+    def _post(self, command: Callable[[], Any], hint: int) -> None:
         """Run ``command`` in this socket's thread (thread-safe). ``hint``: what it may make ready."""
         self._core.post(command, hint)
 
@@ -355,7 +355,7 @@ class Socket:
                 if events & level.mask:
                     level.set()
 
-    def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
+    def _attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
         self._core.attach_pipe(pipe, pending)
 
     @property
@@ -478,7 +478,7 @@ class Socket:
             from zloop.io import transport
 
             handle = transport.bind(
-                self.context._io_thread(), self._core, endpoint, self.options.snapshot()
+                self.context._io_thread(), self._core, endpoint, self._options.snapshot()
             )
             resolved = handle.last_endpoint
         self._core.last_endpoint = resolved
@@ -510,8 +510,8 @@ class Socket:
     def _connect(self, addr: str) -> None:
         self._check_usable()
         endpoint = _parse(addr, bind=False)
-        options = self.options.snapshot()
-        self.options.connect_routing_id = b""  # applies to the next connect only, as libzmq
+        options = self._options.snapshot()
+        self._options.connect_routing_id = b""  # applies to the next connect only, as libzmq
         handle: Any
         pipe: Pipe | None
         if endpoint.transport == "inproc":
@@ -527,7 +527,7 @@ class Socket:
                 pipe.routing_id = options.connect_routing_id
             # Only an inproc pipe to a bound peer knows its peer already (tcp/ipc: after handshake).
             pending = endpoint.transport != "inproc" or not handle.bound
-            self.attach_pipe(pipe, pending)
+            self._attach_pipe(pipe, pending)
             self._attached_here()
         self._core.last_endpoint = addr
         self._endpoints.setdefault(addr, []).append(handle)
@@ -573,7 +573,7 @@ class Socket:
                 for pipe in pipes:
                     if owns(pipe):
                         self._detach(pipe)
-            handle.close(self.options.linger)
+            handle.close(self._options.linger)
         self._process_commands(0)
 
     def _detach(self, pipe: Pipe) -> None:
@@ -684,7 +684,7 @@ class Socket:
                 # (or with the pattern's EFSM / EHOSTUNREACH, raised by can_begin before blocking).
                 begin = self._pattern.can_begin
                 if not begin(frame):
-                    self._wait(flags, self.options.sndtimeo, lambda: begin(frame))
+                    self._wait(flags, self._options.sndtimeo, lambda: begin(frame))
                 self._out_msg = [frame]
             else:
                 self._out_msg.append(frame)
@@ -734,7 +734,7 @@ class Socket:
                     self._run_queued()
                 begin = self._pattern.can_begin
                 if not begin(frames[0]):
-                    self._wait(flags, self.options.sndtimeo, lambda: begin(frames[0]))
+                    self._wait(flags, self._options.sndtimeo, lambda: begin(frames[0]))
             self._out_msg = frames
             return tracker
         self._send_msg(frames, flags)
@@ -750,7 +750,7 @@ class Socket:
         if not pattern.send(msg):
             self._process_commands(0)
             if not pattern.send(msg):
-                self._wait(flags, self.options.sndtimeo, lambda: pattern.send(msg))
+                self._wait(flags, self._options.sndtimeo, lambda: pattern.send(msg))
         if self._levels:
             self._refresh_levels()
 
@@ -852,7 +852,7 @@ class Socket:
                     box.append(result)
                     return True
 
-                self._wait(flags, self.options.rcvtimeo, attempt)
+                self._wait(flags, self._options.rcvtimeo, attempt)
                 got = box[0]
         if self._levels:
             self._refresh_levels()
@@ -1241,7 +1241,7 @@ class Socket:
             if value is None:  # zloop's NULL values exist only where the option applies
                 raise TypeError(f"expected bytes, got: {value!r}")
             raise _not_supported(opt, self.socket_type)
-        set_common(self.options, opt, value)
+        set_common(self._options, opt, value)
 
     def getsockopt(self, option: int) -> Any:
         """Read a socket option (``zmq_getsockopt``).
@@ -1277,7 +1277,7 @@ class Socket:
             pass
         if not is_common(opt):
             raise _not_supported(opt, self.socket_type)
-        return get_common(self.options, opt)
+        return get_common(self._options, opt)
 
     def set(self, option: int, value: Any) -> None:
         """Set a socket option: the same as :meth:`setsockopt`.
