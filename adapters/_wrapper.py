@@ -145,6 +145,7 @@ class SocketWrapper:
 
     @property
     def closed(self) -> bool:
+        """True once the wrapped socket was closed."""
         return bool(self._sock.closed)
 
     def _watched_events(self) -> int | None:
@@ -163,9 +164,17 @@ class SocketWrapper:
 
     @property
     def EVENTS(self) -> int:
+        """What the socket is ready for (``POLLIN``/``POLLOUT``), counting a message that a cancelled
+        receive gave back to the wrapper.
+        """
         return int(self.getsockopt(_EVENTS))
 
     def close(self, linger: int | None = None) -> None:
+        """Close the socket; each adapter says what happens to calls still waiting on it.
+
+        Args:
+            linger: If given, the LINGER (milliseconds) to close with.
+        """
         raise NotImplementedError
 
     def __enter__(self: _W) -> _W:
@@ -255,21 +264,64 @@ class SyncConveniences:
         encoding: str = "utf-8",
         **kwargs: Any,
     ) -> Any:
+        """Send a ``str`` as one frame, encoded (waiting as this adapter's :meth:`send` does).
+
+        Args:
+            u: The text.
+            flags: As for ``send``.
+            copy: As for ``send``.
+            encoding: The codec (UTF-8 by default).
+            **kwargs: Passed to ``send``.
+
+        Returns:
+            What ``send`` returns.
+
+        Raises:
+            TypeError: If ``u`` is not a ``str``.
+        """
         return self.send(string_bytes(u, encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
 
     def recv_string(self: _SyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it to a ``str``.
+
+        Args:
+            flags: As for ``recv``.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            The text.
+        """
         data = self.recv(flags=flags)
         return str(data.decode(encoding))
 
     recv_unicode = recv_string
 
     def send_json(self: _SyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Any:
+        """Send an object as one frame of JSON (UTF-8).
+
+        Args:
+            obj: What ``json.dumps`` accepts.
+            flags: As for ``send``.
+            **kwargs: Passed to ``json.dumps``, except ``routing_id`` and ``group`` (to ``send``).
+
+        Returns:
+            What ``send`` returns.
+        """
         data, send_kwargs = json_bytes(obj, kwargs)
         return self.send(data, flags=flags, **send_kwargs)
 
     def recv_json(self: _SyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        """Receive one frame of JSON (UTF-8) and decode it.
+
+        Args:
+            flags: As for ``recv``.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            The decoded object.
+        """
         return json_value(self.recv(flags=flags), kwargs)
 
     def send_pyobj(
@@ -279,9 +331,28 @@ class SyncConveniences:
         protocol: int = pickle.DEFAULT_PROTOCOL,
         **kwargs: Any,
     ) -> Any:
+        """Send any picklable object as one pickled frame (exchange pickles with trusted peers only).
+
+        Args:
+            obj: The object.
+            flags: As for ``send``.
+            protocol: The pickle protocol.
+            **kwargs: Passed to ``send``.
+
+        Returns:
+            What ``send`` returns.
+        """
         return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     def recv_pyobj(self: _SyncSocket, flags: int = 0) -> Any:
+        """Receive one frame and unpickle it (unpickling runs the sender's code: trusted peers only).
+
+        Args:
+            flags: As for ``recv``.
+
+        Returns:
+            The object.
+        """
         return pickle.loads(self.recv(flags=flags))
 
     def send_serialized(
@@ -292,6 +363,18 @@ class SyncConveniences:
         copy: bool = True,
         **kwargs: Any,
     ) -> Any:
+        """Send the frames that ``serialize(msg)`` returns, as one message.
+
+        Args:
+            msg: The object to send.
+            serialize: Turns ``msg`` into a sequence of frames.
+            flags: As for ``send_multipart``.
+            copy: As for ``send_multipart``.
+            **kwargs: Passed to ``send_multipart``.
+
+        Returns:
+            What ``send_multipart`` returns.
+        """
         return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
 
     def recv_serialized(
@@ -300,6 +383,16 @@ class SyncConveniences:
         flags: int = 0,
         copy: bool = True,
     ) -> _R:
+        """Receive a message and turn it into an object.
+
+        Args:
+            deserialize: Called with the message's list of frames.
+            flags: As for ``recv_multipart``.
+            copy: As for ``recv_multipart``.
+
+        Returns:
+            What ``deserialize`` returns.
+        """
         return deserialize(self.recv_multipart(flags=flags, copy=copy))
 
 
@@ -315,11 +408,36 @@ class AsyncSendConveniences:
         encoding: str = "utf-8",
         **kwargs: Any,
     ) -> Awaitable[Any]:
+        """Send a ``str`` as one frame, encoded.
+
+        Args:
+            u: The text.
+            flags: As for ``send``.
+            copy: As for ``send``.
+            encoding: The codec (UTF-8 by default).
+            **kwargs: Passed to ``send``.
+
+        Returns:
+            The awaitable ``send`` returns.
+
+        Raises:
+            TypeError: If ``u`` is not a ``str`` (at the call, not when awaited).
+        """
         return self.send(string_bytes(u, encoding), flags=flags, copy=copy, **kwargs)
 
     send_unicode = send_string
 
     def send_json(self: _AsyncSocket, obj: Any, flags: int = 0, **kwargs: Any) -> Awaitable[Any]:
+        """Send an object as one frame of JSON (UTF-8).
+
+        Args:
+            obj: What ``json.dumps`` accepts.
+            flags: As for ``send``.
+            **kwargs: Passed to ``json.dumps``, except ``routing_id`` and ``group`` (to ``send``).
+
+        Returns:
+            The awaitable ``send`` returns.
+        """
         data, send_kwargs = json_bytes(obj, kwargs)
         return self.send(data, flags=flags, **send_kwargs)
 
@@ -330,6 +448,17 @@ class AsyncSendConveniences:
         protocol: int = pickle.DEFAULT_PROTOCOL,
         **kwargs: Any,
     ) -> Awaitable[Any]:
+        """Send any picklable object as one pickled frame (exchange pickles with trusted peers only).
+
+        Args:
+            obj: The object.
+            flags: As for ``send``.
+            protocol: The pickle protocol.
+            **kwargs: Passed to ``send``.
+
+        Returns:
+            The awaitable ``send`` returns.
+        """
         return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     def send_serialized(
@@ -340,6 +469,18 @@ class AsyncSendConveniences:
         copy: bool = True,
         **kwargs: Any,
     ) -> Awaitable[Any]:
+        """Send the frames that ``serialize(msg)`` returns, as one message.
+
+        Args:
+            msg: The object to send.
+            serialize: Turns ``msg`` into a sequence of frames.
+            flags: As for ``send_multipart``.
+            copy: As for ``send_multipart``.
+            **kwargs: Passed to ``send_multipart``.
+
+        Returns:
+            The awaitable ``send_multipart`` returns.
+        """
         return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
 
 
@@ -349,15 +490,41 @@ class AsyncConveniences(AsyncSendConveniences):
     are coroutines. (The asyncio adapter's receives are Futures of one decoding receive instead.)"""
 
     async def recv_string(self: _AsyncSocket, flags: int = 0, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it to a ``str`` (a coroutine).
+
+        Args:
+            flags: As for ``recv``.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            The text.
+        """
         data = await self.recv(flags=flags)
         return str(data.decode(encoding))
 
     recv_unicode = recv_string
 
     async def recv_json(self: _AsyncSocket, flags: int = 0, **kwargs: Any) -> Any:
+        """Receive one frame of JSON (UTF-8) and decode it (a coroutine).
+
+        Args:
+            flags: As for ``recv``.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            The decoded object.
+        """
         return json_value(await self.recv(flags=flags), kwargs)
 
     async def recv_pyobj(self: _AsyncSocket, flags: int = 0) -> Any:
+        """Receive one frame and unpickle it (a coroutine; trusted peers only).
+
+        Args:
+            flags: As for ``recv``.
+
+        Returns:
+            The object.
+        """
         return pickle.loads(await self.recv(flags=flags))
 
     async def recv_serialized(
@@ -366,6 +533,16 @@ class AsyncConveniences(AsyncSendConveniences):
         flags: int = 0,
         copy: bool = True,
     ) -> _R:
+        """Receive a message and turn it into an object (a coroutine).
+
+        Args:
+            deserialize: Called with the message's list of frames.
+            flags: As for ``recv_multipart``.
+            copy: As for ``recv_multipart``.
+
+        Returns:
+            What ``deserialize`` returns.
+        """
         return deserialize(await self.recv_multipart(flags=flags, copy=copy))
 
 
@@ -411,6 +588,13 @@ class PollerItems:
         """Raise if ``socket`` cannot be polled by this Poller (default: anything can)."""
 
     def register(self, socket: Any, flags: int = _POLLIN_POLLOUT) -> None:
+        """Poll ``socket`` for ``flags``; registering it again changes its flags, and flags 0 unregisters.
+
+        Args:
+            socket: A zloop or pyzmq socket (or an adapter's socket over one), an object with
+                ``fileno()`` or an fd, as the adapter's Poller accepts.
+            flags: ``POLLIN`` and/or ``POLLOUT``.
+        """
         self._check_item(socket)
         if id(socket) in self._map:
             self.modify(socket, flags)
@@ -419,6 +603,12 @@ class PollerItems:
             self.sockets.append((socket, flags))
 
     def modify(self, socket: Any, flags: int = _POLLIN_POLLOUT) -> None:
+        """Change the flags of a registered item (registers it if it is not; flags 0 unregisters).
+
+        Args:
+            socket: The item.
+            flags: ``POLLIN`` and/or ``POLLOUT``.
+        """
         if id(socket) not in self._map:
             self.register(socket, flags)
         elif not flags:
@@ -427,6 +617,14 @@ class PollerItems:
             self.sockets[self._map[id(socket)]] = (socket, flags)
 
     def unregister(self, socket: Any) -> None:
+        """Stop polling an item.
+
+        Args:
+            socket: A registered item.
+
+        Raises:
+            KeyError: If it is not registered.
+        """
         index = self._map.pop(id(socket))
         self.sockets.pop(index)
         for i, (s, _) in enumerate(self.sockets[index:], index):

@@ -156,6 +156,15 @@ class AnyioBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a task of the anyio run that waits with ``anyio.wait_readable``.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         st = self._fds.get(fd)
         if st is None:
             st = self._fds[fd] = _Fd(fd)
@@ -165,6 +174,11 @@ class AnyioBackend:
             st.wake_one()
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         st = self._fds.get(fd)
         if st is not None:
             st.armed = False
@@ -172,11 +186,21 @@ class AnyioBackend:
                 st.scope.cancel()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the run's callback task, never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if not self._quiet and not self._kicked:
             self._kick()
 
     def create_waiter(self) -> _Waiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _Waiter()
 
     # -- internals -----------------------------------------------------------------------------------
@@ -613,6 +637,14 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes anyio sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(context=context)
 
     def __getattr__(self, name: str) -> Any:
@@ -624,12 +656,31 @@ class Context:
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a anyio :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         return Socket(self._ctx.socket(socket_type, **kwargs))
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def destroy(self, linger: int | None = None) -> None:
+        """Close every socket of the wrapped context, then terminate it (``zloop.Context.destroy``).
+
+        Args:
+            linger: If given, the LINGER (milliseconds) every socket is closed with.
+        """
         self._ctx.destroy(linger)
 
     def __enter__(self) -> Context:

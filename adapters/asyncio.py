@@ -345,6 +345,7 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
         return watcher.events() if watcher is not None and not watcher.closed else None
 
     def fileno(self) -> int:
+        """The wrapped socket's ``FD`` (edge-triggered; the adapter watches it for you)."""
         return int(self._sock.getsockopt(_FD))
 
     def close(self, linger: int | None = None) -> None:
@@ -468,19 +469,56 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
         return self._submit(Op.recv_into(buffer, nbytes), flags, _RCVTIMEO)
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> Future[str]:
+        """Receive one frame and decode it to a ``str``.
+
+        Args:
+            flags: As for :meth:`recv`.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            A Future of the text. A frame that cannot be decoded is consumed and its error set on the
+            Future; a cancelled call takes no frame, as for :meth:`recv`.
+        """
         return self._submit(_RECV, flags, _RCVTIMEO, _decoder(encoding))
 
     recv_unicode = recv_string
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> Future[Any]:
+        """Receive one frame of JSON (UTF-8) and decode it.
+
+        Args:
+            flags: As for :meth:`recv`.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            A Future of the decoded object.
+        """
         return self._submit(_RECV, flags, _RCVTIMEO, lambda data: json_value(data, kwargs))
 
     def recv_pyobj(self, flags: int = 0) -> Future[Any]:
+        """Receive one frame and unpickle it (unpickling runs the sender's code: trusted peers only).
+
+        Args:
+            flags: As for :meth:`recv`.
+
+        Returns:
+            A Future of the object.
+        """
         return self._submit(_RECV, flags, _RCVTIMEO, pickle.loads)
 
     def recv_serialized(
         self, deserialize: Callable[[list[Any]], Any], flags: int = 0, copy: bool = True
     ) -> Future[Any]:
+        """Receive a message and turn it into an object.
+
+        Args:
+            deserialize: Called with the message's list of frames, once it has arrived.
+            flags: As for :meth:`recv_multipart`.
+            copy: As for :meth:`recv_multipart`.
+
+        Returns:
+            A Future of what ``deserialize`` returns (its exception, if it raises).
+        """
         op = _RECV_MULTIPART if copy else Op.recv_multipart(copy)
         return self._submit(op, flags, _RCVTIMEO, deserialize)
 
@@ -541,6 +579,15 @@ class Context(zloop.Context):
         self._async_sockets: weakref.WeakSet[Socket] = weakref.WeakSet()
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:  # type: ignore[override]
+        """Make a socket whose ``send``/``recv`` return Futures of the running asyncio loop.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to :meth:`zloop.Context.socket` (``copy_threshold``).
+
+        Returns:
+            The new :class:`Socket`, with the context's default options set.
+        """
         raw = zloop.Context.socket(self, socket_type, **kwargs)
         sock = Socket(_from_socket=raw)
         self._async_sockets.add(sock)

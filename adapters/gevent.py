@@ -103,12 +103,26 @@ class GeventBackend:
         # One io watcher per fd, started and stopped as the core arms and disarms, closed only by
         # forget() (socket closed or released): no watcher object (and, on the libuv loop, no
         # poll handle) is created and closed again for every wait.
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a gevent ``io`` watcher of the hub's loop (one per fd, reused).
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         watcher = self._io.get(fd)
         if watcher is None:
             watcher = self._io[fd] = self.hub.loop.io(fd, 1)
         watcher.start(self._run, callback)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         watcher = self._io.get(fd)
         if watcher is not None:
             watcher.stop()
@@ -121,9 +135,19 @@ class GeventBackend:
             watcher.close()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the hub's loop (``run_callback``), never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self.hub.loop.run_callback(self._run, callback)
 
     def create_waiter(self) -> _GreenWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _GreenWaiter(self)
 
     # -- resuming greenlets --------------------------------------------------------------------------
@@ -244,17 +268,74 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         return value
 
     def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Send one frame, blocking only the calling greenlet while the socket cannot take it.
+
+        Args:
+            data: bytes, a buffer or a Frame, as for :meth:`zloop.Socket.send`.
+            flags: ``NOBLOCK`` (raise ``Again`` at once instead of waiting) and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send`.
+            track: As for :meth:`zloop.Socket.send`.
+
+        Returns:
+            What the wrapped socket's ``send`` returns (a ``MessageTracker`` with ``copy=False``).
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+        """
         return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     def send_multipart(
         self, msg_parts: Iterable[Any], flags: int = 0, copy: bool = True, track: bool = False
     ) -> Any:
+        """Send a whole message, blocking only the calling greenlet; all frames go, or none.
+
+        Args:
+            msg_parts: The frames.
+            flags: ``NOBLOCK`` and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send_multipart`.
+            track: As for :meth:`zloop.Socket.send_multipart`.
+
+        Returns:
+            What the wrapped socket's ``send_multipart`` returns.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+        """
         return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame, blocking only the calling greenlet until one is there.
+
+        A greenlet killed (or interrupted by ``gevent.Timeout``) while it waits takes no frame: the
+        message stays for the next receive.
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns a Frame.
+            track: As for :meth:`zloop.Socket.recv`.
+
+        Returns:
+            The frame's bytes, or a Frame with ``copy=False``.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+        """
         return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive a whole message, blocking only the calling greenlet (a killed greenlet takes none).
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns Frames.
+            track: As for :meth:`zloop.Socket.recv_multipart`.
+
+        Returns:
+            The list of frames.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+        """
         result: list[Any] = self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
 
@@ -336,6 +417,15 @@ class Poller(PollerItems):
         return ready
 
     def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+        """Wait until registered items are ready, blocking only the calling greenlet.
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            The ready ``(item, events)`` pairs (level-triggered: an item is reported while it is ready);
+            an empty list on timeout.
+        """
         ready = self._ready_now()
         if ready or timeout == 0 or not self.sockets:
             return ready
@@ -419,10 +509,26 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes green sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(context=context)
 
     @classmethod
     def instance(cls, io_threads: int = 1) -> Context:
+        """The process-wide green context, made on first use (and again after it was closed).
+
+        Args:
+            io_threads: The I/O threads of a context made now.
+
+        Returns:
+            The shared :class:`Context`.
+        """
         if cls._instance is None or cls._instance.closed:
             cls._instance = cls(io_threads)
         return cls._instance
@@ -432,9 +538,19 @@ class Context:
 
     @property
     def context(self) -> Any:
+        """The wrapped zloop or pyzmq context."""
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a green :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         s = Socket(self._ctx.socket(socket_type, **kwargs))
         self._sockets.add(s)
         return s
@@ -446,6 +562,11 @@ class Context:
         self._ctx.destroy(linger)
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def __enter__(self) -> Context:

@@ -56,7 +56,12 @@ def _fd_of(obj: Any) -> int:
 class TimerHandle:
     """Returned by :meth:`Reactor.call_later`; :meth:`cancel` it to drop the call."""
 
-    __slots__ = ("_args", "_callback", "cancelled", "when")
+    __slots__ = {
+        "_args": "",
+        "_callback": "",
+        "cancelled": "True once :meth:`cancel` was called.",
+        "when": "The time (``time.monotonic()``) the call is due.",
+    }
 
     def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.when = when
@@ -65,6 +70,7 @@ class TimerHandle:
         self.cancelled = False
 
     def cancel(self) -> None:
+        """Drop the call, if it has not run yet (cancelling twice, or after it ran, is harmless)."""
         self.cancelled = True
 
     def _run(self) -> None:
@@ -188,14 +194,31 @@ class Reactor:
         self._update(fd)
 
     def remove_reader(self, fd: int) -> None:
+        """Stop calling the callback given to :meth:`add_reader` for ``fd`` (harmless if there is none).
+
+        Args:
+            fd: The file descriptor.
+        """
         if self._readers.pop(fd, None) is not None:
             self._update(fd)
 
     def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` whenever ``fd`` is writable, until :meth:`remove_writer` (low level: for a
+        ZeroMQ socket use :meth:`register` with ``POLLOUT``, which follows ``EVENTS``).
+
+        Args:
+            fd: A file descriptor (not a ZeroMQ socket's ``FD``).
+            callback: Called without arguments.
+        """
         self._writers[fd] = callback
         self._update(fd)
 
     def remove_writer(self, fd: int) -> None:
+        """Stop calling the callback given to :meth:`add_writer` for ``fd`` (harmless if there is none).
+
+        Args:
+            fd: The file descriptor.
+        """
         if self._writers.pop(fd, None) is not None:
             self._update(fd)
 
@@ -204,11 +227,17 @@ class Reactor:
         self._soon.append((callback, args))
 
     def create_waiter(self) -> _CallbackWaiter:
+        """Not available on this reactor: always raises ``TypeError``.
+
+        The reactor completes operations through callbacks, so its waiters need one: use
+        :meth:`submit`, which makes them.
+        """
         raise TypeError("Reactor waiters carry a callback: use Reactor.submit()")
 
     # -- timers ------------------------------------------------------------------------------------
 
     def time(self) -> float:
+        """The reactor's clock: ``time.monotonic()``, the clock of :meth:`call_later` deadlines."""
         return time.monotonic()
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -414,6 +443,23 @@ class ZMQSelector(selectors.BaseSelector):
         self._zmq_by_fd: dict[int, selectors.SelectorKey] = {}
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        """Watch a file object, fd, or zloop/pyzmq socket for ``events`` (``selectors.BaseSelector.register``).
+
+        A ZeroMQ socket is reported as readable (writable) while its ``EVENTS`` has ``POLLIN``
+        (``POLLOUT``): level-triggered, so the edge-triggered ``FD`` needs no care from the caller.
+
+        Args:
+            fileobj: The object to watch.
+            events: ``EVENT_READ`` and/or ``EVENT_WRITE``.
+            data: Anything, returned in the key.
+
+        Returns:
+            The new ``SelectorKey``.
+
+        Raises:
+            ValueError: For empty or unknown ``events``.
+            KeyError: If ``fileobj`` is already registered.
+        """
         if not events or events & ~(selectors.EVENT_READ | selectors.EVENT_WRITE):
             raise ValueError(f"Invalid events: {events!r}")
         mk = _map_key(fileobj)
@@ -433,6 +479,17 @@ class ZMQSelector(selectors.BaseSelector):
         return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        """Stop watching ``fileobj``.
+
+        Args:
+            fileobj: A registered object.
+
+        Returns:
+            Its ``SelectorKey``.
+
+        Raises:
+            KeyError: If it is not registered.
+        """
         mk = _map_key(fileobj)
         key = self._keys.pop(mk, None)
         if key is None:
@@ -446,10 +503,29 @@ class ZMQSelector(selectors.BaseSelector):
         return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        """Change the events or data of a registered object.
+
+        Args:
+            fileobj: A registered object.
+            events: ``EVENT_READ`` and/or ``EVENT_WRITE``.
+            data: Anything, returned in the key.
+
+        Returns:
+            The new ``SelectorKey``.
+        """
         self.unregister(fileobj)
         return self.register(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait until registered objects are ready.
+
+        Args:
+            timeout: Seconds to wait at most; None waits for ever, 0 or less does not wait.
+
+        Returns:
+            ``(key, events)`` pairs, as ``selectors`` does: for a ZeroMQ socket, the directions its
+            ``EVENTS`` has among those registered.
+        """
         deadline = None if timeout is None or timeout <= 0 else time.monotonic() + timeout
         while True:
             ready: dict[int, tuple[selectors.SelectorKey, int]] = {}
@@ -484,9 +560,11 @@ class ZMQSelector(selectors.BaseSelector):
                 return list(ready.values())
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        """A read-only mapping of the registered objects to their keys."""
         return _KeyMap(self._keys)
 
     def close(self) -> None:
+        """Forget every registration and close the underlying selector (the sockets stay open)."""
         self._keys.clear()
         self._zmq_by_fd.clear()
         self._inner.close()

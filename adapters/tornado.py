@@ -184,6 +184,11 @@ class ZMQStream:
         self._send_callback = callback
 
     def on_send_stream(self, callback: Callable[[ZMQStream, list[Any], Any], Any] | None) -> None:
+        """Like :meth:`on_send`, with ``callback(stream, msg, status)``.
+
+        Args:
+            callback: Called after each message went out; None stops.
+        """
         if callback is None:
             self.stop_on_send()
         else:
@@ -191,18 +196,27 @@ class ZMQStream:
             self.on_send(lambda msg, status: cb(self, msg, status))
 
     def stop_on_recv(self) -> None:
+        """Stop handing received messages to the :meth:`on_recv` callback (they stay in the socket)."""
         self.on_recv(None)
 
     def stop_on_send(self) -> None:
+        """Stop calling the :meth:`on_send` callback (queued messages are still sent)."""
         self.on_send(None)
 
     def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Call ``callback()`` when the stream is closed (None removes it).
+
+        Args:
+            callback: Called without arguments.
+        """
         self._close_callback = callback
 
     def receiving(self) -> bool:
+        """Is an :meth:`on_recv` callback set?"""
         return self._recv_callback is not None
 
     def sending(self) -> bool:
+        """Are messages queued, waiting for the socket to be writable?"""
         return bool(self._send_queue)
 
     # -- sending -------------------------------------------------------------------------------------
@@ -246,6 +260,18 @@ class ZMQStream:
         callback: Callable[[list[Any], Any], Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """Queue a ``str`` as a one-frame message, encoded.
+
+        Args:
+            u: The text.
+            flags: As for :meth:`send`.
+            encoding: The codec (UTF-8 by default).
+            callback: If given, becomes the stream's ``on_send`` callback (as in pyzmq).
+            **kwargs: Passed to :meth:`send`.
+
+        Raises:
+            TypeError: If ``u`` is not a ``str``.
+        """
         if not isinstance(u, str):
             raise TypeError("unicode/str objects only")
         self.send(u.encode(encoding), flags=flags, callback=callback, **kwargs)
@@ -259,6 +285,14 @@ class ZMQStream:
         callback: Callable[[list[Any], Any], Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """Queue an object as a one-frame message of JSON (UTF-8).
+
+        Args:
+            obj: What ``json.dumps`` accepts.
+            flags: As for :meth:`send`.
+            callback: If given, becomes the stream's ``on_send`` callback (as in pyzmq).
+            **kwargs: Passed to :meth:`send`.
+        """
         self.send(json.dumps(obj).encode("utf-8"), flags=flags, callback=callback, **kwargs)
 
     def send_pyobj(
@@ -269,6 +303,15 @@ class ZMQStream:
         callback: Callable[[list[Any], Any], Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """Queue a picklable object as a one-frame pickled message (trusted peers only).
+
+        Args:
+            obj: The object.
+            flags: As for :meth:`send`.
+            protocol: The pickle protocol (-1: the highest).
+            callback: If given, becomes the stream's ``on_send`` callback (as in pyzmq).
+            **kwargs: Passed to :meth:`send`.
+        """
         self.send(pickle.dumps(obj, protocol), flags=flags, callback=callback, **kwargs)
 
     # -- the handler ---------------------------------------------------------------------------------
@@ -399,6 +442,7 @@ class ZMQStream:
             raise OSError("Stream is closed")
 
     def closed(self) -> bool:
+        """Is the stream closed? A stream whose socket was closed under it is closed too (and tidied up)."""
         if self.socket is None:
             return True
         if self.socket.closed:

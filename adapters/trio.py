@@ -178,6 +178,15 @@ class TrioBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        a task of the trio run that waits with ``trio.lowlevel.wait_readable``.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         watch = self._fds.get(fd)
         if watch is None or watch.stopped:
             self._fds[fd] = _FdWatch(fd, callback)
@@ -185,17 +194,32 @@ class TrioBackend:
             watch.arm(callback)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         watch = self._fds.get(fd)
         if watch is not None:
             watch.disarm()
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the run's callback task, never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if self._pump_parked:
             self._pump_parked = False
             _lowlevel.reschedule(self._pump_task)
 
     def create_waiter(self) -> _TaskWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _TaskWaiter()
 
     # -- internals -----------------------------------------------------------------------------------
@@ -306,19 +330,79 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
         raise self._zmod.Again()
 
     async def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Send one frame, waiting (as a trio checkpoint) while the socket cannot take it.
+
+        Args:
+            data: bytes, a buffer or a Frame, as for :meth:`zloop.Socket.send`.
+            flags: ``NOBLOCK`` (raise ``Again`` at once instead of waiting) and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send`.
+            track: As for :meth:`zloop.Socket.send`.
+
+        Returns:
+            What the wrapped socket's ``send`` returns (a ``MessageTracker`` with ``copy=False``).
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     async def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False
     ) -> Any:
+        """Send a whole message; a call cancelled while it waits has sent no frame of it.
+
+        Args:
+            msg_parts: The frames.
+            flags: ``NOBLOCK`` and/or ``SNDMORE``.
+            copy: As for :meth:`zloop.Socket.send_multipart`.
+            track: As for :meth:`zloop.Socket.send_multipart`.
+
+        Returns:
+            What the wrapped socket's ``send_multipart`` returns.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when SNDTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame, waiting until one is there.
+
+        Always a checkpoint. A call cancelled (a cancel scope, ``move_on_after``...) takes no frame.
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns a Frame.
+            track: As for :meth:`zloop.Socket.recv`.
+
+        Returns:
+            The frame's bytes, or a Frame with ``copy=False``.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         return await self._op(Op.recv(copy, track), flags, _RCVTIMEO)
 
     async def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
     ) -> list[Any]:
+        """Receive a whole message; a cancelled call takes none (nor part of one).
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns Frames.
+            track: As for :meth:`zloop.Socket.recv_multipart`.
+
+        Returns:
+            The list of frames.
+
+        Raises:
+            Again: With ``NOBLOCK``, or when RCVTIMEO expires.
+            trio.ClosedResourceError: If the socket is closed while the call waits.
+        """
         result: list[Any] = await self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
         return result
 
@@ -401,6 +485,14 @@ class Poller(PollerItems):
         return out
 
     async def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+        """Wait until registered items are ready (always a checkpoint).
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            The ready ``(item, events)`` pairs (level-triggered); an empty list on timeout.
+        """
         await _lowlevel.checkpoint_if_cancelled()
         items = self._watchers()
         ready = [(s, ev) for s, w, mask in items if (ev := w.poll_now(mask))]
@@ -441,6 +533,14 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes trio sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(context=context)
 
     def __getattr__(self, name: str) -> Any:
@@ -452,12 +552,31 @@ class Context:
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a trio :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         return Socket(self._ctx.socket(socket_type, **kwargs))
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def destroy(self, linger: int | None = None) -> None:
+        """Close every socket of the wrapped context, then terminate it (``zloop.Context.destroy``).
+
+        Args:
+            linger: If given, the LINGER (milliseconds) every socket is closed with.
+        """
         self._ctx.destroy(linger)
 
     def __enter__(self) -> Context:

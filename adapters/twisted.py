@@ -139,22 +139,46 @@ class TwistedBackend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` from the loop whenever ``fd`` is readable, until :meth:`remove_reader`.
+
+        Part of the core's ``Backend`` protocol (see :mod:`zloop.adapters._core`): the fd is watched by
+        an ``IReadDescriptor`` added to the reactor.
+
+        Args:
+            fd: The socket's ``FD``.
+            callback: Called without arguments, in the loop's thread.
+        """
         reader = _FdReader(fd, callback, self)
         self._readers[fd] = reader
         self.reactor.addReader(reader)
 
     def remove_reader(self, fd: int, /) -> None:
+        """Stop watching ``fd`` (harmless if it is not watched, or was closed meanwhile).
+
+        Args:
+            fd: The fd given to :meth:`add_reader`.
+        """
         reader = self._readers.pop(fd, None)
         if reader is not None:
             with contextlib.suppress(OSError, ValueError, KeyError):  # fd closed meanwhile
                 self.reactor.removeReader(reader)
 
     def call_soon(self, callback: Callable[[], None], /) -> None:
+        """Run ``callback()`` soon from the reactor (``callLater(0, ...)``), never before this call returns.
+
+        Args:
+            callback: Called without arguments, in the loop's thread.
+        """
         self._soon.append(callback)
         if self._soon_call is None:
             self._soon_call = self.reactor.callLater(0, self._drain)
 
     def create_waiter(self) -> _DeferredWaiter:
+        """A new waiter for the current task, which the core completes with the operation's outcome.
+
+        Returns:
+            A ``Waiter`` (see :mod:`zloop.adapters._core`).
+        """
         return _DeferredWaiter(self)
 
     # -- running and firing --------------------------------------------------------------------------
@@ -191,6 +215,11 @@ class TwistedBackend:
             self.flush()
 
     def flush(self) -> None:
+        """Fire the Deferreds of the operations the core completed, in the order they completed.
+
+        Called when the core returns to the reactor (:meth:`run`, the ``call_soon`` callbacks), so a
+        Deferred's callbacks never run inside the core. A failing callback is logged, not raised.
+        """
         fire = self._fire
         while fire:
             try:
@@ -416,14 +445,40 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
     # -- conveniences returning Deferreds (the sends are AsyncConveniences') ------------------------
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> defer.Deferred[str]:  # type: ignore[override]
+        """Receive one frame and decode it to a ``str``.
+
+        Args:
+            flags: As for :meth:`recv`.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            A Deferred of the text.
+        """
         return self.recv(flags=flags).addCallback(lambda data: str(data.decode(encoding)))
 
     recv_unicode = recv_string  # type: ignore[assignment]
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> defer.Deferred[Any]:  # type: ignore[override]
+        """Receive one frame of JSON (UTF-8) and decode it.
+
+        Args:
+            flags: As for :meth:`recv`.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            A Deferred of the decoded object.
+        """
         return self.recv(flags=flags).addCallback(json_value, kwargs)
 
     def recv_pyobj(self, flags: int = 0) -> defer.Deferred[Any]:  # type: ignore[override]
+        """Receive one frame and unpickle it (unpickling runs the sender's code: trusted peers only).
+
+        Args:
+            flags: As for :meth:`recv`.
+
+        Returns:
+            A Deferred of the object.
+        """
         import pickle
 
         return self.recv(flags=flags).addCallback(pickle.loads)
@@ -431,6 +486,16 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
     def recv_serialized(  # type: ignore[override]
         self, deserialize: Callable[[list[Any]], _R], flags: int = 0, copy: bool = True
     ) -> defer.Deferred[_R]:
+        """Receive a message and turn it into an object.
+
+        Args:
+            deserialize: Called with the message's list of frames.
+            flags: As for :meth:`recv_multipart`.
+            copy: As for :meth:`recv_multipart`.
+
+        Returns:
+            A Deferred of what ``deserialize`` returns.
+        """
         return self.recv_multipart(flags=flags, copy=copy).addCallback(deserialize)
 
     # -- on_recv ------------------------------------------------------------------------------------
@@ -446,6 +511,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
         self.on_recv(None)
 
     def receiving(self) -> bool:
+        """Is an :meth:`on_recv` callback set (messages are being handed to it)?"""
         return self._recv_callback is not None
 
     def _arm_recv(self) -> None:
@@ -497,6 +563,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
         return w.events() if w is not None and not w.closed else None
 
     def fileno(self) -> int:
+        """The wrapped socket's ``FD`` (edge-triggered; the adapter watches it for you)."""
         return int(self._sock.getsockopt(_FD))
 
     def _release(self, error: str = "socket released while waiting") -> None:
@@ -650,6 +717,15 @@ class Poller(PollerItems):
         return [(s, ev) for s, w, mask in items if (ev := w.poll_now(mask))]
 
     def poll(self, timeout: int | None = None) -> defer.Deferred[list[tuple[Any, int]]]:
+        """Wait until registered sockets are ready, without blocking the reactor.
+
+        Args:
+            timeout: Milliseconds to wait at most; None or negative waits for ever, 0 does not wait.
+
+        Returns:
+            A Deferred of the ready ``(socket, events)`` pairs (level-triggered); an empty list on
+            timeout. Cancelling the Deferred stops the wait.
+        """
         try:
             items = self._items()
             ready = self._ready(items)
@@ -681,6 +757,15 @@ class Context:
 
     @classmethod
     def shadow(cls, context: Any, reactor: Any = None) -> Context:
+        """Wrap an existing context, whose sockets this wrapper then makes Twisted sockets of.
+
+        Args:
+            context: A zloop or pyzmq context (or a wrapper of one).
+            reactor: The reactor its sockets use (default: the global reactor).
+
+        Returns:
+            The new wrapper; the wrapped context is not copied, and destroying either destroys both.
+        """
         return cls(reactor, context=context)
 
     def __getattr__(self, name: str) -> Any:
@@ -692,11 +777,25 @@ class Context:
         return self._ctx
 
     def socket(self, socket_type: int, **kwargs: Any) -> Socket:
+        """Make a socket of the wrapped context and wrap it as a Twisted :class:`Socket`.
+
+        Args:
+            socket_type: A socket type (``zloop.PUSH``...).
+            **kwargs: Passed to the wrapped context's ``socket()``.
+
+        Returns:
+            The new :class:`Socket`.
+        """
         sock = Socket(self._ctx.socket(socket_type, **kwargs), self._reactor)
         self._sockets.add(sock)
         return sock
 
     def term(self) -> None:
+        """Terminate the wrapped context (``zloop.Context.term``).
+
+        It blocks the calling thread, loop included, until every socket is closed: close the sockets
+        first, or use :meth:`destroy`.
+        """
         self._ctx.term()
 
     def destroy(self, linger: int | None = None) -> None:

@@ -11,7 +11,7 @@ from zloop.constants import flat_names
 
 def test_flat_names_cover_every_enum_member() -> None:
     expected = flat_names()
-    assert set(_names.NAMES) == set(expected)
+    assert set(_names._NAMES) == set(expected)
     for name, value in expected.items():
         assert getattr(zloop, name) == value, name
 
@@ -19,7 +19,7 @@ def test_flat_names_cover_every_enum_member() -> None:
 @pytest.mark.interop
 def test_values_equal_pyzmq() -> None:
     zmq = pytest.importorskip("zmq")
-    for name in _names.NAMES:
+    for name in _names._NAMES:
         if hasattr(zmq, name):
             assert getattr(zloop, name) == getattr(zmq, name), name
     for name in (

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import socket as _socket
 from enum import Enum, IntEnum, IntFlag
-from typing import Any
+from typing import Any as _Any
 
 from zloop import _adapters_path, constants, z85
 from zloop._names import *  # noqa: F403 - the flat pyzmq names
-from zloop._names import NAMES as _NAMES
+from zloop._names import _NAMES
 from zloop.constants import (
     DRAFT_API,
     IPC_PATH_MAX_LEN,
@@ -47,23 +47,22 @@ from zloop.errors import (
     strerror,
     zmq_errno,
 )
-from zloop.keys import curve_keypair, curve_public, has_curve
+from zloop.keys import curve_keypair, curve_public
+from zloop.keys import has_curve as _has_curve
 from zloop.message import Frame, Message
 from zloop.monitor import parse_monitor_message, recv_monitor_message
 from zloop.poll import Poller, poll, select, zmq_poll
 from zloop.proxy import device, proxy, proxy_steerable
 from zloop.socket import Socket, SyncSocket
 from zloop.stopwatch import Stopwatch
-from zloop.tracker import COPY_THRESHOLD, FINISHED_TRACKER, MessageTracker
+from zloop.tracker import COPY_THRESHOLD, MessageTracker
+from zloop.tracker import FINISHED_TRACKER as _FINISHED_TRACKER  # pyzmq's name
 
 __version__ = "0.1.0.dev0"
 #: pyzmq's source revision (empty for a release); zloop has none.
 __revision__ = ""
 
 _adapters_path.install()
-
-#: pyzmq's finished tracker (what a send that shared nothing returns).
-_FINISHED_TRACKER = FINISHED_TRACKER
 
 #: The libzmq version whose behaviour and wire protocol zloop follows.
 ZMQ_VERSION_FOLLOWED = (4, 3, 5)
@@ -98,7 +97,7 @@ def has(capability: str) -> bool:
     gssapi, pgm, norm, tipc, vmci, ws or draft API, and the options of a missing mechanism
     raise EINVAL, see :mod:`zloop.options`)."""
     if capability == "curve":
-        return has_curve()
+        return _has_curve()
     if capability == "ipc":
         return hasattr(_socket, "AF_UNIX")
     return False
@@ -109,6 +108,7 @@ __all__ = [
     "DRAFT_API",
     "IPC_PATH_MAX_LEN",
     "PYZMQ_DRAFT_API",
+    "PYZMQ_VERSION_FOLLOWED",
     "Again",
     "Context",
     "ContextOption",
@@ -144,6 +144,7 @@ __all__ = [
     "ZMQBindError",
     "ZMQError",
     "ZMQVersionError",
+    "ZMQ_VERSION_FOLLOWED",
     "curve_keypair",
     "curve_public",
     "device",
@@ -201,7 +202,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_SUBMODULES})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name not in _SUBMODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib

@@ -274,7 +274,7 @@ RECONNECT_STOP_AFTER_DISCONNECT = ReconnectStop.AFTER_DISCONNECT
 MECHANISM_NULL = SecurityMechanism.NULL
 # fmt: on
 
-NAMES: tuple[str, ...] = (
+_NAMES: tuple[str, ...] = (
     "IO_THREADS",
     "MAX_SOCKETS",
     "SOCKET_LIMIT",

@@ -309,6 +309,7 @@ class Context:
 
     @property
     def closed(self) -> bool:
+        """True once the context was terminated (:meth:`term` or :meth:`destroy`, through any handle)."""
         return self._core.closed
 
     @property
@@ -326,9 +327,23 @@ class Context:
     def socket(
         self, socket_type: int, socket_class: Callable[..., Any] | None = None, **kwargs: Any
     ) -> Any:
-        """A new socket of ``socket_type`` (``zloop.PUSH`` ...), made by ``socket_class`` (default:
-        this context's ``_socket_class``) with ``kwargs`` (``copy_threshold``), as in pyzmq. The
-        default options (:attr:`sockopts`) that apply to its type are set on it."""
+        """Make a socket of this context.
+
+        Args:
+            socket_type: A :class:`SocketType` (``zloop.PUSH``, ``zloop.ROUTER``...).
+            socket_class: The class (or factory) to make it with; by default the context's socket class
+                (:class:`Socket`, or an adapter's).
+            **kwargs: Passed to the socket class (``copy_threshold``).
+
+        Returns:
+            The new socket, with the default options of :attr:`sockopts` that apply to its type already
+            set (the others are skipped, as in pyzmq).
+
+        Raises:
+            ZMQError: ``EINVAL`` for an unknown or draft socket type (zloop has none of libzmq's draft
+                types), ``EMFILE`` beyond MAX_SOCKETS, ``ETERM`` while the context terminates,
+                ``ENOTSUP`` once it is closed.
+        """
         if self.closed:
             raise ZMQError(Errno.ENOTSUP, "the context is closed")
         cls: Callable[..., Any] = self._socket_class if socket_class is None else socket_class
@@ -350,17 +365,42 @@ class Context:
     # -- termination -------------------------------------------------------------------------------
 
     def term(self) -> None:
-        """Terminate: wake blocked calls with ContextTerminated, wait for every socket to close."""
+        """Terminate the context (``zmq_ctx_term``).
+
+        Blocking calls on its sockets, in any thread, raise :class:`ContextTerminated`; then ``term``
+        waits until every socket is closed and their lingering messages are sent (or LINGER expired).
+        A socket that is never closed makes ``term`` wait for ever, as in libzmq: see :meth:`destroy`.
+        """
         self._core.term()
 
     def destroy(self, linger: int | None = None) -> None:
-        """Close every socket (with ``linger`` if given), then terminate. Not thread-safe."""
+        """Close every socket of this context, then terminate it.
+
+        Not thread-safe: use it only when no other thread is using the sockets.
+
+        Args:
+            linger: If given, the LINGER (milliseconds) every socket is closed with.
+        """
         self._core.destroy(linger, warn=False)
 
     # -- options -----------------------------------------------------------------------------------
 
     def set(self, option: int, optval: Any) -> None:
-        """Set a context option (``zmq_ctx_set``), with libzmq's checks."""
+        """Set a context option (``zmq_ctx_set``), with libzmq's checks.
+
+        Args:
+            option: A :class:`ContextOption` (``IO_THREADS``, ``MAX_SOCKETS``, ``BLOCKY``...).
+            optval: An int.
+
+        Raises:
+            TypeError: If ``optval`` is not an int.
+            ZMQError: ``EINVAL`` for an unknown or read-only option or a value out of range, and for
+                ``IO_THREADS`` once the I/O threads started.
+            RuntimeError: Once the context was destroyed.
+
+        ``THREAD_PRIORITY`` and the scheduling options are accepted and stored, as libzmq does, but zloop's
+        threads are ordinary Python threads whose priority they do not change.
+        """
         core = self._core
         if core.closed:
             raise RuntimeError("Context has been destroyed")
@@ -400,7 +440,18 @@ class Context:
             raise ZMQError(Errno.EINVAL, f"unknown or read-only context option {option!r}")
 
     def get(self, option: int) -> int:
-        """A context option (``zmq_ctx_get``)."""
+        """Read a context option (``zmq_ctx_get``).
+
+        Args:
+            option: A :class:`ContextOption`.
+
+        Returns:
+            The option's value.
+
+        Raises:
+            ZMQError: ``EINVAL`` for an unknown or write-only option.
+            RuntimeError: Once the context was destroyed.
+        """
         core = self._core
         if core.closed:
             raise RuntimeError("Context has been destroyed")
@@ -418,11 +469,29 @@ class Context:
 
     # Default socket options for sockets made afterwards (pyzmq's ``ctx.setsockopt``).
     def setsockopt(self, opt: int, value: Any) -> None:
-        """A default socket option for the sockets made afterwards."""
+        """Set a default socket option for the sockets this context makes afterwards.
+
+        Sockets that already exist are not changed; a new socket whose type does not have the option
+        skips it.
+
+        Args:
+            opt: A :class:`SocketOption`.
+            value: Its value.
+        """
         self.sockopts[opt] = value
 
     def getsockopt(self, opt: int) -> Any:
-        """A default socket option set with :meth:`setsockopt` (KeyError if none, as pyzmq)."""
+        """A default socket option set with :meth:`setsockopt`.
+
+        Args:
+            opt: A :class:`SocketOption`.
+
+        Returns:
+            The value set.
+
+        Raises:
+            KeyError: If no default was set for ``opt`` (as pyzmq).
+        """
         return self.sockopts[opt]
 
     # -- options as attributes (pyzmq's AttributeSetter) ---------------------------------------------

@@ -41,7 +41,15 @@ class Frame:
     everywhere.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_bytes", "_data", "_properties", "more", "tracker")
+    __slots__ = {
+        "__weakref__": "",
+        "_buffer": "",
+        "_bytes": "",
+        "_data": "",
+        "_properties": "",
+        "more": "True if more frames of the same message follow this one (a received frame).",
+        "tracker": "The :class:`~zloop.tracker.MessageTracker` of a frame made with ``track=True``, else None.",
+    }
 
     def __init__(
         self,

@@ -128,7 +128,14 @@ def zmq_poll(sockets: Sequence[tuple[Any, int]], timeout: float = -1) -> list[tu
 
 
 class Poller:
-    """A reusable set of items to poll, as ``zmq.Poller``."""
+    """A reusable set of sockets and file descriptors to poll, as ``zmq.Poller``.
+
+    Register zloop sockets, pyzmq sockets, objects with ``fileno()`` or plain fds, then call
+    :meth:`poll`. Polling is level-triggered: an item is reported for as long as it is ready.
+
+    Attributes:
+        sockets: The registered ``(socket, flags)`` pairs, in registration order.
+    """
 
     def __init__(self) -> None:
         self.sockets: list[tuple[Any, int]] = []
@@ -152,9 +159,23 @@ class Poller:
             self.unregister(socket)
 
     def modify(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
+        """Change the events polled for a registered item (the same as :meth:`register`).
+
+        Args:
+            socket: A registered socket or fd.
+            flags: ``POLLIN`` and/or ``POLLOUT``; 0 unregisters it.
+        """
         self.register(socket, flags)
 
     def unregister(self, socket: Any) -> None:
+        """Stop polling an item.
+
+        Args:
+            socket: A registered socket or fd.
+
+        Raises:
+            KeyError: If it is not registered.
+        """
         self._items = None
         idx = self._map.pop(socket)
         self.sockets.pop(idx)

@@ -95,34 +95,54 @@ def _shadowed_core(shadow: Any) -> SocketCore:
 
 
 class Socket:
-    """A ZeroMQ socket. Create it with ``Context.socket(type)``."""
+    """A ZeroMQ socket: create it with :meth:`Context.socket` (or ``Socket(ctx, type)``).
+
+    The API is pyzmq's: ``bind``/``connect``, ``send``/``recv`` and their multipart, string, JSON and
+    pickle variants, options through ``setsockopt``/``getsockopt`` or as attributes
+    (``sock.linger = 0``, ``sock.SNDHWM``), ``FD``/``EVENTS`` for event loops, and monitoring. The
+    behaviour on the wire and the errors (``errno``) are libzmq's.
+
+    A socket is not thread-safe: use it from one thread at a time, as with libzmq. It is a handle:
+    dropping it without :meth:`close` lets the garbage collector close it with its LINGER, as pyzmq
+    does. ``with ctx.socket(zloop.PUSH) as s:`` closes it on exit.
+
+    Differences from pyzmq:
+
+    * writing an attribute that is not a socket option nor declared by a subclass raises
+      ``AttributeError`` (pyzmq too), and so do option names in mixed case (``sock.Linger``), which
+      pyzmq accepts;
+    * :meth:`level_fd` is zloop's addition: a level-triggered fd, for loops that cannot follow the
+      edge-triggered ``FD`` discipline;
+    * the draft socket types and draft methods (``join``/``leave``, ``routing_id``) raise, as pyzmq
+      built without draft support.
+    """
 
     # Options are attributes (``sock.linger = 0``, zloop._sockattrs); slots make any other name
     # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
-    __slots__ = (
-        "__weakref__",
-        "_closed",
-        "_core",
-        "_ctx_terminated",
-        "_endpoints",
-        "_finalizer",
-        "_in_index",
-        "_in_msg",
-        "_in_pipe",
-        "_level_lock",
-        "_levels",
-        "_mailbox",
-        "_monitor_socket",
-        "_out_msg",
-        "_pattern",
-        "_queued",
-        "_rcvmore",
-        "_shadow_obj",
-        "context",
-        "copy_threshold",
-        "options",
-        "socket_type",
-    )
+    __slots__ = {
+        "__weakref__": "",
+        "_closed": "",
+        "_core": "",
+        "_ctx_terminated": "",
+        "_endpoints": "",
+        "_finalizer": "",
+        "_in_index": "",
+        "_in_msg": "",
+        "_in_pipe": "",
+        "_level_lock": "",
+        "_levels": "",
+        "_mailbox": "",
+        "_monitor_socket": "",
+        "_options": "",
+        "_out_msg": "",
+        "_pattern": "",
+        "_queued": "",
+        "_rcvmore": "",
+        "_shadow_obj": "",
+        "context": "The :class:`Context` this socket belongs to.",
+        "copy_threshold": "``send(copy=False)`` copies a frame smaller than this many bytes instead of sharing its buffer (default :data:`zloop.COPY_THRESHOLD`; 0 shares every frame).",
+        "socket_type": "The socket type, a :class:`SocketType` (the ``TYPE`` option).",
+    }
 
     context: Context
     copy_threshold: int
@@ -146,7 +166,6 @@ class Socket:
         :meth:`shadow`). ``copy_threshold``: see :attr:`copy_threshold`."""
         if ctx_or_socket is not None and not _is_context(ctx_or_socket):
             shadow, ctx_or_socket = ctx_or_socket, None  # Socket(other_socket), as pyzmq >= 25
-        #: ``send(copy=False)`` copies frames smaller than this (pyzmq's attribute; 0: never).
         self.copy_threshold = COPY_THRESHOLD if copy_threshold is None else copy_threshold
         if shadow:
             self._attach_shadow(shadow)
@@ -190,7 +209,7 @@ class Socket:
         """The per-handle state of a handle on ``core`` (its own Socket, or a shadow)."""
         self._core = core
         self.socket_type = core.socket_type
-        self.options = core.options
+        self._options = core.options
         self._pattern = core.pattern
         self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
@@ -267,7 +286,15 @@ class Socket:
         self.close()
 
     def close(self, linger: int | None = None) -> None:
-        """Close the socket. Queued outgoing messages are sent for up to LINGER ms (-1 = until sent)."""
+        """Close the socket.
+
+        Messages still queued for a peer are sent for up to LINGER milliseconds (-1: until they are
+        sent), by the I/O thread: ``close`` itself does not wait. Closing twice is harmless; shadows of
+        this socket are closed with it.
+
+        Args:
+            linger: If given, set LINGER to this many milliseconds first.
+        """
         if self._closed:
             return
         if linger is not None and not self._core.forked_from:
@@ -287,7 +314,7 @@ class Socket:
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def post(self, command: Callable[[], Any], hint: int) -> None:
+    def _post(self, command: Callable[[], Any], hint: int) -> None:
         """Run ``command`` in this socket's thread (thread-safe). ``hint``: what it may make ready."""
         self._core.post(command, hint)
 
@@ -328,7 +355,7 @@ class Socket:
                 if events & level.mask:
                     level.set()
 
-    def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
+    def _attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
         self._core.attach_pipe(pipe, pending)
 
     @property
@@ -343,12 +370,20 @@ class Socket:
     # -- monitoring --------------------------------------------------------------------------------
 
     def monitor(self, addr: str | bytes | None, events: int = 0xFFFF) -> None:
-        """Publish this socket's events on an inproc PAIR bound at ``addr`` (``zmq_socket_monitor``).
+        """Publish this socket's events on an inproc PAIR socket bound at ``addr`` (``zmq_socket_monitor``).
 
-        Each event whose bit is in ``events`` (default EVENT_ALL) becomes a two-frame message (see
-        :mod:`zloop.monitor`). ``addr=None`` stops monitoring (MONITOR_STOPPED is sent first);
-        monitoring again replaces the previous monitor the same way. Events a slow or absent reader
-        cannot take are dropped, never blocking the I/O thread.
+        Each event whose bit is in ``events`` becomes a two-frame message (parse it with
+        :func:`zloop.parse_monitor_message`). Monitoring again replaces the previous monitor, which sends
+        ``EVENT_MONITOR_STOPPED`` first. Events that a slow or absent reader cannot take are dropped:
+        the I/O thread never blocks on the monitor.
+
+        Args:
+            addr: An ``inproc://`` endpoint; None stops monitoring.
+            events: A mask of ``EVENT_*`` bits (default: all).
+
+        Raises:
+            ZMQError: ``EPROTONOSUPPORT`` for an endpoint that is not inproc, ``EADDRINUSE`` if the name
+                is taken, ``ENOTSOCK`` once closed.
         """
         self._check_usable()
         if addr is None:
@@ -363,12 +398,19 @@ class Socket:
         self._core.monitor = Monitor(self.context, addr, int(events))
 
     def get_monitor_socket(self, events: int | None = None, addr: str | None = None) -> Socket:
-        """Start monitoring (at ``inproc://monitor.s-<FD>`` unless ``addr``) and return a PAIR
-        socket connected to it, as pyzmq. While it is open, later calls return the same socket.
+        """Start monitoring and return a PAIR socket that receives the events.
 
-        The default name can be taken by a closed socket that had the same FD: its monitor lives
-        on until its lingering connections end (see :meth:`event_source`). Then
-        ``inproc://monitor.s-<FD>.<n>`` is used instead."""
+        The monitor is bound at ``addr``, by default ``inproc://monitor.s-<FD>`` (with a ``.<n>``
+        suffix if a closed socket's monitor still holds that name). While the returned socket is open,
+        later calls return it again.
+
+        Args:
+            events: A mask of ``EVENT_*`` bits (default: all).
+            addr: The inproc endpoint to use.
+
+        Returns:
+            The connected PAIR socket; close it (or call :meth:`disable_monitor`) when done.
+        """
         reader = self._monitor_socket
         if reader is not None and not reader.closed:
             return reader
@@ -396,17 +438,30 @@ class Socket:
         return reader
 
     def disable_monitor(self) -> None:
-        """Stop monitoring: MONITOR_STOPPED is sent and the publisher closed (the reader is yours)."""
+        """Stop monitoring: ``EVENT_MONITOR_STOPPED`` is sent and the monitor closed.
+
+        The socket returned by :meth:`get_monitor_socket` stays open: closing it is yours.
+        """
         self._monitor_socket = None
         self.monitor(None, 0)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
     def bind(self: _SocketT, addr: str | bytes) -> _EndpointContext[_SocketT]:
-        """Accept connections on ``addr`` (``tcp://``, ``ipc://``, ``inproc://``; bytes are utf-8).
+        """Accept connections on an endpoint.
 
-        Returns a context manager that unbinds on exit (``with sock.bind(url):``), as pyzmq's;
-        with a wildcard port it unbinds the port that was chosen (``LAST_ENDPOINT``)."""
+        Args:
+            addr: ``tcp://interface:port`` (``*`` for the port picks a free one), ``ipc://path`` or
+                ``inproc://name``; bytes are decoded as UTF-8.
+
+        Returns:
+            A context manager: ``with sock.bind(url):`` unbinds on exit (the port that was chosen, with a
+            wildcard). The endpoint really bound is :attr:`last_endpoint`.
+
+        Raises:
+            ZMQError: ``EADDRINUSE`` if the address is taken, ``EINVAL`` for a malformed endpoint,
+                ``EPROTONOSUPPORT`` for a transport zloop does not have (pgm, norm, tipc, vmci, ws).
+        """
         addr = _endpoint_str(addr)
         self._bind(addr)
         return _EndpointContext(self, "bind", self._core.last_endpoint)
@@ -423,7 +478,7 @@ class Socket:
             from zloop.io import transport
 
             handle = transport.bind(
-                self.context._io_thread(), self._core, endpoint, self.options.snapshot()
+                self.context._io_thread(), self._core, endpoint, self._options.snapshot()
             )
             resolved = handle.last_endpoint
         self._core.last_endpoint = resolved
@@ -432,10 +487,22 @@ class Socket:
             self._endpoints.setdefault(addr, []).append(handle)
 
     def connect(self: _SocketT, addr: str | bytes) -> _EndpointContext[_SocketT]:
-        """Connect to ``addr``; messages queue at once (unless IMMEDIATE) and reconnects are
-        automatic. ``addr`` may be bytes (``connect(other.last_endpoint)``).
+        """Connect to an endpoint.
 
-        Returns a context manager that disconnects on exit, as pyzmq's."""
+        Messages may be queued for the peer at once (unless the IMMEDIATE option is set), and the
+        connection is retried in the background, with RECONNECT_IVL backoff, until it succeeds or the
+        endpoint is disconnected.
+
+        Args:
+            addr: ``tcp://host:port``, ``ipc://path`` or ``inproc://name``; bytes are decoded as UTF-8
+                (so ``connect(other.last_endpoint)`` works).
+
+        Returns:
+            A context manager that disconnects on exit (``with sock.connect(url):``).
+
+        Raises:
+            ZMQError: ``EINVAL`` for a malformed endpoint, ``EPROTONOSUPPORT`` for an unknown transport.
+        """
         addr = _endpoint_str(addr)
         self._connect(addr)
         return _EndpointContext(self, "connect", addr)
@@ -443,8 +510,8 @@ class Socket:
     def _connect(self, addr: str) -> None:
         self._check_usable()
         endpoint = _parse(addr, bind=False)
-        options = self.options.snapshot()
-        self.options.connect_routing_id = b""  # applies to the next connect only, as libzmq
+        options = self._options.snapshot()
+        self._options.connect_routing_id = b""  # applies to the next connect only, as libzmq
         handle: Any
         pipe: Pipe | None
         if endpoint.transport == "inproc":
@@ -460,17 +527,31 @@ class Socket:
                 pipe.routing_id = options.connect_routing_id
             # Only an inproc pipe to a bound peer knows its peer already (tcp/ipc: after handshake).
             pending = endpoint.transport != "inproc" or not handle.bound
-            self.attach_pipe(pipe, pending)
+            self._attach_pipe(pipe, pending)
             self._attached_here()
         self._core.last_endpoint = addr
         self._endpoints.setdefault(addr, []).append(handle)
 
     def unbind(self, addr: str | bytes) -> None:
-        """Stop accepting on ``addr`` (as given to bind, or the resolved ``LAST_ENDPOINT``)."""
+        """Stop accepting connections on an endpoint.
+
+        Args:
+            addr: The endpoint as given to :meth:`bind`, or the resolved one (:attr:`last_endpoint`).
+
+        Raises:
+            ZMQError: ``ENOENT`` if this socket is not bound there.
+        """
         self._drop_endpoint(_endpoint_str(addr), "unbind")
 
     def disconnect(self, addr: str | bytes) -> None:
-        """Drop the connection to ``addr`` (as given to connect)."""
+        """Drop a connection made by :meth:`connect` (messages queued for it are discarded after LINGER).
+
+        Args:
+            addr: The endpoint as given to :meth:`connect`.
+
+        Raises:
+            ZMQError: ``ENOENT`` if this socket did not connect there.
+        """
         self._drop_endpoint(_endpoint_str(addr), "disconnect")
 
     def _drop_endpoint(self, addr: str, what: str) -> None:
@@ -492,7 +573,7 @@ class Socket:
                 for pipe in pipes:
                     if owns(pipe):
                         self._detach(pipe)
-            handle.close(self.options.linger)
+            handle.close(self._options.linger)
         self._process_commands(0)
 
     def _detach(self, pipe: Pipe) -> None:
@@ -503,7 +584,22 @@ class Socket:
     def bind_to_random_port(
         self, addr: str, min_port: int = 49152, max_port: int = 65536, max_tries: int = 100
     ) -> int:
-        """Bind ``addr`` (``tcp://host``) to a random port in [min_port, max_port); return the port."""
+        """Bind to a free TCP port and return it.
+
+        Args:
+            addr: ``tcp://`` and an interface, without the port (``tcp://127.0.0.1``).
+            min_port: The lowest port to try.
+            max_port: One above the highest port to try.
+            max_tries: How many random ports to try.
+
+        Returns:
+            The port that was bound.
+
+        Raises:
+            ZMQBindError: If no port could be bound in ``max_tries`` attempts.
+
+        With the default range the operating system picks the port (one wildcard bind), as pyzmq does.
+        """
         if min_port == 49152 and max_port == 65536 and max_tries == 100:
             self.bind(f"{addr}:*")
             return int(self._core.last_endpoint.rsplit(":", 1)[1])
@@ -525,6 +621,9 @@ class Socket:
 
     @property
     def last_endpoint(self) -> bytes:
+        """The endpoint of the last bind or connect (``LAST_ENDPOINT``), as bytes: with a wildcard port
+        (``tcp://*:*``), the port that was chosen.
+        """
         return self.getsockopt(SocketOption.LAST_ENDPOINT)  # type: ignore[no-any-return]
 
     # -- sending -----------------------------------------------------------------------------------
@@ -538,12 +637,34 @@ class Socket:
         routing_id: int | None = None,
         group: str | None = None,
     ) -> MessageTracker | None:
-        """Send one frame; with ``SNDMORE`` more frames of the same message follow.
+        """Send one frame.
 
-        Returns what pyzmq returns: with ``copy=False`` (or a ``Frame``) a ``MessageTracker``,
-        done once zloop no longer holds the buffer (``track=True``; see zloop.tracker), else None.
-        ``routing_id``/``group`` (draft CLIENT/SERVER, RADIO/DISH) raise RuntimeError, as pyzmq
-        built without draft support.
+        With ``SNDMORE`` in ``flags`` the frame is the start (or the middle) of a message and more frames
+        follow; the message leaves when its last frame is sent. As in libzmq, only the first frame of a
+        message can block or raise ``Again``.
+
+        Args:
+            data: ``bytes``, any object with the buffer protocol, or a :class:`Frame`. ``str`` is refused
+                (use :meth:`send_string`).
+            flags: ``NOBLOCK`` (``DONTWAIT``) and/or ``SNDMORE``.
+            copy: False shares the buffer with zloop instead of copying it (frames smaller than
+                :attr:`copy_threshold` are copied anyway). Do not modify a shared buffer until the
+                tracker says zloop has let go of it.
+            track: With ``copy=False``, return a :class:`MessageTracker` that is done once zloop no
+                longer holds the buffer.
+            routing_id: Draft CLIENT/SERVER only: raises ``RuntimeError`` (no draft API).
+            group: Draft RADIO/DISH only: raises ``RuntimeError`` (no draft API).
+
+        Returns:
+            A :class:`MessageTracker` with ``copy=False`` or a :class:`Frame` (done at once if nothing
+            was shared), else None.
+
+        Raises:
+            Again: With ``NOBLOCK``, or after SNDTIMEO milliseconds, when the message cannot be queued.
+            ZMQError: ``EFSM`` when the pattern does not allow a send now (a REQ waiting for its reply),
+                ``EHOSTUNREACH`` for a ROUTER with ROUTER_MANDATORY and an unknown peer, ``ENOTSOCK``
+                once the socket is closed.
+            ContextTerminated: Once the context was terminated.
         """
         if copy and type(data) is bytes and routing_id is None and group is None:
             frame: Any = data
@@ -563,7 +684,7 @@ class Socket:
                 # (or with the pattern's EFSM / EHOSTUNREACH, raised by can_begin before blocking).
                 begin = self._pattern.can_begin
                 if not begin(frame):
-                    self._wait(flags, self.options.sndtimeo, lambda: begin(frame))
+                    self._wait(flags, self._options.sndtimeo, lambda: begin(frame))
                 self._out_msg = [frame]
             else:
                 self._out_msg.append(frame)
@@ -584,9 +705,23 @@ class Socket:
         track: bool = False,
         **kwargs: Any,
     ) -> MessageTracker | None:
-        """Send a whole message at once: every frame or (on Again) none. Returns one tracker for
-        the tracked parts (see ``send`` and zloop.tracker), else what ``send`` of the last part
-        returns."""
+        """Send a message made of several frames, all of them or (on ``Again``) none.
+
+        Args:
+            msg_parts: A non-empty sequence of frames (each as ``data`` of :meth:`send`).
+            flags: ``NOBLOCK`` and/or ``SNDMORE`` (then more frames of the same message follow).
+            copy: As for :meth:`send`, for every frame.
+            track: As for :meth:`send`.
+            **kwargs: ``routing_id``/``group`` as for :meth:`send`.
+
+        Returns:
+            One :class:`MessageTracker` for all the shared frames with ``copy=False``, else None.
+
+        Raises:
+            TypeError: If ``msg_parts`` is a single bytes/str or empty.
+            Again: As for :meth:`send`.
+            ZMQError: As for :meth:`send`.
+        """
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
         frames, tracker = message_for_send(msg_parts, copy, track, self.copy_threshold)
@@ -599,7 +734,7 @@ class Socket:
                     self._run_queued()
                 begin = self._pattern.can_begin
                 if not begin(frames[0]):
-                    self._wait(flags, self.options.sndtimeo, lambda: begin(frames[0]))
+                    self._wait(flags, self._options.sndtimeo, lambda: begin(frames[0]))
             self._out_msg = frames
             return tracker
         self._send_msg(frames, flags)
@@ -615,13 +750,28 @@ class Socket:
         if not pattern.send(msg):
             self._process_commands(0)
             if not pattern.send(msg):
-                self._wait(flags, self.options.sndtimeo, lambda: pattern.send(msg))
+                self._wait(flags, self._options.sndtimeo, lambda: pattern.send(msg))
         if self._levels:
             self._refresh_levels()
 
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
     ) -> MessageTracker | None:
+        """Send a ``str`` as one frame, encoded.
+
+        Args:
+            u: The text.
+            flags: As for :meth:`send`.
+            copy: As for :meth:`send`.
+            encoding: The codec (UTF-8 by default).
+            **kwargs: Passed to :meth:`send`.
+
+        Returns:
+            What :meth:`send` returns.
+
+        Raises:
+            TypeError: If ``u`` is not a ``str``.
+        """
         if not isinstance(u, str):
             raise TypeError("str objects only")  # pyzmq's words
         return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
@@ -631,10 +781,30 @@ class Socket:
     def send_pyobj(
         self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL, **kwargs: Any
     ) -> MessageTracker | None:
+        """Send any picklable object as one frame, pickled.
+
+        Only exchange pickles with peers you trust: unpickling runs code the sender chooses.
+
+        Args:
+            obj: The object.
+            flags: As for :meth:`send`.
+            protocol: The pickle protocol.
+            **kwargs: Passed to :meth:`send`.
+
+        Returns:
+            What :meth:`send` returns.
+        """
         return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
 
     def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
-        """``kwargs`` go to ``json.dumps``, except ``routing_id`` and ``group`` (to ``send``)."""
+        """Send an object as one frame of JSON (UTF-8).
+
+        Args:
+            obj: What ``json.dumps`` accepts.
+            flags: As for :meth:`send`.
+            **kwargs: Passed to ``json.dumps``, except ``routing_id`` and ``group``, which go to
+                :meth:`send`.
+        """
         send_kwargs = {key: kwargs.pop(key) for key in ("routing_id", "group") if key in kwargs}
         self.send(json.dumps(obj, **kwargs).encode("utf-8"), flags=flags, **send_kwargs)
 
@@ -646,7 +816,18 @@ class Socket:
         copy: bool = True,
         **kwargs: Any,
     ) -> MessageTracker | None:
-        """Send the frames ``serialize(msg)`` returns, as one message."""
+        """Send a message made by a serializer.
+
+        Args:
+            msg: The object to send.
+            serialize: Turns ``msg`` into a sequence of frames.
+            flags: As for :meth:`send_multipart`.
+            copy: As for :meth:`send_multipart`.
+            **kwargs: Passed to :meth:`send_multipart`.
+
+        Returns:
+            What :meth:`send_multipart` returns.
+        """
         return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
 
     # -- receiving ---------------------------------------------------------------------------------
@@ -671,7 +852,7 @@ class Socket:
                     box.append(result)
                     return True
 
-                self._wait(flags, self.options.rcvtimeo, attempt)
+                self._wait(flags, self._options.rcvtimeo, attempt)
                 got = box[0]
         if self._levels:
             self._refresh_levels()
@@ -698,7 +879,25 @@ class Socket:
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> bytes | Frame: ...
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
-        """Receive one frame (bytes, or a ``Frame`` with ``copy=False``); RCVMORE tells if more follow."""
+        """Receive one frame.
+
+        A message of several frames is read one frame per call; :attr:`rcvmore` (``RCVMORE``) is 1
+        while more frames of the current message follow.
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns a :class:`Frame` that shares zloop's buffer (no copy).
+            track: Ignored on receive (a received Frame's tracker is done), accepted as pyzmq.
+
+        Returns:
+            The frame's bytes, or a :class:`Frame` with ``copy=False``.
+
+        Raises:
+            Again: With ``NOBLOCK``, or after RCVTIMEO milliseconds, when no message is there.
+            ZMQError: ``EFSM`` when the pattern does not allow a receive now (a REQ that has not sent),
+                ``ENOTSOCK`` once the socket is closed.
+            ContextTerminated: Once the context was terminated.
+        """
         msg = self._in_msg
         pipe: Pipe | None
         if msg is None:
@@ -741,7 +940,20 @@ class Socket:
     ) -> list[bytes] | list[Frame]: ...
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
-        """Receive a whole message (the rest of it, if frames were already read with ``recv``)."""
+        """Receive a whole message (or the rest of it, if its first frames were read with :meth:`recv`).
+
+        Args:
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+            copy: False returns :class:`Frame` objects that share zloop's buffers.
+            track: Ignored on receive, accepted as pyzmq.
+
+        Returns:
+            The frames: a ``list[bytes]``, or a ``list[Frame]`` with ``copy=False``.
+
+        Raises:
+            Again: As for :meth:`recv`.
+            ZMQError: As for :meth:`recv`.
+        """
         msg = self._in_msg
         pipe: Pipe | None
         if msg is None:
@@ -762,10 +974,22 @@ class Socket:
         ]
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
-        """Receive one frame into ``buffer`` (writable, contiguous), as pyzmq's: at most
-        ``nbytes`` bytes (0: the buffer's size) are written, the rest of a longer frame is
-        discarded; returns the frame's whole size (larger than what was written if truncated).
-        RCVMORE tells whether more frames of the message follow."""
+        """Receive one frame into a buffer you provide (no new bytes object).
+
+        Args:
+            buffer: A writable, C-contiguous buffer (``bytearray``, ``memoryview``, numpy array...).
+            nbytes: Write at most this many bytes (0: the size of ``buffer``). The rest of a longer frame
+                is discarded.
+            flags: ``NOBLOCK`` to raise ``Again`` instead of waiting.
+
+        Returns:
+            The size of the whole frame, which is larger than what was written if it was truncated.
+
+        Raises:
+            BufferError: If ``buffer`` is read-only or not contiguous.
+            ValueError: If ``nbytes`` is negative or larger than the buffer.
+            Again: As for :meth:`recv`.
+        """
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         view = memoryview(buffer)
@@ -801,23 +1025,62 @@ class Socket:
         return length
 
     def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it to a ``str``.
+
+        Args:
+            flags: As for :meth:`recv`.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            The decoded text.
+
+        Raises:
+            UnicodeDecodeError: If the frame is not valid in ``encoding`` (the frame is consumed).
+        """
         data: bytes = self.recv(flags)
         return data.decode(encoding)
 
     recv_unicode = recv_string
 
     def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive one frame and unpickle it.
+
+        Unpickling runs code the sender chooses: only use it with peers you trust.
+
+        Args:
+            flags: As for :meth:`recv`.
+
+        Returns:
+            The unpickled object.
+        """
         return pickle.loads(self.recv(flags))
 
     def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
-        """``kwargs`` go to ``json.loads`` (the frame is decoded as UTF-8)."""
+        """Receive one frame of JSON (UTF-8) and decode it.
+
+        Args:
+            flags: As for :meth:`recv`.
+            **kwargs: Passed to ``json.loads``.
+
+        Returns:
+            The decoded object.
+        """
         data: bytes = self.recv(flags)
         return json.loads(data.decode("utf-8"), **kwargs)
 
     def recv_serialized(
         self, deserialize: Callable[[list[Any]], _T], flags: int = 0, copy: bool = True
     ) -> _T:
-        """``deserialize`` of the frames of the next message (bytes, or Frames with ``copy=False``)."""
+        """Receive a message and turn it into an object.
+
+        Args:
+            deserialize: Called with the list of frames of the message.
+            flags: As for :meth:`recv_multipart`.
+            copy: As for :meth:`recv_multipart` (``deserialize`` gets Frames with False).
+
+        Returns:
+            What ``deserialize`` returns.
+        """
         return deserialize(self.recv_multipart(flags=flags, copy=copy))
 
     # -- waiting -----------------------------------------------------------------------------------
@@ -839,7 +1102,19 @@ class Socket:
                 return
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
-        """Wait up to ``timeout`` ms (None/-1 = forever) until EVENTS & flags; return those events."""
+        """Wait until the socket is ready for some of ``flags``.
+
+        Args:
+            timeout: Milliseconds to wait at most; None or a negative number waits forever, 0 does not
+                wait.
+            flags: ``POLLIN`` and/or ``POLLOUT``.
+
+        Returns:
+            The events among ``flags`` that are ready (0 on timeout).
+
+        Raises:
+            ZMQError: ``ENOTSOCK`` once the socket is closed.
+        """
         self._check_usable()
         self._core.home = _real.get_ident()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout / 1000
@@ -897,11 +1172,22 @@ class Socket:
                 return
 
     def level_fd(self, events: int = POLLIN) -> int:
-        """An fd readable exactly while ``EVENTS & events`` is non-zero (zloop extension).
+        """A file descriptor that is readable exactly while the socket is ready (zloop's addition).
 
-        Use it with ``select``/``poll``/``epoll`` in level mode: no drain discipline is needed (read
-        one message per wake-up if you like). The fd belongs to the socket and closes with it.
-        One fd is kept per distinct ``events`` mask.
+        :attr:`FD` follows libzmq: it is edge-triggered, so after a wake-up a program must read
+        ``EVENTS`` and drain the socket until ``Again``, or it may never wake again. This fd needs no
+        such discipline: use it with ``select``, ``poll`` or ``epoll`` in level mode and handle as many
+        messages per wake-up as you like. It belongs to the socket and closes with it; one fd is kept per
+        ``events`` mask. libzmq and pyzmq have no equivalent.
+
+        Args:
+            events: ``POLLIN``, ``POLLOUT`` or both: the fd is readable while ``EVENTS & events``.
+
+        Returns:
+            The fd (do not close it yourself).
+
+        Raises:
+            ZMQError: ``EINVAL`` for another ``events`` value, ``ENOTSOCK`` once the socket is closed.
         """
         self._check_usable()
         if events not in (POLLIN, POLLOUT, POLLIN | POLLOUT):
@@ -916,14 +1202,30 @@ class Socket:
         return level.fileno()
 
     def fileno(self) -> int:
-        """The edge-triggered ``FD`` (see the module docstring)."""
+        """The socket's :attr:`FD` (so the socket can be given to ``select`` and event loops).
+
+        It is edge-triggered, as libzmq's: see :attr:`FD`.
+        """
         return self._mailbox.fileno()
 
     # -- options -----------------------------------------------------------------------------------
 
     def setsockopt(self, option: int, value: Any) -> None:
-        """Set a socket option (``zmq_setsockopt``), with pyzmq's and libzmq's checks: a value of
-        the wrong type is a TypeError, an invalid one ``ZMQError(EINVAL)`` saying why."""
+        """Set a socket option (``zmq_setsockopt``).
+
+        Args:
+            option: A :class:`SocketOption` (``zloop.LINGER``...).
+            value: An int, bytes (``str`` is refused: use :meth:`setsockopt_string`), or None where
+                libzmq allows an empty value.
+
+        Raises:
+            TypeError: If ``value`` has the wrong type for ``option``.
+            ZMQError: ``EINVAL`` for an unknown or read-only option, a value out of range, or an option
+                this socket type does not have (the message says which); ``ENOTSOCK`` once closed.
+
+        Options are checked as libzmq checks them; the ones of features zloop lacks (GSSAPI, multicast,
+        VMCI...) raise ``EINVAL`` instead of being stored and ignored.
+        """
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         check_value_type(option, value)
@@ -939,10 +1241,22 @@ class Socket:
             if value is None:  # zloop's NULL values exist only where the option applies
                 raise TypeError(f"expected bytes, got: {value!r}")
             raise _not_supported(opt, self.socket_type)
-        set_common(self.options, opt, value)
+        set_common(self._options, opt, value)
 
     def getsockopt(self, option: int) -> Any:
-        """Get a socket option (``zmq_getsockopt``); write-only and unknown ones are EINVAL."""
+        """Read a socket option (``zmq_getsockopt``).
+
+        Args:
+            option: A :class:`SocketOption`.
+
+        Returns:
+            An int, or bytes for the options that hold bytes (``ROUTING_ID``, ``LAST_ENDPOINT``...);
+            ``EVENTS`` as a :class:`PollEvent`.
+
+        Raises:
+            ZMQError: ``EINVAL`` for an unknown or write-only option (``SUBSCRIBE``) or one this socket
+                type does not have; ``ENOTSOCK`` once closed.
+        """
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
         try:
@@ -963,34 +1277,79 @@ class Socket:
             pass
         if not is_common(opt):
             raise _not_supported(opt, self.socket_type)
-        return get_common(self.options, opt)
+        return get_common(self._options, opt)
 
     def set(self, option: int, value: Any) -> None:
+        """Set a socket option: the same as :meth:`setsockopt`.
+
+        Args:
+            option: A :class:`SocketOption`.
+            value: Its value.
+        """
         self.setsockopt(option, value)
 
     def subscribe(self, topic: str | bytes) -> None:
-        """SUB/XPUB_MANUAL: subscribe to ``topic`` (str is utf-8 encoded), as pyzmq."""
+        """Subscribe to messages starting with ``topic`` (SUB, XSUB's SUBSCRIBE option).
+
+        Also usable as a write-only attribute: ``sock.subscribe = b"news"``. An empty topic receives
+        everything.
+
+        Args:
+            topic: The prefix; a ``str`` is encoded as UTF-8.
+        """
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
         self.setsockopt(SocketOption.SUBSCRIBE, topic)
 
     def unsubscribe(self, topic: str | bytes) -> None:
-        """SUB/XPUB_MANUAL: cancel one subscription to ``topic`` (str is utf-8 encoded)."""
+        """Cancel one earlier subscription to ``topic`` (SUB, XSUB's UNSUBSCRIBE option).
+
+        Args:
+            topic: The prefix as subscribed; a ``str`` is encoded as UTF-8.
+        """
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
         self.setsockopt(SocketOption.UNSUBSCRIBE, topic)
 
     def get(self, option: int) -> Any:
+        """Read a socket option: the same as :meth:`getsockopt`.
+
+        Args:
+            option: A :class:`SocketOption`.
+
+        Returns:
+            The option's value.
+        """
         return self.getsockopt(option)
 
     def setsockopt_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
-        """Set a bytes option from a str, encoded with ``encoding``."""
+        """Set a bytes option from a ``str``.
+
+        Args:
+            option: An option that holds bytes (``ROUTING_ID``, ``SUBSCRIBE``, ``PLAIN_USERNAME``...).
+            optval: The text.
+            encoding: The codec (UTF-8 by default).
+
+        Raises:
+            TypeError: If ``optval`` is not a ``str``.
+        """
         if not isinstance(optval, str):
             raise TypeError(f"strings only, not {type(optval)}: {optval!r}")
         self.setsockopt(option, optval.encode(encoding))
 
     def getsockopt_string(self, option: int, encoding: str = "utf-8") -> str:
-        """A bytes option decoded with ``encoding`` (TypeError for an option that is no bytes)."""
+        """Read a bytes option as a ``str``.
+
+        Args:
+            option: An option that holds bytes.
+            encoding: The codec (UTF-8 by default).
+
+        Returns:
+            The decoded value.
+
+        Raises:
+            TypeError: If ``option`` does not hold bytes.
+        """
         if option not in BYTES_OPTIONS:
             raise TypeError(f"option {option} will not return a string to be decoded")
         value: bytes = self.getsockopt(option)
@@ -1001,10 +1360,21 @@ class Socket:
 
     @property
     def FD(self) -> int:
+        """The socket's signal file descriptor (``ZMQ_FD``), for event loops.
+
+        Edge-triggered as in libzmq: it becomes readable when the socket may have become ready, and a
+        call that finds nothing to do consumes the signal. After a wake-up read :attr:`EVENTS` and
+        send/receive with ``NOBLOCK`` until ``Again``; only then wait on the fd again. :meth:`level_fd`
+        is the level-triggered alternative.
+        """
         return self._mailbox.fileno()
 
     @property
     def EVENTS(self) -> int:
+        """What the socket is ready for now (``ZMQ_EVENTS``): ``POLLIN`` and/or ``POLLOUT``.
+
+        Reading it also processes the socket's pending commands and consumes the :attr:`FD` signal.
+        """
         return self.getsockopt(SocketOption.EVENTS)  # type: ignore[no-any-return]
 
     @property
@@ -1013,15 +1383,25 @@ class Socket:
         return self.socket_type
 
     def get_hwm(self) -> int:
-        """The high-water mark: SNDHWM (else RCVHWM), as pyzmq's."""
+        """The high-water mark: SNDHWM, or RCVHWM if the socket type has no SNDHWM.
+
+        Returns:
+            The limit, in messages.
+        """
         try:
             return int(self.getsockopt(SocketOption.SNDHWM))
         except ZMQError:
             return int(self.getsockopt(SocketOption.RCVHWM))
 
     def set_hwm(self, value: int) -> None:
-        """Set SNDHWM and RCVHWM (for the connections made afterwards, as libzmq), as pyzmq's:
-        both are tried, and the last failure is raised."""
+        """Set both SNDHWM and RCVHWM.
+
+        They apply to connections made afterwards, as in libzmq. Both are tried; if one fails, the last
+        failure is raised.
+
+        Args:
+            value: The limit in messages (0: none).
+        """
         raised: BaseException | None = None
         for option in (SocketOption.SNDHWM, SocketOption.RCVHWM):
             try:
@@ -1036,12 +1416,22 @@ class Socket:
     # -- draft API ---------------------------------------------------------------------------------
 
     def join(self, group: str | bytes) -> None:
-        """Join a RADIO/DISH group: DISH is one of libzmq's draft types, which zloop does not
-        have; raises RuntimeError as pyzmq built without draft support does."""
+        """Join a RADIO/DISH group: always raises ``RuntimeError``.
+
+        DISH is one of libzmq's draft socket types, which zloop does not implement; pyzmq built without
+        the draft API raises the same way.
+
+        Args:
+            group: The group name.
+        """
         raise RuntimeError(_NO_DRAFT)
 
     def leave(self, group: str | bytes) -> None:
-        """Leave a RADIO/DISH group (see :meth:`join`)."""
+        """Leave a RADIO/DISH group: always raises ``RuntimeError`` (see :meth:`join`).
+
+        Args:
+            group: The group name.
+        """
         raise RuntimeError(_NO_DRAFT)
 
 

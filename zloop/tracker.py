@@ -83,7 +83,11 @@ class MessageTracker:
     :meth:`wait` blocks until they are (``NotDone`` on timeout).
     """
 
-    __slots__ = ("_latch", "events", "peers")
+    __slots__ = {
+        "_latch": "",
+        "events": "The events watched (``threading.Event`` or anything with ``is_set`` and ``wait``).",
+        "peers": "The other trackers watched (of frames, or given directly).",
+    }
 
     def __init__(self, *towatch: Any) -> None:
         self._latch: _Latch | None = None  # the buffer zloop tracks itself (see track_view)

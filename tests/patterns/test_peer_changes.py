@@ -256,7 +256,7 @@ def test_a_queued_command_runs_before_the_next_operation(
         ran: list[int] = []
         if operation.startswith("recv"):
             b.send(b"m")
-        a.post(lambda ran=ran, round_=round_: ran.append(round_), 0)
+        a._post(lambda ran=ran, round_=round_: ran.append(round_), 0)
         if operation == "send":
             a.send(b"x")
         elif operation == "send_multipart":

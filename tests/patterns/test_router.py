@@ -60,7 +60,7 @@ def test_connecting_router_names_peer_by_identity_even_if_handshake_wins_the_rac
     server = make_socket(ctx, zloop.DEALER, routing_id=b"peer-id")
     endpoint = bind(server, "tcp", tmp_path)
     router = make_socket(ctx, zloop.ROUTER)
-    attach = zloop.Socket.attach_pipe
+    attach = zloop.Socket._attach_pipe
     handshaken = threading.Event()
     engine_ready = Session.engine_ready
 
@@ -76,7 +76,7 @@ def test_connecting_router_names_peer_by_identity_even_if_handshake_wins_the_rac
 
     monkeypatch.setattr(Session, "engine_ready", engine_ready_then_signal)
     # On the class: a zloop.Socket has __slots__, an instance cannot shadow a method.
-    monkeypatch.setattr(zloop.Socket, "attach_pipe", attach_after_handshake)
+    monkeypatch.setattr(zloop.Socket, "_attach_pipe", attach_after_handshake)
     router.connect(endpoint)
     monkeypatch.undo()
     server.send(b"hello")
@@ -131,7 +131,7 @@ def test_connect_routing_id(
     client.connect_routing_id = b"peer"
     client.connect(endpoint)
     # Applies to one connect only (write-only, as in libzmq: read the stored value directly).
-    assert client.options.connect_routing_id == b""
+    assert client._options.connect_routing_id == b""
     # The peer is known by that name at once: sending needs no handshake first.
     client.send_multipart([b"peer", b"early"], NOBLOCK)
     if not (transport == "tcp" or bind_first):

@@ -198,7 +198,7 @@ def test_plain_option_values(ctx: Any) -> None:
             sock.plain_username = bad
     with pytest.raises(zloop.ZMQError):
         sock.setsockopt(zloop.MECHANISM, 1)
-    mech = make_mechanism(sock.options)
+    mech = make_mechanism(sock._options)
     assert isinstance(mech, PlainMechanism) and not mech.server
     assert mech.username == b"admin"
 

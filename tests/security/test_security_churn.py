@@ -113,7 +113,7 @@ def owner_barrier(sock: zloop.Socket) -> None:
     been running (say, the one that made it forget a pipe) has returned, and so have the calls
     that ran it."""
     done = threading.Event()
-    sock.post(done.set, 0)
+    sock._post(done.set, 0)
     assert done.wait(DEADLINE), f"{sock} did not run a posted command"
 
 

@@ -73,6 +73,7 @@ class AsyncioAuthenticator(LoopAuthenticator):
         self.task = loop.create_task(self._serve(self._wrapper), name="zloop-auth")
 
     def is_alive(self) -> bool:
+        """Is the serving task running?"""
         return self.task is not None and not self.task.done()
 
     def stop(self) -> None:

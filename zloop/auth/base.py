@@ -56,9 +56,22 @@ VERSION = b"1.0"
 
 
 class CredentialsProvider(Protocol):
-    """For :meth:`Authenticator.configure_curve_callback` (as pyzmq)."""
+    """What :meth:`Authenticator.configure_curve_callback` takes: an object with a ``callback`` method
+    that decides which CURVE clients may connect (pyzmq's protocol of the same name).
+    """
 
-    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]: ...
+    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]:
+        """Decide whether a CURVE client may connect.
+
+        Args:
+            domain: The ZAP domain of the server socket (its ``ZAP_DOMAIN`` option).
+            key: The client's long-term public key, Z85-encoded (40 bytes), as pyzmq passes it.
+
+        Returns:
+            True to accept the client. An in-loop authenticator (asyncio, tornado's IOLoop, trio) may be
+            given an awaitable that resolves to the answer; the thread and gevent authenticators need
+            the bool itself.
+        """
 
 
 class PendingVerdict(Exception):

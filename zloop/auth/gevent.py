@@ -60,6 +60,7 @@ class GeventAuthenticator(LoopAuthenticator):
         self.greenlet = gevent.spawn(self._serve, self._wrapper)
 
     def is_alive(self) -> bool:
+        """Is the serving greenlet running?"""
         return self.greenlet is not None and not self.greenlet.dead
 
     def stop(self) -> None:

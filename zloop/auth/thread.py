@@ -72,6 +72,16 @@ class ThreadAuthenticator(Authenticator):
         self.stop()
 
     def start(self) -> None:
+        """Bind the ZAP socket and start the thread that answers it.
+
+        Start it before the servers it protects get their first connection, and configure the
+        policy (``allow``, ``configure_plain``, ``configure_curve``...) before or after: each request is
+        decided with the policy of that moment.
+
+        Raises:
+            RuntimeError: If it is already running.
+            ZMQError: ``EADDRINUSE`` if another authenticator serves this context.
+        """
         if self._thread is not None:
             raise RuntimeError("the authenticator is already running")
         super().start()
