@@ -335,7 +335,7 @@ class Poller(PollerItems):
                     ready.append((item, ev))
         return ready
 
-    def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         ready = self._ready_now()
         if ready or timeout == 0 or not self.sockets:
             return ready
@@ -395,7 +395,7 @@ def _block_group(
             timer.close()
 
 
-def poll(sockets: Iterable[tuple[Any, int]], timeout: int | None = None) -> list[tuple[Any, int]]:
+def poll(sockets: Iterable[tuple[Any, int]], timeout: float | None = None) -> list[tuple[Any, int]]:
     """``zmq.poll`` for greenlets: ``[(socket_or_fd, flags), ...]`` -> ready ``(item, events)``."""
     poller = Poller()
     for item, flags in sockets:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 
 import gevent
-from zloop.adapters import gevent as zgreen
 
 import zloop
+from zloop.adapters import gevent as zgreen
 
 CLIENTS = 500
 REQUESTS = 2  # per client

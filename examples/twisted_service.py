@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet import defer, task
-from zloop.adapters.twisted import Context
 
 import zloop
+from zloop.adapters.twisted import Context
 
 
 async def main(reactor: Any) -> None:
