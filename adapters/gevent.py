@@ -37,7 +37,7 @@ import select
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from zloop._extras import MissingExtraError
 
@@ -51,6 +51,10 @@ except ModuleNotFoundError as exc:
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import GroupWaiter as _AnyWaiter
 from ._wrapper import PollerItems, SocketWrapper, SyncConveniences
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["Context", "GeventBackend", "Poller", "Socket", "poll"]
 
@@ -243,16 +247,56 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
             raise self._zmod.Again()
         return value
 
-    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
-        return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+    def send(
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> MessageTracker | None:
+        tracker: MessageTracker | None = self._op(
+            Op.send(data, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
 
     def send_multipart(
         self, msg_parts: Iterable[Any], flags: int = 0, copy: bool = True, track: bool = False
-    ) -> Any:
-        return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+    ) -> MessageTracker | None:
+        tracker: MessageTracker | None = self._op(
+            Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
+
+    @overload
+    def recv(self, flags: int = 0, copy: Literal[True] = True, track: bool = False) -> bytes: ...
+
+    @overload
+    def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> bytes | Frame: ...
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[Frame]: ...
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         result: list[Any] = self._op(Op.recv_multipart(copy, track), flags, _RCVTIMEO)
