@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-import gevent
+import gevent  # type: ignore[import-untyped]  # gevent ships no type information
 
 import zloop
 from zloop.adapters import gevent as zgreen
