@@ -273,7 +273,7 @@ class SocketOptionAttributes:
         "Write-only: the routing id of the peer of the next connect() (ROUTER, STREAM).",
     )
     gssapi_server = GSSAPI_SERVER = IntOption(
-        Opt.GSSAPI_SERVER, "GSSAPI server role (zloop has no GSSAPI: only 0)."
+        Opt.GSSAPI_SERVER, "GSSAPI server role (zloop has no GSSAPI)."
     )
     gssapi_principal = GSSAPI_PRINCIPAL = BytesOption(
         Opt.GSSAPI_PRINCIPAL, "GSSAPI principal name (zloop has no GSSAPI)."
@@ -295,7 +295,8 @@ class SocketOptionAttributes:
         "XPUB: 1 makes a send at the high-water mark fail with EAGAIN instead of dropping.",
     )
     blocky = BLOCKY = IntOption(
-        Opt.BLOCKY, "Context-wide legacy linger default (-1 LINGER on new sockets)."
+        Opt.BLOCKY,
+        "A context option in libzmq (``Context.blocky``: whether term() waits for lingering sockets).",
     )
     xpub_manual = XPUB_MANUAL = IntOption(
         Opt.XPUB_MANUAL, "XPUB: 1 leaves subscription handling to the application."
@@ -313,7 +314,8 @@ class SocketOptionAttributes:
         Opt.HEARTBEAT_IVL, "Interval of ZMTP PING heartbeats in ms (0: none)."
     )
     heartbeat_ttl = HEARTBEAT_TTL = IntOption(
-        Opt.HEARTBEAT_TTL, "Time-to-live the peer is told to use for heartbeats, in ms."
+        Opt.HEARTBEAT_TTL,
+        "Time-to-live sent in PINGs: the peer drops the connection after this long without traffic, in ms.",
     )
     heartbeat_timeout = HEARTBEAT_TIMEOUT = IntOption(
         Opt.HEARTBEAT_TIMEOUT, "How long to wait for a PONG before closing the connection, in ms."
@@ -324,9 +326,7 @@ class SocketOptionAttributes:
     connect_timeout = CONNECT_TIMEOUT = IntOption(
         Opt.CONNECT_TIMEOUT, "Timeout of a TCP connect in ms (0: the OS's)."
     )
-    tcp_maxrt = TCP_MAXRT = IntOption(
-        Opt.TCP_MAXRT, "Maximum TCP retransmit timeout in ms (TCP_USER_TIMEOUT)."
-    )
+    tcp_maxrt = TCP_MAXRT = IntOption(Opt.TCP_MAXRT, "Maximum TCP retransmit timeout in ms.")
     thread_safe = THREAD_SAFE = ReadOnlyIntOption(
         Opt.THREAD_SAFE, "Read-only: 1 for libzmq's thread-safe socket types (none in zloop)."
     )
@@ -338,7 +338,8 @@ class SocketOptionAttributes:
         "GSSAPI service principal name type (zloop has no GSSAPI).",
     )
     zap_enforce_domain = ZAP_ENFORCE_DOMAIN = IntOption(
-        Opt.ZAP_ENFORCE_DOMAIN, "1: ask ZAP even without a ZAP_DOMAIN (libzmq's strict mode)."
+        Opt.ZAP_ENFORCE_DOMAIN,
+        "1: RFC 27's strict ZAP rule (a ZAP request needs a domain); libzmq's default is the older one.",
     )
     multicast_maxtpdu = MULTICAST_MAXTPDU = IntOption(
         Opt.MULTICAST_MAXTPDU,
@@ -385,7 +386,8 @@ class SocketOptionAttributes:
         "ROUTER: deliver an empty message on peer connect (1) and/or disconnect (2).",
     )
     xpub_manual_last_value = XPUB_MANUAL_LAST_VALUE = IntOption(
-        Opt.XPUB_MANUAL_LAST_VALUE, "XPUB_MANUAL: send the last value to a new subscriber only."
+        Opt.XPUB_MANUAL_LAST_VALUE,
+        "As XPUB_MANUAL, and a message sent after a subscription goes to that (last) subscriber only.",
     )
     socks_username = SOCKS_USERNAME = BytesOption(
         Opt.SOCKS_USERNAME, "SOCKS5 user name (zloop: unsupported)."
@@ -424,14 +426,14 @@ class SocketOptionAttributes:
         Opt.HELLO_MSG, "A message sent to each new peer (libzmq draft)."
     )
     disconnect_msg = DISCONNECT_MSG = BytesOption(
-        Opt.DISCONNECT_MSG, "A message received in place of a peer that left (libzmq draft)."
+        Opt.DISCONNECT_MSG, "A message received when a peer disconnects (libzmq draft)."
     )
     priority = PRIORITY = IntOption(Opt.PRIORITY, "SO_PRIORITY of the OS sockets (libzmq draft).")
     busy_poll = BUSY_POLL = IntOption(
         Opt.BUSY_POLL, "SO_BUSY_POLL of the OS sockets (libzmq draft)."
     )
     hiccup_msg = HICCUP_MSG = BytesOption(
-        Opt.HICCUP_MSG, "A message received when a connection was re-established (libzmq draft)."
+        Opt.HICCUP_MSG, "A message received when a connected peer was lost (libzmq draft)."
     )
     xsub_verbose_unsubscribe = XSUB_VERBOSE_UNSUBSCRIBE = IntOption(
         Opt.XSUB_VERBOSE_UNSUBSCRIBE, "XSUB: 1 passes every unsubscription upstream."
