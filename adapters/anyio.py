@@ -63,7 +63,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 try:
     import anyio
@@ -75,6 +75,10 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - exercised in a subproc
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import AsyncConveniences, PollerItems, SocketWrapper
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["AnyioBackend", "Context", "Poller", "Socket", "pump"]
 
@@ -380,21 +384,65 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="anyio"):
             return await b.park(w, pending, waiter)
         raise self._zmod.Again()
 
-    async def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+    async def send(
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> MessageTracker | None:
         """Send one frame (``SNDMORE`` in ``flags`` for more of the same message)."""
-        return await self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = await self._op(
+            Op.send(data, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
 
     async def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False
-    ) -> Any:
+    ) -> MessageTracker | None:
         """Send a whole message: all frames, or (cancelled before it could go) none."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
-        return await self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = await self._op(
+            Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
+
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> bytes: ...
+
+    @overload
+    async def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    async def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | Frame: ...
 
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a Frame with ``copy=False``)."""
         return await self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[Frame]: ...
 
     async def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
@@ -469,7 +517,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="anyio"):
     def __aiter__(self) -> Socket:
         return self
 
-    async def __anext__(self) -> list[Any]:
+    async def __anext__(self) -> list[bytes]:
         """``async for msg in sock``: ``recv_multipart()`` results until the socket is closed."""
         try:
             return await self.recv_multipart()

@@ -62,12 +62,16 @@ import warnings
 import weakref
 from asyncio import Future
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import zloop
 
 from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import AsyncSendConveniences, PollerItems, SocketWrapper, json_value
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["Context", "Poller", "Socket"]
 
@@ -425,7 +429,7 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
 
     def send(
         self, data: Any, flags: int = 0, copy: bool = True, track: bool = False, **kwargs: Any
-    ) -> Future[Any]:
+    ) -> Future[MessageTracker | None]:
         """Send one frame (SNDMORE in ``flags`` for more frames of the same message). The Future
         resolves to what the socket's ``send`` returned: None, or a ``MessageTracker`` with
         ``copy=False``; ``routing_id``/``group`` keywords go to the socket's ``send``."""
@@ -438,7 +442,7 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
         copy: bool = True,
         track: bool = False,
         **kwargs: Any,
-    ) -> Future[Any]:
+    ) -> Future[MessageTracker | None]:
         """Send a whole message: all frames or (cancelled before it could go) none. The Future
         resolves to what the socket's ``send_multipart`` returned (a tracker with ``copy=False``)."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
@@ -447,10 +451,48 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
 
     # -- receiving -----------------------------------------------------------------------------------
 
+    @overload
+    def recv(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> Future[bytes]: ...
+
+    @overload
+    def recv(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> Future[Frame]: ...
+
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Future[Frame]: ...
+
+    @overload
+    def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> Future[bytes | Frame]: ...
+
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Future[Any]:
         """Receive one frame (bytes, or a Frame with ``copy=False``)."""
         op = _RECV if copy and not track else Op.recv(copy, track)
         return self._submit(op, flags, _RCVTIMEO)
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> Future[list[bytes]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> Future[list[Frame]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> Future[list[Frame]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> Future[list[bytes]] | Future[list[Frame]]: ...
 
     def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
@@ -525,7 +567,7 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
     def __aiter__(self) -> Socket:
         return self
 
-    async def __anext__(self) -> list[Any]:
+    async def __anext__(self) -> list[bytes]:
         """``async for msg in sock``: yields ``recv_multipart()`` results until the socket closes."""
         try:
             return await self.recv_multipart()

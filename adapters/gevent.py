@@ -37,7 +37,7 @@ import select
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from zloop._extras import MissingExtraError
 
@@ -51,6 +51,10 @@ except ModuleNotFoundError as exc:
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import GroupWaiter as _AnyWaiter
 from ._wrapper import PollerItems, SocketWrapper, SyncConveniences
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["Context", "GeventBackend", "Poller", "Socket", "poll"]
 
@@ -267,7 +271,9 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
             raise self._zmod.Again()
         return value
 
-    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+    def send(
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> MessageTracker | None:
         """Send one frame, blocking only the calling greenlet while the socket cannot take it.
 
         Args:
@@ -282,11 +288,14 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         Raises:
             Again: With ``NOBLOCK``, or when SNDTIMEO expires.
         """
-        return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = self._op(
+            Op.send(data, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
 
     def send_multipart(
         self, msg_parts: Iterable[Any], flags: int = 0, copy: bool = True, track: bool = False
-    ) -> Any:
+    ) -> MessageTracker | None:
         """Send a whole message, blocking only the calling greenlet; all frames go, or none.
 
         Args:
@@ -301,7 +310,22 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         Raises:
             Again: With ``NOBLOCK``, or when SNDTIMEO expires.
         """
-        return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = self._op(
+            Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
+
+    @overload
+    def recv(self, flags: int = 0, copy: Literal[True] = True, track: bool = False) -> bytes: ...
+
+    @overload
+    def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> bytes | Frame: ...
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame, blocking only the calling greenlet until one is there.
@@ -321,6 +345,26 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
             Again: With ``NOBLOCK``, or when RCVTIMEO expires.
         """
         return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[Frame]: ...
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive a whole message, blocking only the calling greenlet (a killed greenlet takes none).
@@ -416,7 +460,7 @@ class Poller(PollerItems):
                     ready.append((item, ev))
         return ready
 
-    def poll(self, timeout: int | None = None) -> list[tuple[Any, int]]:
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         """Wait until registered items are ready, blocking only the calling greenlet.
 
         Args:
@@ -485,7 +529,7 @@ def _block_group(
             timer.close()
 
 
-def poll(sockets: Iterable[tuple[Any, int]], timeout: int | None = None) -> list[tuple[Any, int]]:
+def poll(sockets: Iterable[tuple[Any, int]], timeout: float | None = None) -> list[tuple[Any, int]]:
     """``zmq.poll`` for greenlets: ``[(socket_or_fd, flags), ...]`` -> ready ``(item, events)``."""
     poller = Poller()
     for item, flags in sockets:

@@ -46,7 +46,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from zloop._extras import MissingExtraError
 
@@ -59,6 +59,10 @@ except ModuleNotFoundError as exc:
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import AsyncConveniences, PollerItems, SocketWrapper
 from ._wrapper import GroupWaiter as _GroupWaiter
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["Context", "Poller", "Socket", "TrioBackend"]
 
@@ -329,7 +333,9 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
             return await _park(w, w.wait(op, waiter), waiter)
         raise self._zmod.Again()
 
-    async def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+    async def send(
+        self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> MessageTracker | None:
         """Send one frame, waiting (as a trio checkpoint) while the socket cannot take it.
 
         Args:
@@ -345,11 +351,14 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
             Again: With ``NOBLOCK``, or when SNDTIMEO expires.
             trio.ClosedResourceError: If the socket is closed while the call waits.
         """
-        return await self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = await self._op(
+            Op.send(data, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
 
     async def send_multipart(
         self, msg_parts: Any, flags: int = 0, copy: bool = True, track: bool = False
-    ) -> Any:
+    ) -> MessageTracker | None:
         """Send a whole message; a call cancelled while it waits has sent no frame of it.
 
         Args:
@@ -365,7 +374,26 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
             Again: With ``NOBLOCK``, or when SNDTIMEO expires.
             trio.ClosedResourceError: If the socket is closed while the call waits.
         """
-        return await self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
+        tracker: MessageTracker | None = await self._op(
+            Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO
+        )
+        return tracker
+
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> bytes: ...
+
+    @overload
+    async def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    async def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | Frame: ...
 
     async def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame, waiting until one is there.
@@ -385,6 +413,26 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
             trio.ClosedResourceError: If the socket is closed while the call waits.
         """
         return await self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> list[Frame]: ...
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[Frame]: ...
 
     async def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False
@@ -459,7 +507,7 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="trio"):
     def __aiter__(self) -> Socket:
         return self
 
-    async def __anext__(self) -> list[Any]:
+    async def __anext__(self) -> list[bytes]:
         return await self.recv_multipart()
 
     async def __aenter__(self) -> Socket:

@@ -59,7 +59,7 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 try:
     from twisted.internet import defer
@@ -78,6 +78,10 @@ from ._wrapper import (
     SocketWrapper,
     json_value,
 )
+
+if TYPE_CHECKING:
+    from zloop.message import Frame
+    from zloop.tracker import MessageTracker
 
 __all__ = ["Context", "Poller", "Socket", "TwistedBackend"]
 
@@ -394,21 +398,61 @@ class Socket(AsyncConveniences, SocketWrapper, adapter="twisted"):
 
     def send(
         self, data: Any, flags: int = 0, copy: bool = True, track: bool = False
-    ) -> defer.Deferred[Any]:
+    ) -> defer.Deferred[MessageTracker | None]:
         """Send one frame (``SNDMORE`` in ``flags`` for more of the same message)."""
         return self._op(Op.send(data, flags, copy, track), flags, _SNDTIMEO)
 
     def send_multipart(
         self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True, track: bool = False
-    ) -> defer.Deferred[Any]:
+    ) -> defer.Deferred[MessageTracker | None]:
         """Send a whole message: all frames or (cancelled before it could go) none."""
         if isinstance(msg_parts, (bytes, str)) or not len(msg_parts):
             raise TypeError("send_multipart takes a non-empty sequence of frames")
         return self._op(Op.send_multipart(msg_parts, flags, copy, track), flags, _SNDTIMEO)
 
+    @overload
+    def recv(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> defer.Deferred[bytes]: ...
+
+    @overload
+    def recv(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> defer.Deferred[Frame]: ...
+
+    @overload
+    def recv(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> defer.Deferred[Frame]: ...
+
+    @overload
+    def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> defer.Deferred[bytes | Frame]: ...
+
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> defer.Deferred[Any]:
         """Receive one frame (bytes, or a Frame with ``copy=False``)."""
         return self._op(Op.recv(copy, track), flags, _RCVTIMEO)
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> defer.Deferred[list[bytes]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> defer.Deferred[list[Frame]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int, copy: Literal[False], track: bool = False
+    ) -> defer.Deferred[list[Frame]]: ...
+
+    @overload
+    def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> defer.Deferred[list[bytes]] | defer.Deferred[list[Frame]]: ...
 
     def recv_multipart(
         self, flags: int = 0, copy: bool = True, track: bool = False

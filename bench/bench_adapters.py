@@ -91,9 +91,8 @@ async def _recv_awaiting(new_context: Callable[[], Any], pull: int, count: int) 
 def recv_zloop_asyncio(count: int) -> None:
     import asyncio
 
-    from zloop.adapters.asyncio import Context
-
     import zloop
+    from zloop.adapters.asyncio import Context
 
     asyncio.run(_recv_awaiting(Context, zloop.PULL, count))
 
@@ -109,17 +108,16 @@ def recv_pyzmq_asyncio(count: int) -> None:
 
 def recv_zloop_trio(count: int) -> None:
     import trio
-    from zloop.adapters.trio import Context
 
     import zloop
+    from zloop.adapters.trio import Context
 
     trio.run(_recv_awaiting, Context, zloop.PULL, count)
 
 
 def recv_zloop_gevent(count: int) -> None:
-    from zloop.adapters.gevent import Context
-
     import zloop
+    from zloop.adapters.gevent import Context
 
     _recv_blocking(Context, zloop.PULL, count)
 
@@ -163,9 +161,8 @@ def _recv_zmqstream(count: int, stream_cls: Callable[..., object], sock: object)
 
 
 def recv_zloop_tornado(count: int) -> None:
-    from zloop.adapters.tornado import ZMQStream
-
     import zloop
+    from zloop.adapters.tornado import ZMQStream
 
     ctx = zloop.Context()
     sock = ctx.socket(zloop.PULL)
@@ -187,18 +184,18 @@ def recv_pyzmq_tornado(count: int) -> None:
 
 def recv_zloop_anyio(count: int) -> None:
     import anyio
-    from zloop.adapters.anyio import Context
 
     import zloop
+    from zloop.adapters.anyio import Context
 
     anyio.run(_recv_awaiting, Context, zloop.PULL, count)
 
 
 def recv_zloop_anyio_trio(count: int) -> None:
     import anyio
-    from zloop.adapters.anyio import Context
 
     import zloop
+    from zloop.adapters.anyio import Context
 
     anyio.run(_recv_awaiting, Context, zloop.PULL, count, backend="trio")
 
@@ -228,9 +225,8 @@ def _recv_twisted_callbacks(
 
 
 def recv_zloop_twisted(count: int) -> None:
-    from zloop.adapters.twisted import Socket
-
     import zloop
+    from zloop.adapters.twisted import Socket
 
     ctx = zloop.Context()
     raw = ctx.socket(zloop.PULL)
@@ -244,9 +240,9 @@ def recv_zloop_twisted(count: int) -> None:
 def recv_zloop_twisted_deferred(count: int) -> None:
     """``await sock.recv()`` in a coroutine (Deferred.fromCoroutine), one message per call."""
     from twisted.internet import defer, reactor
-    from zloop.adapters.twisted import Context
 
     import zloop
+    from zloop.adapters.twisted import Context
 
     async def main() -> None:
         await _recv_awaiting(Context, zloop.PULL, count)

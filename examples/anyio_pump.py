@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import anyio
 import anyio.abc
-from zloop.adapters.anyio import Context, pump
 
 import zloop
+from zloop.adapters.anyio import Context, pump
 
 
 async def main() -> None:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
-from zloop.adapters.asyncio import Context, Socket
-
 import zloop
+from zloop.adapters.asyncio import Context, Socket
 
 CLIENTS = 10
 REQUESTS = 5  # per client

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-import gevent
-from zloop.adapters import gevent as zgreen
+import gevent  # type: ignore[import-untyped]  # gevent ships no type information
 
 import zloop
+from zloop.adapters import gevent as zgreen
 
 CLIENTS = 500
 REQUESTS = 2  # per client

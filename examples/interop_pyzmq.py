@@ -14,12 +14,14 @@ import zloop
 
 try:
     import zmq
+
+    HAVE_PYZMQ = True
 except ImportError:
-    zmq = None
+    HAVE_PYZMQ = False
 
 
 def main() -> int:
-    if zmq is None:
+    if not HAVE_PYZMQ:
         print("skipped: pyzmq is not installed (pip install pyzmq) - nothing to talk to")
         return 0
     print(f"libzmq {zmq.zmq_version()} (pyzmq {zmq.__version__}) <-> zloop {zloop.__version__}")

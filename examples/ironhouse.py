@@ -26,8 +26,10 @@ from zloop.monitor import recv_monitor_message
 
 try:
     import zmq
+
+    HAVE_PYZMQ = True
 except ImportError:  # the good client is then a zloop socket
-    zmq = None
+    HAVE_PYZMQ = False
 
 
 def main() -> None:
@@ -75,14 +77,9 @@ def main() -> None:
 
         good_public, good_secret = load_certificate(good_secret_file)
         assert good_secret is not None
-        if zmq is not None:
-            zctx = zmq.Context()
-            client = zctx.socket(zmq.REQ)
-            kind = f"libzmq {zmq.zmq_version()}"
-        else:
-            zctx = None
-            client = ctx.socket(zloop.REQ)
-            kind = "zloop"
+        zctx = zmq.Context() if HAVE_PYZMQ else None
+        client = zctx.socket(zmq.REQ) if zctx is not None else ctx.socket(zloop.REQ)
+        kind = f"libzmq {zmq.zmq_version()}" if zctx is not None else "zloop"
         client.curve_publickey, client.curve_secretkey = good_public, good_secret
         client.curve_serverkey = server_public
         client.connect(endpoint)

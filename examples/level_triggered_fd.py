@@ -33,7 +33,7 @@ def main() -> None:
 
     ep = select.epoll()
     ep.register(pull.level_fd(zloop.POLLIN), select.EPOLLIN)  # level-triggered: no EPOLLET
-    got = []
+    got: list[int] = []
     while len(got) < COUNT:
         if not ep.poll(5.0):
             raise SystemExit("level fd not readable while messages are pending")

@@ -18,9 +18,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from zloop.adapters.selectors import Reactor, ZMQSelector
-
 import zloop
+from zloop.adapters.selectors import Reactor, ZMQSelector
 
 MESSAGES = 5
 

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from tornado.ioloop import IOLoop
 from tornado.locks import Event
-from zloop.adapters.tornado import Context, Socket, ZMQStream
 
 import zloop
+from zloop.adapters.tornado import Context, Socket, ZMQStream
 
 REQUESTS = 5
 JOBS = 3

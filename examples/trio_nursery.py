@@ -12,9 +12,9 @@ Run: python examples/trio_nursery.py
 from __future__ import annotations
 
 import trio
-from zloop.adapters.trio import Context, Socket
 
 import zloop
+from zloop.adapters.trio import Context, Socket
 
 SENDERS = 3
 RECEIVERS = 2

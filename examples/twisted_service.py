@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet import defer, task
-from zloop.adapters.twisted import Context
+from twisted.python.failure import Failure
 
 import zloop
+from zloop.adapters.twisted import Context
 
 
 async def main(reactor: Any) -> None:
@@ -42,9 +43,14 @@ async def main(reactor: Any) -> None:
     b.connect("inproc://cancel")
     pending = a.recv()
     pending.cancel()
-    pending.addErrback(
-        lambda f: f.trap(defer.CancelledError) and print("  recv Deferred cancelled")
-    )
+
+    def cancelled(failure: Failure) -> Failure | None:
+        if not isinstance(failure.value, defer.CancelledError):
+            return failure  # another error: passed on
+        print("  recv Deferred cancelled")
+        return None
+
+    pending.addErrback(cancelled)
     await b.send(b"sent after the cancel")
     print(f"  next recv: {(await a.recv())!r}")
     ctx.destroy(linger=0)

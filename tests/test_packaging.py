@@ -124,6 +124,10 @@ def test_checkout_maps_adapters_folder() -> None:
 
     assert Path(zloop.adapters.__file__).resolve() == ROOT / "adapters" / "__init__.py"
     assert zloop.adapters.__name__ == "zloop.adapters"
+    # The committed symlink (what mypy follows), not the fallback finder of _adapters_path.
+    link = ROOT / "zloop" / "adapters"
+    assert link.is_symlink() and os.readlink(link) == "../adapters"
+    assert Path(zloop.adapters.__file__) == link / "__init__.py"
 
 
 def test_plain_checkout_without_install(tmp_path: Path) -> None:
@@ -156,6 +160,11 @@ def test_wheel_and_sdist_contents(built: tuple[Path, Path]) -> None:
     wheel, sdist = built
     names = zipfile.ZipFile(wheel).namelist()
     assert "zloop/adapters/__init__.py" in names
+    adapter_files = sorted(p.name for p in (ROOT / "adapters").glob("*.py"))
+    in_wheel = sorted(
+        n.removeprefix("zloop/adapters/") for n in names if n.startswith("zloop/adapters/")
+    )
+    assert in_wheel == adapter_files  # once each (the symlink adds no second copy)
     assert "zloop/py.typed" in names and "zloop/cli/__init__.py" in names
     assert "zloop/_bench/throughput.py" in names
     assert not any(n.startswith(("adapters/", "tests/", "bench/")) for n in names)
@@ -177,7 +186,11 @@ def test_wheel_and_sdist_contents(built: tuple[Path, Path]) -> None:
     entry = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
     assert "zloop = zloop.cli:main" in entry
     with tarfile.open(sdist) as tar:
-        members = {m.split("/", 1)[1] for m in tar.getnames() if "/" in m}
+        all_members = [m.split("/", 1)[1] for m in tar.getnames() if "/" in m]
+    members = set(all_members)
+    assert len(all_members) == len(members)
+    sdist_adapters = sorted(m for m in all_members if m.startswith(("adapters/", "zloop/adapters")))
+    assert sdist_adapters == [f"adapters/{name}" for name in adapter_files]  # once, not via zloop/
     for needed in ("LICENSE", "README.md", "pyproject.toml", "adapters/trio.py", ".ci/run"):
         assert needed in members, needed
     assert "tests/test_packaging.py" in members and "examples/interrupt.py" in members

@@ -1,10 +1,13 @@
-"""Make ``zloop.adapters`` importable from a source checkout or an editable install.
+"""Make ``zloop.adapters`` importable from a tree that lacks the ``zloop/adapters`` symlink.
 
-The adapters live in the repository's top-level ``adapters/`` folder. A built wheel copies that
-folder to ``zloop/adapters`` (see ``pyproject.toml``), so nothing here runs for an installed wheel.
-In a checkout, ``zloop/adapters`` does not exist; this module then installs a tiny meta-path
-finder that answers for exactly the name ``zloop.adapters`` (the normal machinery handles its
-submodules through the package's ``__path__``). Nothing is imported eagerly.
+The adapters live in the repository's top-level ``adapters/`` folder. A git checkout carries the
+symlink ``zloop/adapters -> ../adapters``, so there (and in an editable install of it) the normal
+import machinery -- and a type checker, which sees ``zloop/py.typed`` -- finds the sub-package,
+and nothing here does anything. A built wheel copies the folder to ``zloop/adapters`` (see
+``pyproject.toml``). What remains is a tree without the link: an unpacked sdist (hatchling does not
+archive symlinks) or a checkout made with ``core.symlinks=false``. For those this module installs a
+tiny meta-path finder, after the normal ones, that answers for exactly the name ``zloop.adapters``
+(the package's ``__path__`` then serves its submodules). Nothing is imported eagerly.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ class _AdaptersFinder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Install the finder when running from a checkout (no-op for an installed wheel)."""
+    """Install the finder for a tree without ``zloop/adapters`` (no-op for a checkout with the
+    symlink and for an installed wheel)."""
     package_dir = Path(__file__).resolve().parent
     if (package_dir / "adapters" / "__init__.py").is_file():
-        return  # installed wheel: the real sub-package is there
+        return  # the symlink, or an installed wheel: the sub-package is there
     folder = package_dir.parent / "adapters"
     if not (folder / "__init__.py").is_file():
         return

@@ -17,7 +17,7 @@ from asyncio import Future as Future  # a module attribute, as in pyzmq
 from asyncio import SelectorEventLoop
 from typing import Any
 
-from zloop.adapters.asyncio import (  # type: ignore[import-untyped,unused-ignore]
+from zloop.adapters.asyncio import (
     Context,
     Poller,
     Socket,

@@ -38,7 +38,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from zloop import _real, lifetime
-from zloop._sockattrs import declared_only_setattr, install_option_attributes
+from zloop._sockattrs import (
+    SocketOptionAttributes,
+    declared_only_setattr,
+    install_option_attributes,
+)
 from zloop.constants import (
     BYTES_OPTIONS,
     ContextOption,
@@ -94,7 +98,7 @@ def _shadowed_core(shadow: Any) -> SocketCore:
     return core
 
 
-class Socket:
+class Socket(SocketOptionAttributes):
     """A ZeroMQ socket: create it with :meth:`Context.socket` (or ``Socket(ctx, type)``).
 
     The API is pyzmq's: ``bind``/``connect``, ``send``/``recv`` and their multipart, string, JSON and

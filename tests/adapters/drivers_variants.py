@@ -31,6 +31,7 @@ class UvloopDriver(AsyncioDriver):
 
     def run(self, scenario: Scenario, *socks: Any, deadline: float = DEADLINE) -> Any:
         import uvloop
+
         from zloop.adapters.asyncio import Socket
 
         async def main() -> Any:

@@ -94,8 +94,9 @@ def test_unicode_aliases_are_the_string_methods(adapter: str) -> None:
 @pytest.mark.parametrize("name", STREAM_CONVENIENCES)
 def test_zmqstream_signature_matches_pyzmq(name: str) -> None:
     pytest.importorskip("tornado")
-    from zloop.adapters.tornado import ZMQStream
     from zmq.eventloop.zmqstream import ZMQStream as TheirStream
+
+    from zloop.adapters.tornado import ZMQStream
 
     ours, theirs = getattr(ZMQStream, name), getattr(TheirStream, name)
     assert shape(ours) == shape(theirs), f"ZMQStream.{name}{inspect.signature(ours)}"
@@ -163,8 +164,9 @@ def test_awaitable_sends_check_arguments_at_the_call_as_zmq_asyncio(
 @pytest.mark.interop
 def test_zmqstream_send_string_of_non_str_raises_as_pyzmq(ctx: Any, zctx: Any) -> None:
     pytest.importorskip("tornado")
-    from zloop.adapters.tornado import ZMQStream
     from zmq.eventloop.zmqstream import ZMQStream as TheirStream
+
+    from zloop.adapters.tornado import ZMQStream
 
     async def main() -> tuple[str, str]:
         a, _b = sync_pair("zloop", ctx, zctx, zloop.PAIR, zloop.PAIR)

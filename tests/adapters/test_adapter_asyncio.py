@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from zl_testing import DEADLINE, DEADLINE_MS
-from zloop.adapters.asyncio import Context, Poller, Socket
 
 import zloop
+from zloop.adapters.asyncio import Context, Poller, Socket
 
 
 def _pair(context: Any, a_type: int, b_type: int, name: str) -> tuple[Any, Any]:

@@ -38,9 +38,8 @@ class Api:
 
 
 def _zloop_api() -> Api:
-    import zloop.adapters.asyncio as aio
-
     import zloop
+    import zloop.adapters.asyncio as aio
     from zloop.monitor import recv_monitor_message
 
     return Api("zloop", aio, zloop, recv_monitor_message)
@@ -676,9 +675,8 @@ def test_a_call_outside_the_running_loop_binds_the_current_loop(api: Api) -> Non
 def tornado_api(request: pytest.FixtureRequest) -> Api:
     pytest.importorskip("tornado")
     if request.param == "zloop":
-        import zloop.adapters.tornado as zloop_tornado
-
         import zloop
+        import zloop.adapters.tornado as zloop_tornado
 
         return Api("zloop", zloop_tornado, zloop, _zloop_api().recv_monitor_message)
     import zmq

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from zl_testing import DEADLINE
-from zloop.adapters._core import Op
-from zloop.adapters.selectors import Reactor, ZMQSelector
 
 import zloop
+from zloop.adapters._core import Op
+from zloop.adapters.selectors import Reactor, ZMQSelector
 
 FLAVOURS = [
     pytest.param("zloop", id="zloop"),

@@ -16,6 +16,7 @@ import zloop
 
 tornado = pytest.importorskip("tornado")
 from tornado.ioloop import IOLoop  # noqa: E402
+
 from zloop.adapters import tornado as ztornado  # noqa: E402
 
 pytestmark = pytest.mark.parametrize("flavour", FLAVOURS)

@@ -23,6 +23,7 @@ import zloop
 pytest.importorskip("twisted")
 
 from twisted.internet import defer, task
+
 from zloop.adapters import twisted as ztw
 
 REACTORS = ["epoll", "asyncio"]

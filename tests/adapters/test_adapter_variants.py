@@ -115,6 +115,7 @@ def test_gevent_libuv_starves_timers_without_zloop() -> None:
 def test_gevent_backend_keeps_one_io_watcher_per_fd(ctx: zloop.Context) -> None:
     """200 receives that each have to wait arm and disarm the fd 200 times: one io watcher."""
     import gevent
+
     from zloop.adapters import gevent as zgreen
 
     pull, push = ctx.socket(zloop.PULL), ctx.socket(zloop.PUSH)

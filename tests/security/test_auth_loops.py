@@ -755,7 +755,6 @@ def test_an_awaitable_verdict_is_never_a_yes(ctx: Any) -> None:
 
 def test_contexts_accepted_and_refused(ctx: Any, zctx: Any) -> None:
     from zloop.adapters.asyncio import Context as AsyncContext
-
     from zloop.auth.asyncio import AsyncioAuthenticator
 
     actx = AsyncContext()

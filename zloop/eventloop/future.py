@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from asyncio import CancelledError as CancelledError
 
-from zloop.adapters.tornado import (  # type: ignore[import-untyped,unused-ignore]
+from zloop.adapters.tornado import (
     Context,
     Poller,
     Socket,

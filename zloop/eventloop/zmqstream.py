@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tornado.ioloop import IOLoop
 
-from zloop.adapters.tornado import (  # type: ignore[import-untyped,unused-ignore]
+from zloop.adapters.tornado import (
     ZMQStream,
 )
 from zloop.constants import PollEvent

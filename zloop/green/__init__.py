@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from zloop import *  # noqa: F403 - the zloop names, as zmq.green re-exports zmq's
 from zloop import __all__ as _zloop_all
-from zloop.adapters import gevent as _gevent_adapter  # type: ignore[import-untyped,unused-ignore]
+from zloop.adapters import gevent as _gevent_adapter
 from zloop.green.device import device as device  # type: ignore[assignment]  # pyzmq's names
 from zloop.green.device import proxy as proxy
 from zloop.green.device import proxy_steerable as proxy_steerable
 
-Context = _gevent_adapter.Context  # type: ignore[misc]  # the green classes replace zloop's
-Socket = _gevent_adapter.Socket  # type: ignore[misc]
-Poller = _gevent_adapter.Poller  # type: ignore[misc]
-poll = _gevent_adapter.poll
+Context = _gevent_adapter.Context  # type: ignore[assignment,misc]  # the green classes replace zloop's
+Socket = _gevent_adapter.Socket  # type: ignore[assignment,misc]
+Poller = _gevent_adapter.Poller  # type: ignore[assignment,misc]
+poll = _gevent_adapter.poll  # type: ignore[assignment]  # its first parameter is named as pyzmq names it
 
 __all__: list[str] = list(_zloop_all)

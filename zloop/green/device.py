@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zloop.adapters.gevent import (  # type: ignore[import-untyped,unused-ignore]
+from zloop.adapters.gevent import (
     poll as _green_poll,
 )
 from zloop.proxy import proxy_directions, serve
