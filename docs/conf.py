@@ -34,12 +34,11 @@ myst_enable_extensions = ["colon_fence"]
 
 # No intersphinx: CI has no network.
 autodoc_member_order = "bysource"
-autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
-autodoc_typehints = "description"
-autodoc_typehints_description_target = "documented_params"
+autodoc_default_options = {"members": True, "undoc-members": True}
+# Types in the signature; a signature longer than a line is set one parameter per line.
+autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
-autodoc_class_signature = "separated"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
@@ -97,6 +96,12 @@ def _own_docstrings_only(
             return
 
 
+def _no_object_base(app: Any, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """ "Bases: object" says nothing: drop it (real bases, such as an adapter's, stay)."""
+    bases[:] = [base for base in bases if base is not object]
+
+
 def setup(app: Any) -> None:
+    app.connect("autodoc-process-bases", _no_object_base)
     app.connect("autodoc-skip-member", _skip_option_attributes)
     app.connect("autodoc-process-docstring", _own_docstrings_only)
