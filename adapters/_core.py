@@ -4,7 +4,7 @@ Theory of operation
 ===================
 A ZeroMQ socket (zloop's or pyzmq's) offers an **edge-triggered** ``FD``: it becomes readable when
 something *may* have changed, and *any* call that processes the socket's commands (``EVENTS``, a
-send, a recv) may consume that signal, for either direction (pitfalls.md §1 root causes 1 and 2). The
+send, a recv) may consume that signal, for either direction (docs/pitfalls.md root causes 1, 2). The
 socket promises only this: once ``EVENTS`` reported a direction as not ready, the FD fires when that
 changes. Everything below follows from taking that promise literally.
 
@@ -43,8 +43,8 @@ The FD callback only calls :meth:`Watcher.refresh`. There are no timeouts, no re
 sleeps anywhere: a missed wake-up is a bug with a test. Timeouts a user asks for (``poll(timeout)``,
 an RCVTIMEO-like deadline) are the loop's own timers, which cancel the waiter.
 
-Pitfalls this prevents (numbers of /work/shared/docs/pitfalls.md §1)
--------------------------------------------------------------------
+Pitfalls this prevents (the numbered reports of docs/pitfalls.md §1)
+--------------------------------------------------------------------
 * #1, #27 inproc and "FD never fires": the core never waits without first having read ``EVENTS`` and
   drained to ``Again``; the zloop FD fires for inproc too.
 * #3, #24, #25, #26 stalls unless EVENTS is re-queried; HWM-full PUSH goes dead: EVENTS is re-read

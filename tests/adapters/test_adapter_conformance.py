@@ -1,6 +1,6 @@
 """The adapter conformance suite: every scenario on every loop (driver) and both socket flavours.
 
-Test names ``test_pNN_*`` replay pitfalls.md §1 item NN. Scenarios are loop-neutral generators (see
+Test names ``test_pNN_*`` replay docs/pitfalls.md §1 item NN. Scenarios are loop-neutral generators (see
 drivers.py); nothing sleeps: every wait is on a socket, a task or an event, under the driver's
 deadline (a hang fails as ScenarioHung).
 """

@@ -1,7 +1,7 @@
 """The CURVE security mechanism (CurveZMQ, ZeroMQ RFC 26, on ZMTP as RFC 25 / RFC 37 define).
 
 Byte layouts, nonce rules and every place libzmq 4.3 differs from the RFCs are in
-``shared/docs/zmtp-digest.md`` section 5; in short (C/S permanent client/server keys, C'/S'
+``docs/wire.md`` (section 5, CURVE); in short (C/S permanent client/server keys, C'/S'
 transient ones, lowercase = secret, ``Box[X](A->B)`` = crypto_box with A's secret, B's public)::
 
     C -> S  HELLO     05 HELLO, 01 00, 72 zeros, C', nonce(8), Box[64 zeros](C'->S)        200 B
