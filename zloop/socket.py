@@ -702,7 +702,20 @@ class Socket:
         msg = self._in_msg
         pipe: Pipe | None
         if msg is None:
-            msg, pipe = self._next_msg(flags)
+            # _next_msg(), inlined for a socket with nothing pending: no command queued, no level
+            # fd, a message ready (the per-message hot path).
+            got = (
+                None
+                if self._closed or self._ctx_terminated or self._queued or self._levels
+                else self._pattern.recv()
+            )
+            msg, pipe = self._next_msg(flags) if got is None else got
+            if len(msg) == 1:  # a single-frame message: nothing to keep for the next call
+                self._rcvmore = False
+                data = msg[0]
+                if copy:
+                    return data if isinstance(data, bytes) else bytes(data)
+                return self._frame(data, False, pipe, copy, track)
             self._in_pipe = pipe
             index = 0
         else:

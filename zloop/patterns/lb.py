@@ -94,10 +94,11 @@ class FairQueue(_Rotation):
 
     def recv(self) -> tuple[Msg, Pipe] | None:
         while self.active:
-            pipe = self.pipes[self.current]
+            current = self.current
+            pipe = self.pipes[current]
             msg = pipe.read()
             if msg is not None:
-                current = self.current + 1  # advance(), inlined
+                current += 1  # advance(), inlined
                 self.current = 0 if current >= self.active else current
                 return msg, pipe
             if pipe.terminated and not self._still_current(pipe):
