@@ -369,6 +369,30 @@ class Pipe:
         self._msgs_written += 1
         return True
 
+    def write_flush(self, msg: Msg) -> bool:
+        """:meth:`write` then, if it queued the message, :meth:`flush`: the per-message send path
+        of the patterns, in one call."""
+        if not self._out_active:
+            return False
+        hwm = self._hwm
+        if hwm:
+            if hwm < 0:  # conflating
+                self.write(msg)
+                self.flush()
+                return True
+            if self._msgs_written - self._peer_msgs_read >= hwm and not self._drained():
+                self._out_active = False
+                return False
+        out = self._out
+        out.items.append(msg)
+        self._msgs_written += 1
+        # flush(), inlined: the message is queued before the flag is looked at (see "Reading").
+        if out.reader_asleep and not self._terminated:
+            out.reader_asleep = False
+            peer = self.peer
+            peer.owner.post(peer._process_activate_read, POLLIN)
+        return True
+
     def set_drain(self, drain: Callable[[], Any] | None) -> None:
         """Writer side: ``drain()`` runs when a write finds the pipe full (see "Draining")."""
         self._drain = drain

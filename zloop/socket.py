@@ -569,7 +569,16 @@ class Socket:
                 self._out_msg.append(frame)
             return tracker
         if self._out_msg is None:
-            self._send_msg([frame], flags)
+            # _send_msg(), inlined for a socket with nothing pending (no command queued, no level
+            # fd) whose pattern takes the message at once: the per-message hot path.
+            if (
+                self._closed
+                or self._ctx_terminated
+                or self._queued
+                or self._levels
+                or not self._pattern.send([frame])
+            ):
+                self._send_msg([frame], flags)
         else:
             msg = [*self._out_msg, frame]
             self._send_msg(msg, flags)

@@ -70,10 +70,10 @@ class LoadBalancer(_Rotation):
 
     def send(self, msg: Msg) -> bool:
         while self.active:
-            pipe = self.pipes[self.current]
-            if pipe.write(msg):
-                pipe.flush()
-                current = self.current + 1  # advance(), inlined
+            current = self.current
+            pipe = self.pipes[current]
+            if pipe.write_flush(msg):
+                current += 1  # advance(), inlined
                 self.current = 0 if current >= self.active else current
                 return True
             self.deactivate_current()
