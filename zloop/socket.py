@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
+import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -55,11 +56,31 @@ from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, check_value_type, get_common, is_common, set_common
 from zloop.patterns import PATTERNS
 from zloop.pipe import Msg, Pipe
+from zloop.protocol.frames import recycle_body
 from zloop.socket_core import SocketCore
 from zloop.tracker import COPY_THRESHOLD, FINISHED_TRACKER, MessageTracker
 
 if TYPE_CHECKING:
     from zloop.context import Context
+
+#: References to a received frame while :func:`_copy_out` copies it, when nothing outside
+#: ``recv`` holds it: the message list, the caller's variable, the parameter, getrefcount's
+#: argument (an interpreter without getrefcount never recycles).
+_RECYCLABLE_REFS = 4
+_refcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _obj: _RECYCLABLE_REFS + 1)
+
+
+def _copy_out(data: Any) -> bytes:
+    """``bytes(data)`` of a received frame that is not ``bytes`` (``recv`` with ``copy=True``).
+
+    A large body the decoder made (a ``bytearray``) that nothing else holds is handed back for
+    the next large body to reuse (:func:`zloop.protocol.frames.recycle_body`). Call it only with
+    the frame held by the message list and one variable of the caller (see _RECYCLABLE_REFS)."""
+    copied = bytes(data)
+    if type(data) is bytearray and _refcount(data) <= _RECYCLABLE_REFS:
+        recycle_body(data)
+    return copied
+
 
 NOBLOCK = int(Flag.NOBLOCK)
 SNDMORE = int(Flag.SNDMORE)
@@ -723,7 +744,7 @@ class Socket:
                 self._rcvmore = False
                 data = msg[0]
                 if copy:
-                    return data if isinstance(data, bytes) else bytes(data)
+                    return data if isinstance(data, bytes) else _copy_out(data)
                 return self._frame(data, False, pipe, copy, track)
             self._in_pipe = pipe
             index = 0
@@ -739,7 +760,7 @@ class Socket:
         self._rcvmore = more
         data = msg[index]
         if copy:  # _frame(), inlined for the common case
-            return data if isinstance(data, bytes) else bytes(data)
+            return data if isinstance(data, bytes) else _copy_out(data)
         return self._frame(data, more, pipe, copy, track)
 
     @overload
@@ -777,7 +798,10 @@ class Socket:
         if copy:
             if index == 0 and all(type(f) is bytes for f in msg):
                 return msg if type(msg) is list else list(msg)
-            return [f if isinstance(f, bytes) else bytes(f) for f in msg[index:]]
+            return [
+                f if isinstance(f, bytes) else _copy_out(f)
+                for f in (msg if index == 0 else msg[index:])
+            ]
         last = len(msg) - 1
         return [
             self._frame(f, i < last, pipe, False, track) for i, f in enumerate(msg) if i >= index
