@@ -681,13 +681,15 @@ class Socket:
 
     # -- receiving ---------------------------------------------------------------------------------
 
-    def _next_msg(self, flags: int) -> tuple[Msg, Pipe]:
+    def _next_msg(self, flags: int, tried: bool = False) -> tuple[Msg, Pipe]:
+        """The next whole message and its pipe, waiting as ``flags`` and RCVTIMEO say. ``tried``:
+        the caller just asked the pattern, with no command queued, and it had nothing."""
         if self._closed or self._ctx_terminated:
             self._check_usable()
         if self._queued:
             self._run_queued()
         pattern = self._pattern
-        got = pattern.recv()
+        got = None if tried else pattern.recv()
         if got is None:
             self._process_commands(0)
             got = pattern.recv()
@@ -734,12 +736,9 @@ class Socket:
         if msg is None:
             # _next_msg(), inlined for a socket with nothing pending: no command queued, no level
             # fd, a message ready (the per-message hot path).
-            got = (
-                None
-                if self._closed or self._ctx_terminated or self._queued or self._levels
-                else self._pattern.recv()
-            )
-            msg, pipe = self._next_msg(flags) if got is None else got
+            pending = self._closed or self._ctx_terminated or self._queued or self._levels
+            got = None if pending else self._pattern.recv()
+            msg, pipe = self._next_msg(flags, not pending) if got is None else got
             if len(msg) == 1:  # a single-frame message: nothing to keep for the next call
                 self._rcvmore = False
                 data = msg[0]
