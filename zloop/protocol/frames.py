@@ -312,10 +312,22 @@ class FrameDecoder(LargeBody):
                 small_max = 255 if max_size < 0 else min(max_size, 255)
                 long_max = MAX_FRAME if max_size < 0 else max_size
                 lists = self.lists
-                frames = self._frames
+                # The frames of the message in progress; None instead of an empty list, so a
+                # single-frame message costs one list (its own), not a spare one as well.
+                held = self._frames
+                frames = held or None
                 last = end - 1
                 while pos < last:
                     flags = buf[pos]
+                    if not flags and frames is None and lists:
+                        # A short single-frame message (the common case), on its own path.
+                        start = pos + 2
+                        stop = start + buf[pos + 1]
+                        if stop > end or stop - start > small_max:
+                            break
+                        append_out([buf[start:stop]])  # type: ignore[arg-type]
+                        pos = stop
+                        continue
                     if flags <= MORE:
                         size = buf[pos + 1]
                         if size > small_max:
@@ -333,21 +345,28 @@ class FrameDecoder(LargeBody):
                         break
                     pos = stop
                     if flags & MORE:
-                        frames.append(buf[start:stop])
+                        if frames is None:
+                            frames = [buf[start:stop]]
+                        else:
+                            frames.append(buf[start:stop])
                         continue
-                    if frames:
+                    if frames is None:
+                        msg = [buf[start:stop]]
+                    else:
                         frames.append(buf[start:stop])
-                    else:
-                        frames = [buf[start:stop]]
+                        msg = frames
+                        frames = None
                     if lists:
-                        append_out(frames)  # type: ignore[arg-type]  # see Connection.message_lists
+                        append_out(msg)  # type: ignore[arg-type]  # see Connection.message_lists
                     else:
-                        # Equivalent to Message(frames), without the frozen-dataclass __init__.
+                        # Equivalent to Message(msg), without the frozen-dataclass __init__.
                         message = new_object(Message)
-                        set_frames(message, frames)
+                        set_frames(message, msg)
                         append_out(message)
-                    frames = []
-                self._frames = frames
+                if frames is not None:
+                    self._frames = frames
+                elif held:  # delivered: the next message starts a list of its own
+                    self._frames = []
             if end - pos < 2:
                 return pos
             new_pos = self._slow_frame(buf, pos, end)
