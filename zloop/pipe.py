@@ -249,6 +249,33 @@ class Pipe:
         self._count_read(len(taken))
         return taken
 
+    def take_ahead(self, limit: int) -> list[Msg]:
+        """Reader's thread: take up to ``limit`` queued messages out of the queue *without*
+        counting them as read, in reverse order (the next message last, for ``list.pop``).
+
+        The reader then owes, for each message it consumes, exactly what :meth:`read` does after
+        taking one (see ``Socket.recv``: count it, advance the properties, activate the writer at
+        an lwm boundary), and must hand back what it did not consume (:meth:`give_back`) before
+        anything else reads this pipe or looks at its readiness. Nothing is taken from a conflating
+        queue, and never the delimiter. The writer's HWM sees no difference: the counts move only
+        as messages are consumed."""
+        items = self._in_items
+        count = min(limit, len(items))
+        if count <= 0 or self._in.conflate:
+            return []
+        popleft = items.popleft
+        taken = [popleft() for _ in range(count)]
+        if taken[-1] is DELIMITER:  # the last item ever queued: only ever the last one taken
+            items.appendleft(taken.pop())
+        taken.reverse()
+        return taken
+
+    def give_back(self, taken: list[Msg]) -> None:
+        """Reader's thread: return what :meth:`take_ahead` took and was not consumed (in its
+        reversed order) to the front of the queue, ahead of anything queued since."""
+        self._in_items.extendleft(taken)
+        taken.clear()
+
     def _read_many_conflated(self, limit: int) -> list[Msg]:
         """:meth:`read_many` for a conflating in-queue, whose writer may clear it at any moment."""
         taken: list[Msg] = []

@@ -55,6 +55,7 @@ from zloop.message import Frame, frame_for_send, message_for_send
 from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, check_value_type, get_common, is_common, set_common
 from zloop.patterns import PATTERNS
+from zloop.patterns.pipeline import Pull
 from zloop.pipe import Msg, Pipe
 from zloop.protocol.frames import recycle_body
 from zloop.socket_core import SocketCore
@@ -81,6 +82,9 @@ def _copy_out(data: Any) -> bytes:
         recycle_body(data)
     return copied
 
+
+#: Messages a PULL socket's recv() takes from its pipe at once (see Pipe.take_ahead).
+_READ_AHEAD = 256
 
 NOBLOCK = int(Flag.NOBLOCK)
 SNDMORE = int(Flag.SNDMORE)
@@ -122,6 +126,7 @@ class Socket:
     # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
     __slots__ = (
         "__weakref__",
+        "_ahead",
         "_closed",
         "_core",
         "_ctx_terminated",
@@ -138,6 +143,7 @@ class Socket:
         "_pattern",
         "_queued",
         "_rcvmore",
+        "_read_ahead",
         "_shadow_obj",
         "context",
         "copy_threshold",
@@ -216,6 +222,10 @@ class Socket:
         self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
         self._queued = core.mailbox.queue
+        #: Messages recv() read ahead (SocketCore.ahead, shared with the shadows); only PULL
+        #: reads ahead (its one pipe's messages are what its fair queue would return anyway).
+        self._ahead = core.ahead
+        self._read_ahead = type(core.pattern) is Pull
         self._levels = core.levels
         self._level_lock = core.level_lock
         self._endpoints = core.endpoints
@@ -320,6 +330,8 @@ class Socket:
         processes commands in every send/recv, throttled to ~1 ms; here the test is whether the
         queue is non-empty, so nothing is throttled and an idle mailbox costs one truth test).
         The FD's signal is left alone (see :meth:`Mailbox.run_queued`)."""
+        if self._ahead:
+            self._core.give_back_ahead()  # commands see the pipes as they would be without it
         self._mailbox.run_queued()
         if self._ctx_terminated:
             self._check_usable()
@@ -330,6 +342,8 @@ class Socket:
         command = mailbox.recv(timeout)
         if command is None:
             return False
+        if self._ahead:
+            self._core.give_back_ahead()  # commands see the pipes as they would be without it
         while command is not None:
             command()
             command = mailbox.recv(0)
@@ -518,6 +532,7 @@ class Socket:
 
     def _detach(self, pipe: Pipe) -> None:
         """End this socket's side of ``pipe`` and forget it (no command will announce it)."""
+        self._core.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops them
         pipe.terminate()
         self._pattern.pipe_terminated(pipe)
 
@@ -688,6 +703,11 @@ class Socket:
             self._check_usable()
         if self._queued:
             self._run_queued()
+        if self._ahead:
+            taken = self._pop_ahead()
+            if self._levels:
+                self._refresh_levels()
+            return taken
         pattern = self._pattern
         got = None if tried else pattern.recv()
         if got is None:
@@ -708,6 +728,19 @@ class Socket:
         if self._levels:
             self._refresh_levels()
         return got
+
+    def _pop_ahead(self) -> tuple[Msg, Pipe]:
+        """The next message read ahead (there is one), accounted as :meth:`Pipe.read` does."""
+        msg = self._ahead.pop()
+        pipe = self._core.ahead_pipe
+        assert pipe is not None
+        count = pipe._msgs_read + 1
+        pipe._msgs_read = count
+        if pipe._epochs:
+            pipe._advance_properties(count - 1)
+        if count >= pipe._next_lwm:
+            pipe._lwm_crossed(count)
+        return msg, pipe
 
     def _frame(self, data: Any, more: bool, pipe: Pipe | None, copy: bool, track: bool) -> Any:
         if copy:
@@ -737,8 +770,29 @@ class Socket:
             # _next_msg(), inlined for a socket with nothing pending: no command queued, no level
             # fd, a message ready (the per-message hot path).
             pending = self._closed or self._ctx_terminated or self._queued or self._levels
-            got = None if pending else self._pattern.recv()
-            msg, pipe = self._next_msg(flags, not pending) if got is None else got
+            ahead = self._ahead
+            if ahead and not pending:
+                # _pop_ahead(), inlined: what Pipe.read does after taking a message.
+                msg = ahead.pop()
+                pipe = self._core.ahead_pipe
+                assert pipe is not None
+                count = pipe._msgs_read + 1
+                pipe._msgs_read = count
+                if pipe._epochs:
+                    pipe._advance_properties(count - 1)
+                if count >= pipe._next_lwm:
+                    pipe._lwm_crossed(count)
+            else:
+                got = None if pending else self._pattern.recv()
+                msg, pipe = self._next_msg(flags, not pending) if got is None else got
+                if self._read_ahead and not ahead and not pending:
+                    # Read ahead from a PULL's only pipe (with several, fair queueing takes
+                    # turns): later calls take the next messages without the pattern and pipe
+                    # layers, and count each only as it is consumed (see Pipe.take_ahead).
+                    taken = pipe.take_ahead(_READ_AHEAD) if len(self._pattern.pipes()) == 1 else ()
+                    if taken:
+                        ahead.extend(taken)
+                        self._core.ahead_pipe = pipe
             if len(msg) == 1:  # a single-frame message: nothing to keep for the next call
                 self._rcvmore = False
                 data = msg[0]
@@ -909,7 +963,7 @@ class Socket:
 
     def _current_events(self) -> int:
         events = 0
-        if self._in_msg is not None or self._pattern.has_in():
+        if self._in_msg is not None or self._ahead or self._pattern.has_in():
             events |= POLLIN
         if self._out_msg is not None or self._pattern.has_out():
             events |= POLLOUT
