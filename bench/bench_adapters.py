@@ -1,6 +1,8 @@
-"""Receive throughput through the event-loop adapters, zloop against pyzmq's own integrations.
+"""Receive throughput and round trips through the event-loop adapters, zloop against pyzmq's own
+integrations.
 
-Run: ``uv run python bench/bench_adapters.py [--quick] [--count N] [--repeat N] [--loops asyncio]``
+Run: ``uv run python bench/bench_adapters.py [--quick] [--count N] [--repeat N] [--loops asyncio]
+[--sizes 16,65536,1048576] [--no-rtt] [--no-throughput]``
 
 For each loop, two rows in the same run:
 
@@ -9,10 +11,16 @@ For each loop, two rows in the same run:
 
 The receiver process binds a PULL socket (tcp) and awaits ``recv()`` in a loop, one message per
 call, as an application would. The sender is another process with a plain pyzmq PUSH socket (the
-same fast sender for both rows, so the rows measure the receiving side) sending ``count`` 16-byte
-messages. Time runs from the first message received to the last; rate = (count - 1) / elapsed.
-The ratio column is zloop-adapter msg/s divided by pyzmq-integration msg/s (>= 1.0: zloop is at
-least as fast).
+same fast sender for both rows, so the rows measure the receiving side) sending ``count``
+messages of each size (16 B, 64 KiB and 1 MiB by default; larger sizes get proportionally fewer
+messages, see :data:`SIZE_COUNTS`). Time runs from the first message received to the last;
+rate = (count - 1) / elapsed. The ratio column is zloop-adapter msg/s divided by
+pyzmq-integration msg/s (>= 1.0: zloop is at least as fast).
+
+Round trips (:data:`RTT_PAIRS`): a plain pyzmq PAIR echo process (the same fast peer for both rows)
+and a client that sends 16 B and receives the echo through the adapter (awaiting, or blocking in
+gevent's hub), plus the blocking sockets without a loop for reference; the median round trip in
+microseconds, and the ratio zloop/pyzmq (<= 1.0: zloop is at least as quick).
 
 Adding a loop (trio, gevent, tornado): write two receiver functions with the signature of
 :func:`recv_zloop_asyncio` (bind with :func:`_listen`, which emits ``READY endpoint``, receive
@@ -24,6 +32,7 @@ them in :data:`RECEIVERS`, and add a ``(loop, zloop_row, pyzmq_row)`` entry to :
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -34,11 +43,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _proc import BenchError, emit, fmt_rate, render, run_pair
+from _proc import BenchError, emit, fmt_rate, fmt_size, render, run_pair
 
 SCRIPT = Path(__file__).resolve()
-SIZE = 16
+SIZES = (16, 65536, 1 << 20)
 DEFAULT_COUNT = 200_000
+#: Messages per run for a size, as a fraction of the 16 B count (about the same seconds per run).
+SIZE_COUNTS = {16: 1, 65536: 1 / 10, 1 << 20: 1 / 100}
+#: Round trips per RTT run, and warm-up round trips before them.
+RTT_COUNT = 5_000
+RTT_WARMUP = 200
+RTT_SIZE = 16
 
 
 def report(first: float, last: float, count: int) -> None:
@@ -301,13 +316,13 @@ PAIRS: list[tuple[str, str, str]] = [
 # -- sender -------------------------------------------------------------------------------------------
 
 
-def send_pyzmq(endpoint: str, count: int) -> None:
+def send_pyzmq(endpoint: str, count: int, size: int) -> None:
     import zmq
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUSH)
     sock.connect(endpoint)
-    payload = b"x" * SIZE
+    payload = b"x" * size
     send = sock.send
     for _ in range(count):
         send(payload)
@@ -319,14 +334,176 @@ def send_pyzmq(endpoint: str, count: int) -> None:
 # -- driver -------------------------------------------------------------------------------------------
 
 
-def run_row(row: str, count: int, timeout: float) -> float:
+def count_for(size: int, count: int) -> int:
+    """Messages per throughput run of ``size`` bytes when 16 B runs take ``count``."""
+    return max(50, int(count * SIZE_COUNTS.get(size, 16 / size)))
+
+
+def run_row(row: str, count: int, size: int, timeout: float) -> float:
     result = run_pair(
         SCRIPT,
         ["--worker", "recv", "--row", row, "--count", str(count)],
-        ["--worker", "send", "--count", str(count)],
+        ["--worker", "send", "--count", str(count), "--size", str(size)],
         timeout=timeout,
     )
     return (result["count"] - 1) / max(result["elapsed"], 1e-9)
+
+
+# -- round trips ---------------------------------------------------------------------------------------
+
+
+def echo_pyzmq(count: int) -> None:
+    """The echo peer of every RTT row: a pyzmq PAIR socket sending back what it receives."""
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.LINGER, 2000)
+    _listen(sock)
+    recv, send = sock.recv, sock.send
+    for _ in range(count):
+        send(recv())
+    sock.close()
+    ctx.term()
+
+
+def _report_rtt(samples: list[int]) -> None:
+    emit("RESULT", json.dumps({"p50_us": statistics.median(samples) / 1000}))
+
+
+def _rtt_blocking(new_context: Callable[[], Any], pair: int, endpoint: str, count: int) -> None:
+    """``count`` timed round trips (after a warm-up) with a blocking send and recv."""
+    ctx = new_context()
+    sock = ctx.socket(pair)
+    sock.connect(endpoint)
+    payload = b"x" * RTT_SIZE
+    send, recv = sock.send, sock.recv
+    for _ in range(RTT_WARMUP):
+        send(payload)
+        recv()
+    clock = time.perf_counter_ns
+    samples = [0] * count
+    for i in range(count):
+        t0 = clock()
+        send(payload)
+        recv()
+        samples[i] = clock() - t0
+    sock.close(linger=0)
+    ctx.term()
+    _report_rtt(samples)
+
+
+async def _rtt_awaiting(
+    new_context: Callable[[], Any], pair: int, endpoint: str, count: int
+) -> None:
+    """The same with ``await send()`` and ``await recv()`` (run it in the loop)."""
+    ctx = new_context()
+    sock = ctx.socket(pair)
+    sock.connect(endpoint)
+    payload = b"x" * RTT_SIZE
+    send, recv = sock.send, sock.recv
+    for _ in range(RTT_WARMUP):
+        await send(payload)
+        await recv()
+    clock = time.perf_counter_ns
+    samples = [0] * count
+    for i in range(count):
+        t0 = clock()
+        await send(payload)
+        await recv()
+        samples[i] = clock() - t0
+    sock.close(linger=0)
+    ctx.term()
+    _report_rtt(samples)
+
+
+def rtt_zloop_blocking(endpoint: str, count: int) -> None:
+    import zloop
+
+    _rtt_blocking(zloop.Context, zloop.PAIR, endpoint, count)
+
+
+def rtt_pyzmq_blocking(endpoint: str, count: int) -> None:
+    import zmq
+
+    _rtt_blocking(zmq.Context, zmq.PAIR, endpoint, count)
+
+
+def rtt_zloop_gevent(endpoint: str, count: int) -> None:
+    import zloop
+    from zloop.adapters.gevent import Context
+
+    _rtt_blocking(Context, zloop.PAIR, endpoint, count)
+
+
+def rtt_pyzmq_green(endpoint: str, count: int) -> None:
+    import zmq.green as zmq
+
+    _rtt_blocking(zmq.Context, zmq.PAIR, endpoint, count)
+
+
+def rtt_zloop_asyncio(endpoint: str, count: int) -> None:
+    import asyncio
+
+    import zloop
+    from zloop.adapters.asyncio import Context
+
+    asyncio.run(_rtt_awaiting(Context, zloop.PAIR, endpoint, count))
+
+
+def rtt_pyzmq_asyncio(endpoint: str, count: int) -> None:
+    import asyncio
+
+    import zmq
+    import zmq.asyncio
+
+    asyncio.run(_rtt_awaiting(zmq.asyncio.Context, zmq.PAIR, endpoint, count))
+
+
+#: RTT row name -> client function (called in the client worker with the echo's endpoint).
+RTT_CLIENTS: dict[str, Callable[[str, int], None]] = {
+    "zloop (blocking)": rtt_zloop_blocking,
+    "pyzmq (blocking)": rtt_pyzmq_blocking,
+    "zloop.adapters.gevent": rtt_zloop_gevent,
+    "zmq.green": rtt_pyzmq_green,
+    "zloop.adapters.asyncio": rtt_zloop_asyncio,
+    "zmq.asyncio": rtt_pyzmq_asyncio,
+}
+
+#: (loop, zloop row, pyzmq row) of the round-trip table ("none": the blocking sockets).
+RTT_PAIRS: list[tuple[str, str, str]] = [
+    ("none", "zloop (blocking)", "pyzmq (blocking)"),
+    ("gevent", "zloop.adapters.gevent", "zmq.green"),
+    ("asyncio", "zloop.adapters.asyncio", "zmq.asyncio"),
+]
+
+
+def run_rtt_row(row: str, count: int, timeout: float) -> float:
+    result = run_pair(
+        SCRIPT,
+        ["--worker", "echo", "--count", str(count + RTT_WARMUP)],
+        ["--worker", "rtt", "--row", row, "--count", str(count)],
+        timeout=timeout,
+        result_from="client",
+    )
+    return float(result["p50_us"])
+
+
+def _median(run: Callable[[], float], repeat: int, row: str) -> float | None:
+    """The median of ``repeat`` runs, or None (reported on stderr) if one failed."""
+    try:
+        return statistics.median(run() for _ in range(max(1, repeat)))
+    except BenchError as exc:
+        print(f"FAILED {row}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cell(row: str, value: float | None, fmt: Callable[[float], str]) -> str:
+    return f"{row}: {fmt(value)}" if value is not None else f"{row}: FAILED"
+
+
+def _fmt_us(us: float) -> str:
+    return f"{us:.0f} us"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,48 +513,96 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median is shown")
     parser.add_argument("--loops", default=None, help="comma-separated loops (default: all)")
     parser.add_argument("--timeout", type=float, default=120.0)
-    parser.add_argument("--worker", choices=("recv", "send"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="message sizes of the throughput rows"
+    )
+    parser.add_argument("--rtt-count", type=int, default=None, help="round trips per RTT run")
+    parser.add_argument("--no-rtt", action="store_true", help="throughput rows only")
+    parser.add_argument("--no-throughput", action="store_true", help="round-trip rows only")
+    parser.add_argument("--worker", choices=("recv", "send", "echo", "rtt"), help=argparse.SUPPRESS)
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=16, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     count = args.count or (20_000 if args.quick else DEFAULT_COUNT)
+    rtt_count = args.rtt_count or (300 if args.quick else RTT_COUNT)
 
     if args.worker == "recv":
         RECEIVERS[args.row](count)
         return 0
     if args.worker == "send":
-        send_pyzmq(args.endpoint, count)
+        send_pyzmq(args.endpoint, count, args.size)
+        return 0
+    if args.worker == "echo":
+        echo_pyzmq(count)
+        return 0
+    if args.worker == "rtt":
+        RTT_CLIENTS[args.row](args.endpoint, count)
         return 0
 
-    wanted = None if args.loops is None else set(args.loops.split(","))
-    rows: list[list[str]] = []
-    failed = False
-    print(f"== adapter receive throughput: {SIZE} B messages over tcp, {count} per run ==")
-    for loop, zrow, prow in PAIRS:
-        if wanted is not None and loop not in wanted:
-            continue
-        rates: dict[str, float | None] = {}
-        for row in (zrow, prow):
-            samples = []
-            try:
-                for _ in range(max(1, args.repeat)):
-                    samples.append(run_row(row, count, args.timeout))
-                rates[row] = statistics.median(samples)
-            except BenchError as exc:
-                print(f"FAILED {row}: {exc}", file=sys.stderr)
-                rates[row] = None
-                failed = True
-        z, p = rates[zrow], rates[prow]
-        rows.append(
-            [
-                loop,
-                f"{zrow}: {fmt_rate(z)}" if z is not None else f"{zrow}: FAILED",
-                f"{prow}: {fmt_rate(p)}" if p is not None else f"{prow}: FAILED",
-                f"{z / p:.2f}" if z is not None and p is not None else "-",
-            ]
-        )
-    print(render(["loop", "zloop adapter msg/s", "pyzmq integration msg/s", "zloop/pyzmq"], rows))
+    wanted = None if args.loops is None else args.loops.split(",")
+    sizes = [] if args.no_throughput else [int(s) for s in args.sizes.split(",")]
+    text, failed = run_tables(
+        wanted, sizes, count, None if args.no_rtt else rtt_count, args.repeat, args.timeout
+    )
+    print(text)
     return 1 if failed else 0
+
+
+def run_tables(
+    loops: list[str] | None,
+    sizes: list[int],
+    count: int,
+    rtt_count: int | None,
+    repeat: int = 1,
+    timeout: float = 120.0,
+) -> tuple[str, bool]:
+    """The throughput table of each size and (unless ``rtt_count`` is None) the round-trip table,
+    for ``loops`` (None: all); the text and whether any run failed (``run_all.py`` uses it)."""
+    out: list[str] = []
+    failed = False
+    for size in sizes:
+        n = count_for(size, count)
+        small = size < 1024
+        unit = "msg/s" if small else "MB/s"
+
+        def fmt(rate: float, size: int = size, small: bool = small) -> str:
+            return fmt_rate(rate) if small else f"{rate * size / 1e6:,.0f} MB/s"
+
+        out.append(
+            f"== adapter receive throughput: {fmt_size(size)} messages over tcp, {n} per run =="
+        )
+        rows: list[list[str]] = []
+        for loop, zrow, prow in PAIRS:
+            if loops is not None and loop not in loops:
+                continue
+            z, p = (
+                _median(functools.partial(run_row, row, n, size, timeout), repeat, row)
+                for row in (zrow, prow)
+            )
+            failed |= z is None or p is None
+            ratio = f"{z / p:.2f}" if z is not None and p is not None else "-"
+            rows.append([loop, _cell(zrow, z, fmt), _cell(prow, p, fmt), ratio])
+        headers = ["loop", f"zloop adapter {unit}", f"pyzmq integration {unit}", "zloop/pyzmq"]
+        out.append(render(headers, rows) + "\n")
+    if rtt_count is not None:
+        out.append(
+            f"== round trips through the adapters: {RTT_SIZE} B over tcp to a pyzmq PAIR echo, "
+            f"{rtt_count} per run, median =="
+        )
+        rows = []
+        for loop, zrow, prow in RTT_PAIRS:
+            if loops is not None and loop not in loops and loop != "none":
+                continue
+            z, p = (
+                _median(functools.partial(run_rtt_row, row, rtt_count, timeout), repeat, row)
+                for row in (zrow, prow)
+            )
+            failed |= z is None or p is None
+            ratio = f"{z / p:.2f}" if z is not None and p is not None else "-"
+            rows.append([loop, _cell(zrow, z, _fmt_us), _cell(prow, p, _fmt_us), ratio])
+        out.append(render(["loop", "zloop p50", "pyzmq p50", "zloop/pyzmq"], rows))
+    return "\n".join(out), failed
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ CURVE vs NULL table (``bench/bench_curve.py``: zloop and pyzmq over loopback tcp
 plus zloop's codec alone; a fixed time per measurement, skipped without PyNaCl) and the memory per
 idle connection (``bench/bench_memory.py``: server RSS growth for 10,000 connections that stay
 silent, send half a greeting, announce a large handshake frame or complete a handshake; ``--quick``:
-500 connections over tcp, silent and handshaken only). Exits non-zero if
+500 connections over tcp, silent and handshaken only), and the asyncio and gevent adapters against
+pyzmq's ``zmq.asyncio`` / ``zmq.green`` (``bench/bench_adapters.py``: receive throughput at 16 B,
+64 KiB and 1 MiB, round trips; skipped with ``--quick`` unless ``--adapters``). Exits non-zero if
 any run failed. Each run has its own deadline and kills its worker processes on any error, so the
 suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
 benchmark, is separate: it runs in one process and has nothing to compare against.)
@@ -25,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_adapters
 import bench_curve
 import bench_memory
 import latency
@@ -87,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--no-curve", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--adapters",
+        action="store_true",
+        help="also the asyncio and gevent adapters against pyzmq's (always on without --quick)",
+    )
+    parser.add_argument("--no-adapters", action="store_true")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -116,6 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_curve:
         sections.append(curve_section(args.quick, args.repeat))
         failed |= "FAILED" in sections[-1]
+    if not args.no_adapters and (args.adapters or not args.quick):
+        # The rows: asyncio and gevent at 16 B, 64 KiB and 1 MiB, and their round trips
+        # (bench/bench_adapters.py has every loop).
+        text, adapters_failed = bench_adapters.run_tables(
+            ["asyncio", "gevent"],
+            list(bench_adapters.SIZES),
+            20_000 if args.quick else bench_adapters.DEFAULT_COUNT,
+            300 if args.quick else bench_adapters.RTT_COUNT,
+            args.repeat,
+        )
+        failed |= adapters_failed
+        sections.append(text)
     if not args.no_memory:
         if args.quick:
             rows = bench_memory.run_suite(

@@ -49,6 +49,7 @@ that a writer who had not yet seen the end adds later when the pipe objects go.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -68,6 +69,9 @@ class _Delimiter:
 
 #: The end-of-traffic marker an end writes when it terminates.
 DELIMITER: Any = _Delimiter()
+
+#: A read count never reached: no ``activate_write`` is due (``lwm`` 0).
+_NEVER = sys.maxsize
 
 POLLIN = int(PollEvent.POLLIN)
 POLLOUT = int(PollEvent.POLLOUT)
@@ -114,9 +118,11 @@ class Pipe:
         "_hwm",
         "_in",
         "_in_active",
+        "_in_items",
         "_lwm",
         "_msgs_read",
         "_msgs_written",
+        "_next_lwm",
         "_out",
         "_out_active",
         "_peer_msgs_read",
@@ -136,12 +142,16 @@ class Pipe:
         self.owner = owner
         self.peer: Pipe = self  # set by pipe_pair
         self._in = in_queue
+        #: ``_in.items``, one attribute load less on the per-message path.
+        self._in_items = in_queue.items
         self._out = out_queue
         self._hwm = hwm
-        self._lwm = lwm
         self._msgs_written = 0
         self._peer_msgs_read = 0
         self._msgs_read = 0
+        self._lwm = lwm
+        #: The read count from which the next ``activate_write`` is due (see :meth:`_set_lwm`).
+        self._next_lwm = lwm if lwm else _NEVER
         self._in_active = True
         self._out_active = True
         self._terminated = False
@@ -187,28 +197,25 @@ class Pipe:
         """Take the next message, or None (see :meth:`check_read`)."""
         if not self._in_active:
             return None
-        items = self._in.items
         try:
-            msg = items.popleft()
+            msg = self._in_items.popleft()
         except IndexError:
             self._in.reader_asleep = True
             try:
-                msg = items.popleft()
+                msg = self._in_items.popleft()
             except IndexError:  # still empty (or, conflating, the writer was replacing it)
                 self._in_active = False
                 return None
         if msg is DELIMITER:
-            items.appendleft(msg)
+            self._in_items.appendleft(msg)
             self._reached_delimiter()
             return None
         count = self._msgs_read + 1
         self._msgs_read = count
         if self._epochs:
             self._advance_properties(count - 1)
-        lwm = self._lwm
-        if lwm and count % lwm == 0:
-            peer = self.peer
-            peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
+        if count >= self._next_lwm:
+            self._lwm_crossed(count)
         return msg  # type: ignore[no-any-return]
 
     def read_many(self, limit: int) -> list[Msg]:
@@ -242,6 +249,33 @@ class Pipe:
         self._count_read(len(taken))
         return taken
 
+    def take_ahead(self, limit: int) -> list[Msg]:
+        """Reader's thread: take up to ``limit`` queued messages out of the queue *without*
+        counting them as read, in reverse order (the next message last, for ``list.pop``).
+
+        The reader then owes, for each message it consumes, exactly what :meth:`read` does after
+        taking one (see ``Socket.recv``: count it, advance the properties, activate the writer at
+        an lwm boundary), and must hand back what it did not consume (:meth:`give_back`) before
+        anything else reads this pipe or looks at its readiness. Nothing is taken from a conflating
+        queue, and never the delimiter. The writer's HWM sees no difference: the counts move only
+        as messages are consumed."""
+        items = self._in_items
+        count = min(limit, len(items))
+        if count <= 0 or self._in.conflate:
+            return []
+        popleft = items.popleft
+        taken = [popleft() for _ in range(count)]
+        if taken[-1] is DELIMITER:  # the last item ever queued: only ever the last one taken
+            items.appendleft(taken.pop())
+        taken.reverse()
+        return taken
+
+    def give_back(self, taken: list[Msg]) -> None:
+        """Reader's thread: return what :meth:`take_ahead` took and was not consumed (in its
+        reversed order) to the front of the queue, ahead of anything queued since."""
+        self._in_items.extendleft(taken)
+        taken.clear()
+
     def _read_many_conflated(self, limit: int) -> list[Msg]:
         """:meth:`read_many` for a conflating in-queue, whose writer may clear it at any moment."""
         taken: list[Msg] = []
@@ -262,6 +296,24 @@ class Pipe:
         if lwm and count // lwm != before // lwm:
             peer = self.peer
             peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
+        self._set_lwm(lwm)
+
+    def _lwm_crossed(self, count: int) -> None:
+        """:meth:`read` reached an lwm boundary: tell the writer how many messages were read."""
+        lwm = self._lwm
+        self._next_lwm = count + lwm if lwm > 0 else _NEVER
+        peer = self.peer
+        peer.owner.post(lambda: peer._process_activate_write(count), POLLOUT)
+
+    def _set_lwm(self, lwm: int) -> None:
+        """The re-activation step of this (reading) end is ``lwm`` (0: never) from now on.
+
+        The writer's thread may call it (:meth:`set_hwm`) while the reader reads: the boundary is
+        then computed from a stale count, which :meth:`read` tolerates (it posts when its count
+        *reaches or passes* ``_next_lwm``; an early post carries the true count, so it is only an
+        extra command)."""
+        self._lwm = lwm
+        self._next_lwm = (self._msgs_read // lwm + 1) * lwm if lwm > 0 else _NEVER
 
     # -- properties per message ---------------------------------------------------------------------
 
@@ -342,6 +394,30 @@ class Pipe:
                 return False
         self._out.items.append(msg)
         self._msgs_written += 1
+        return True
+
+    def write_flush(self, msg: Msg) -> bool:
+        """:meth:`write` then, if it queued the message, :meth:`flush`: the per-message send path
+        of the patterns, in one call."""
+        if not self._out_active:
+            return False
+        hwm = self._hwm
+        if hwm:
+            if hwm < 0:  # conflating
+                self.write(msg)
+                self.flush()
+                return True
+            if self._msgs_written - self._peer_msgs_read >= hwm and not self._drained():
+                self._out_active = False
+                return False
+        out = self._out
+        out.items.append(msg)
+        self._msgs_written += 1
+        # flush(), inlined: the message is queued before the flag is looked at (see "Reading").
+        if out.reader_asleep and not self._terminated:
+            out.reader_asleep = False
+            peer = self.peer
+            peer.owner.post(peer._process_activate_read, POLLIN)
         return True
 
     def set_drain(self, drain: Callable[[], Any] | None) -> None:
@@ -465,7 +541,7 @@ class Pipe:
         if self._hwm < 0:
             return  # conflating: no limit
         self._hwm = hwm
-        self.peer._lwm = compute_lwm(hwm)
+        self.peer._set_lwm(compute_lwm(hwm))
 
     def set_conflate(self, inbound: bool, outbound: bool) -> None:
         """Keep at most one unread message in the chosen directions (CONFLATE; see "Conflation").
@@ -476,11 +552,11 @@ class Pipe:
         if inbound:
             self._in.conflate = True
             self.peer._hwm = -1
-            self._lwm = 0
+            self._set_lwm(0)
         if outbound:
             self._out.conflate = True
             self._hwm = -1
-            self.peer._lwm = 0
+            self.peer._set_lwm(0)
 
 
 def pipe_pair(owner_a: PipeOwner, owner_b: PipeOwner, hwm_a: int, hwm_b: int) -> tuple[Pipe, Pipe]:

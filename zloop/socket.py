@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
+import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -58,12 +59,36 @@ from zloop.message import Frame, frame_for_send, message_for_send
 from zloop.monitor import Monitor, check_monitor_args
 from zloop.options import Options, check_value_type, get_common, is_common, set_common
 from zloop.patterns import PATTERNS
+from zloop.patterns.pipeline import Pull
 from zloop.pipe import Msg, Pipe
+from zloop.protocol.frames import recycle_body
 from zloop.socket_core import SocketCore
 from zloop.tracker import COPY_THRESHOLD, FINISHED_TRACKER, MessageTracker
 
 if TYPE_CHECKING:
     from zloop.context import Context
+
+#: References to a received frame while :func:`_copy_out` copies it, when nothing outside
+#: ``recv`` holds it: the message list, the caller's variable, the parameter, getrefcount's
+#: argument (an interpreter without getrefcount never recycles).
+_RECYCLABLE_REFS = 4
+_refcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _obj: _RECYCLABLE_REFS + 1)
+
+
+def _copy_out(data: Any) -> bytes:
+    """``bytes(data)`` of a received frame that is not ``bytes`` (``recv`` with ``copy=True``).
+
+    A large body the decoder made (a ``bytearray``) that nothing else holds is handed back for
+    the next large body to reuse (:func:`zloop.protocol.frames.recycle_body`). Call it only with
+    the frame held by the message list and one variable of the caller (see _RECYCLABLE_REFS)."""
+    copied = bytes(data)
+    if type(data) is bytearray and _refcount(data) <= _RECYCLABLE_REFS:
+        recycle_body(data)
+    return copied
+
+
+#: Messages a PULL socket's recv() takes from its pipe at once (see Pipe.take_ahead).
+_READ_AHEAD = 256
 
 NOBLOCK = int(Flag.NOBLOCK)
 SNDMORE = int(Flag.SNDMORE)
@@ -125,6 +150,7 @@ class Socket(SocketOptionAttributes):
     # an AttributeError (a misspelt option) without a __setattr__ on the send/recv path.
     __slots__ = {
         "__weakref__": "",
+        "_ahead": "",
         "_closed": "",
         "_core": "",
         "_ctx_terminated": "",
@@ -142,6 +168,7 @@ class Socket(SocketOptionAttributes):
         "_pattern": "",
         "_queued": "",
         "_rcvmore": "",
+        "_read_ahead": "",
         "_shadow_obj": "",
         "context": "The :class:`Context` this socket belongs to.",
         "copy_threshold": "``send(copy=False)`` copies a frame smaller than this many bytes instead of sharing its buffer (default :data:`zloop.COPY_THRESHOLD`; 0 shares every frame).",
@@ -218,6 +245,10 @@ class Socket(SocketOptionAttributes):
         self._mailbox = core.mailbox
         # Truthy while a command is queued: every send and recv runs those first (_run_queued).
         self._queued = core.mailbox.queue
+        #: Messages recv() read ahead (SocketCore.ahead, shared with the shadows); only PULL
+        #: reads ahead (its one pipe's messages are what its fair queue would return anyway).
+        self._ahead = core.ahead
+        self._read_ahead = type(core.pattern) is Pull
         self._levels = core.levels
         self._level_lock = core.level_lock
         self._endpoints = core.endpoints
@@ -330,6 +361,8 @@ class Socket(SocketOptionAttributes):
         processes commands in every send/recv, throttled to ~1 ms; here the test is whether the
         queue is non-empty, so nothing is throttled and an idle mailbox costs one truth test).
         The FD's signal is left alone (see :meth:`Mailbox.run_queued`)."""
+        if self._ahead:
+            self._core.give_back_ahead()  # commands see the pipes as they would be without it
         self._mailbox.run_queued()
         if self._ctx_terminated:
             self._check_usable()
@@ -340,6 +373,8 @@ class Socket(SocketOptionAttributes):
         command = mailbox.recv(timeout)
         if command is None:
             return False
+        if self._ahead:
+            self._core.give_back_ahead()  # commands see the pipes as they would be without it
         while command is not None:
             command()
             command = mailbox.recv(0)
@@ -582,6 +617,7 @@ class Socket(SocketOptionAttributes):
 
     def _detach(self, pipe: Pipe) -> None:
         """End this socket's side of ``pipe`` and forget it (no command will announce it)."""
+        self._core.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops them
         pipe.terminate()
         self._pattern.pipe_terminated(pipe)
 
@@ -694,7 +730,16 @@ class Socket(SocketOptionAttributes):
                 self._out_msg.append(frame)
             return tracker
         if self._out_msg is None:
-            self._send_msg([frame], flags)
+            # _send_msg(), inlined for a socket with nothing pending (no command queued, no level
+            # fd) whose pattern takes the message at once: the per-message hot path.
+            if (
+                self._closed
+                or self._ctx_terminated
+                or self._queued
+                or self._levels
+                or not self._pattern.send([frame])
+            ):
+                self._send_msg([frame], flags)
         else:
             msg = [*self._out_msg, frame]
             self._send_msg(msg, flags)
@@ -836,13 +881,20 @@ class Socket(SocketOptionAttributes):
 
     # -- receiving ---------------------------------------------------------------------------------
 
-    def _next_msg(self, flags: int) -> tuple[Msg, Pipe]:
+    def _next_msg(self, flags: int, tried: bool = False) -> tuple[Msg, Pipe]:
+        """The next whole message and its pipe, waiting as ``flags`` and RCVTIMEO say. ``tried``:
+        the caller just asked the pattern, with no command queued, and it had nothing."""
         if self._closed or self._ctx_terminated:
             self._check_usable()
         if self._queued:
             self._run_queued()
+        if self._ahead:
+            taken = self._pop_ahead()
+            if self._levels:
+                self._refresh_levels()
+            return taken
         pattern = self._pattern
-        got = pattern.recv()
+        got = None if tried else pattern.recv()
         if got is None:
             self._process_commands(0)
             got = pattern.recv()
@@ -861,6 +913,19 @@ class Socket(SocketOptionAttributes):
         if self._levels:
             self._refresh_levels()
         return got
+
+    def _pop_ahead(self) -> tuple[Msg, Pipe]:
+        """The next message read ahead (there is one), accounted as :meth:`Pipe.read` does."""
+        msg = self._ahead.pop()
+        pipe = self._core.ahead_pipe
+        assert pipe is not None
+        count = pipe._msgs_read + 1
+        pipe._msgs_read = count
+        if pipe._epochs:
+            pipe._advance_properties(count - 1)
+        if count >= pipe._next_lwm:
+            pipe._lwm_crossed(count)
+        return msg, pipe
 
     def _frame(self, data: Any, more: bool, pipe: Pipe | None, copy: bool, track: bool) -> Any:
         if copy:
@@ -905,7 +970,38 @@ class Socket(SocketOptionAttributes):
         msg = self._in_msg
         pipe: Pipe | None
         if msg is None:
-            msg, pipe = self._next_msg(flags)
+            # _next_msg(), inlined for a socket with nothing pending: no command queued, no level
+            # fd, a message ready (the per-message hot path).
+            pending = self._closed or self._ctx_terminated or self._queued or self._levels
+            ahead = self._ahead
+            if ahead and not pending:
+                # _pop_ahead(), inlined: what Pipe.read does after taking a message.
+                msg = ahead.pop()
+                pipe = self._core.ahead_pipe
+                assert pipe is not None
+                count = pipe._msgs_read + 1
+                pipe._msgs_read = count
+                if pipe._epochs:
+                    pipe._advance_properties(count - 1)
+                if count >= pipe._next_lwm:
+                    pipe._lwm_crossed(count)
+            else:
+                got = None if pending else self._pattern.recv()
+                msg, pipe = self._next_msg(flags, not pending) if got is None else got
+                if self._read_ahead and not ahead and not pending:
+                    # Read ahead from a PULL's only pipe (with several, fair queueing takes
+                    # turns): later calls take the next messages without the pattern and pipe
+                    # layers, and count each only as it is consumed (see Pipe.take_ahead).
+                    taken = pipe.take_ahead(_READ_AHEAD) if len(self._pattern.pipes()) == 1 else ()
+                    if taken:
+                        ahead.extend(taken)
+                        self._core.ahead_pipe = pipe
+            if len(msg) == 1:  # a single-frame message: nothing to keep for the next call
+                self._rcvmore = False
+                data = msg[0]
+                if copy:
+                    return data if isinstance(data, bytes) else _copy_out(data)
+                return self._frame(data, False, pipe, copy, track)
             self._in_pipe = pipe
             index = 0
         else:
@@ -920,7 +1016,7 @@ class Socket(SocketOptionAttributes):
         self._rcvmore = more
         data = msg[index]
         if copy:  # _frame(), inlined for the common case
-            return data if isinstance(data, bytes) else bytes(data)
+            return data if isinstance(data, bytes) else _copy_out(data)
         return self._frame(data, more, pipe, copy, track)
 
     @overload
@@ -971,7 +1067,10 @@ class Socket(SocketOptionAttributes):
         if copy:
             if index == 0 and all(type(f) is bytes for f in msg):
                 return msg if type(msg) is list else list(msg)
-            return [f if isinstance(f, bytes) else bytes(f) for f in msg[index:]]
+            return [
+                f if isinstance(f, bytes) else _copy_out(f)
+                for f in (msg if index == 0 else msg[index:])
+            ]
         last = len(msg) - 1
         return [
             self._frame(f, i < last, pipe, False, track) for i, f in enumerate(msg) if i >= index
@@ -1143,7 +1242,7 @@ class Socket(SocketOptionAttributes):
 
     def _current_events(self) -> int:
         events = 0
-        if self._in_msg is not None or self._pattern.has_in():
+        if self._in_msg is not None or self._ahead or self._pattern.has_in():
             events |= POLLIN
         if self._out_msg is not None or self._pattern.has_out():
             events |= POLLOUT

@@ -33,7 +33,7 @@ from zloop.mailbox import Mailbox
 from zloop.options import Options
 from zloop.patterns import CONFLATE_DIRECTIONS
 from zloop.patterns.base import Pattern
-from zloop.pipe import Pipe
+from zloop.pipe import Msg, Pipe
 
 if TYPE_CHECKING:
     from zloop.context import ContextCore
@@ -82,6 +82,11 @@ class SocketCore:
         self._handles: list[weakref.ref[Socket]] = [weakref.ref(owner)]
         #: LAST_ENDPOINT (shared by every handle, as libzmq's socket option).
         self.last_endpoint = ""
+        #: Messages read ahead from :attr:`ahead_pipe` by ``Socket.recv`` (``Pipe.take_ahead``:
+        #: reversed, not yet counted as read), shared by every handle. Handed back to the pipe
+        #: (:meth:`give_back_ahead`) before anything else looks at the pattern or the pipes.
+        self.ahead: list[Msg] = []
+        self.ahead_pipe: Pipe | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self.mailbox.fileno()}"
@@ -122,7 +127,15 @@ class SocketCore:
         for sock in self.handles():
             sock._ctx_terminated = True
 
+    def give_back_ahead(self) -> None:
+        """Return the messages ``Socket.recv`` read ahead to their pipe (see :attr:`ahead`)."""
+        if self.ahead:
+            pipe = self.ahead_pipe
+            assert pipe is not None
+            pipe.give_back(self.ahead)
+
     def attach_pipe(self, pipe: Pipe, pending: bool = False) -> None:
+        self.give_back_ahead()  # fair queueing takes turns from the next message on
         if self.closed:
             pipe.terminate()
             return
@@ -145,6 +158,7 @@ class SocketCore:
         self.pattern.write_activated(pipe)
 
     def pipe_terminated(self, pipe: Pipe) -> None:
+        self.give_back_ahead()
         self.pattern.pipe_terminated(pipe)
 
     # -- events ------------------------------------------------------------------------------------
@@ -213,6 +227,7 @@ class SocketCore:
                     closed.add(id(handle))
                     handle.close(linger_ms)
         self.endpoints.clear()
+        self.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops unread messages
         for pipe in self.pattern.pipes():
             pipe.terminate()
         self.context.inproc.unbind_all(self)

@@ -70,10 +70,10 @@ class LoadBalancer(_Rotation):
 
     def send(self, msg: Msg) -> bool:
         while self.active:
-            pipe = self.pipes[self.current]
-            if pipe.write(msg):
-                pipe.flush()
-                current = self.current + 1  # advance(), inlined
+            current = self.current
+            pipe = self.pipes[current]
+            if pipe.write_flush(msg):
+                current += 1  # advance(), inlined
                 self.current = 0 if current >= self.active else current
                 return True
             self.deactivate_current()
@@ -94,10 +94,11 @@ class FairQueue(_Rotation):
 
     def recv(self) -> tuple[Msg, Pipe] | None:
         while self.active:
-            pipe = self.pipes[self.current]
+            current = self.current
+            pipe = self.pipes[current]
             msg = pipe.read()
             if msg is not None:
-                current = self.current + 1  # advance(), inlined
+                current += 1  # advance(), inlined
                 self.current = 0 if current >= self.active else current
                 return msg, pipe
             if pipe.terminated and not self._still_current(pipe):

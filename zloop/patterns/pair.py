@@ -27,10 +27,7 @@ class Pair(Pattern):
 
     def send(self, msg: Msg) -> bool:
         pipe = self._pipe
-        if pipe is None or not pipe.write(msg):
-            return False
-        pipe.flush()
-        return True
+        return pipe is not None and pipe.write_flush(msg)
 
     def recv(self) -> tuple[Msg, Pipe] | None:
         pipe = self._pipe

@@ -50,8 +50,7 @@ class SendingLB(LoadBalancer):
     def send_pipe(self, msg: Msg) -> Pipe | None:
         while self.active:
             pipe = self.pipes[self.current]
-            if pipe.write(msg):
-                pipe.flush()
+            if pipe.write_flush(msg):
                 self.advance()
                 return pipe
             self.deactivate_current()
