@@ -193,6 +193,9 @@ def test_wheel_and_sdist_contents(built: tuple[Path, Path]) -> None:
     assert sdist_adapters == [f"adapters/{name}" for name in adapter_files]  # once, not via zloop/
     for needed in ("LICENSE", "README.md", "pyproject.toml", "adapters/trio.py", ".ci/run"):
         assert needed in members, needed
+    # The documentation's sources travel with the sdist; a local build of it does not.
+    assert "docs/conf.py" in members and "docs/readiness.md" in members
+    assert not [m for m in members if m.startswith("docs/_build")]
     assert "tests/test_packaging.py" in members and "examples/interrupt.py" in members
 
 
