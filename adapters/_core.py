@@ -35,7 +35,7 @@ a cancelled recv never takes a message and a cancelled send_multipart sends all 
 Every operation first tries the **fast path** (:meth:`Watcher.attempt`): when no earlier waiter of
 the same direction is queued (FIFO order), perform the NOBLOCK operation at once. On success, if
 any waiter is queued, schedule a refresh with ``call_soon`` — the operation may have consumed the FD
-edge that the *other* direction's waiters were sleeping on (pitfalls §1 #5, #11, #23). On ``Again``
+edge that the *other* direction's waiters were sleeping on (docs/pitfalls.md §1 #5, #11, #23). On ``Again``
 the caller queues a waiter (:meth:`Watcher.wait`), which arms the watcher and schedules a refresh
 (the failed call itself may have processed commands that made the other direction ready).
 
@@ -354,7 +354,7 @@ class Watcher:
             None  # set when the last receive came from the push-back buffer
         )
         self._took_more = False
-        # Observability (pitfalls §3 item 9): how often the FD woke us and how often we refreshed.
+        # Observability (docs/pitfalls.md §3 item 9): how often the FD woke us and how often we refreshed.
         self.wakeups = 0
         self.refreshes = 0
 
@@ -384,7 +384,7 @@ class Watcher:
     def events(self) -> int:
         """``EVENTS`` of the socket, plus POLLIN while the push-back buffer holds a message.
 
-        Reading EVENTS may consume the FD's signal (pitfalls §1 #20), so when anyone waits this
+        Reading EVENTS may consume the FD's signal (docs/pitfalls.md §1 #20), so when anyone waits this
         schedules a refresh: a wrapper's user-visible ``getsockopt(EVENTS)`` must come through here.
         """
         self._check_open()

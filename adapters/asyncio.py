@@ -24,7 +24,7 @@ pyzmq, not when (or whether) it is awaited:
 * ``f.cancel()`` before completion removes the operation from the queue: a cancelled receive never
   takes a message, a cancelled ``send_multipart`` sent nothing. A task cancelled while it awaits
   ``f`` cancels ``f`` (asyncio's own rule), the same thing.
-* **The window pyzmq leaves open** (pitfalls §1 #14, pyzmq #1925): ``f`` completes and the task
+* **The window pyzmq leaves open** (docs/pitfalls.md §1 #14, pyzmq #1925): ``f`` completes and the task
   awaiting it is cancelled before it resumed (``asyncio.timeout``/``wait_for`` expiring, a
   TaskGroup shutting down in the same loop turn). The task gets ``CancelledError``; with pyzmq the
   message stays in a Future nobody reads. Here ``f.__await__`` sees the cancellation arrive and,
@@ -49,7 +49,7 @@ when it has no pending operations. Called outside a running loop (to await later
 ``run_until_complete``), it binds to ``asyncio.get_event_loop()`` with a ``RuntimeWarning``, as
 pyzmq. It works on any event loop that implements ``add_reader`` (the selector loops, uvloop); on a
 loop without it (Windows' ProactorEventLoop) the first wait raises a :class:`RuntimeError` that says
-so (pitfalls §1 #17).
+so (docs/pitfalls.md §1 #17).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The benchmark suite still runs: ``bench/run_all.py --quick`` exits 0 and prints its tables.
 
-No timing is asserted (DESIGN §5: timings live in the benchmark, never in a timed unit test).
+No timing is asserted (timings live in the benchmark, never in a timed unit test).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Items are zloop sockets, any object that looks like a ZeroMQ socket (it has ``ge
 answer comes from ``EVENTS``, never from the fd alone: the first pass checks every socket's
 ``EVENTS`` (which processes its commands) and polls raw fds with a zero timeout; only if nothing is
 ready does it block on all fds — socket FDs and raw fds — for the remaining time, then checks again.
-Because checking ``EVENTS`` arms the socket's edge-triggered FD (DESIGN §3), a socket that becomes
+Because checking ``EVENTS`` arms the socket's edge-triggered FD (docs/readiness.md), a socket that becomes
 ready while we block always wakes us. Timeouts are in milliseconds (None or negative = forever).
 """
 

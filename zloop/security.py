@@ -64,7 +64,7 @@ ZAP_ENDPOINT = "zeromq.zap.01"
 ZAP_VERSION = b"1.0"
 #: libzmq always uses request id "1" (one request per connection at a time).
 ZAP_REQUEST_ID = b"1"
-#: What libzmq does when no handler is bound (digest section 6): NULL proceeds (it only asks when
+#: What libzmq does when no handler is bound (docs/wire.md §6): NULL proceeds (it only asks when
 #: ZAP_DOMAIN is set), CURVE admits everyone; PLAIN refuses. With ZAP_ENFORCE_DOMAIN every
 #: mechanism refuses (HANDSHAKE_FAILED_NO_DETAIL, EFAULT), as libzmq's draft option does.
 NO_HANDLER_ACCEPTS = frozenset({b"NULL", b"CURVE"})

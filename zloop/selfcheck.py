@@ -11,7 +11,7 @@ from collections.abc import Callable
 from zloop.constants import SocketType
 from zloop.protocol import Connection, HandshakeComplete, Message
 
-#: The first 10 bytes libzmq 4.3 sends on a new connection with no routing id (digest §1, §10).
+#: The first 10 bytes libzmq 4.3 sends on a new connection with no routing id (docs/wire.md §1, §10).
 LIBZMQ_SIGNATURE = bytes.fromhex("ff00000000000000017f")
 
 

@@ -11,7 +11,7 @@ The Socket is a handle: what the I/O thread, the pipes and the context hold is i
 :class:`~zloop.socket_core.SocketCore`, so a Socket the program drops is collected and then closed
 with its LINGER, as in pyzmq (see :mod:`zloop.lifetime`).
 
-Readiness (DESIGN §3)
+Readiness (docs/readiness.md)
 ---------------------
 * ``FD`` is the mailbox's signal fd: edge-triggered, consumed by the calls that look for work and
   find none or wait (``EVENTS``, ``poll``, a send/recv that would block); a send/recv that succeeds

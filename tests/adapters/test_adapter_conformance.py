@@ -66,7 +66,7 @@ def _wait_until_blocked(sock: Any, mask: int, limit: int = 100_000) -> Any:
     raise AssertionError(f"socket never stopped reporting {mask}")
 
 
-# -- pitfalls §1 regressions --------------------------------------------------------------------------
+# -- docs/pitfalls.md §1 regressions --------------------------------------------------------------------------
 
 
 def test_p01_inproc_recv_wakes_for_sender_in_other_thread(

@@ -239,7 +239,7 @@ def test_a_task_cancelled_while_awaiting_cancels_the_future(api: Api) -> None:
 
 @pytest.mark.parametrize("method", ["recv", "recv_multipart", "recv_string", "recv_json"])
 def test_cancellation_racing_completion(api: Api, method: str) -> None:
-    """pitfalls §1 #14 / pyzmq #1925: the Future completes and the task awaiting it is cancelled
+    """docs/pitfalls.md §1 #14 / pyzmq #1925: the Future completes and the task awaiting it is cancelled
     before it resumed (what ``asyncio.timeout`` or a TaskGroup does when both land in one turn).
 
     Deliberate difference: pyzmq leaves the message in the Future, which nobody reads (the next

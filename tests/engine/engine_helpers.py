@@ -1,4 +1,4 @@
-"""Helpers for the readiness-contract tests (DESIGN §3): socket pairs over every transport, fd
+"""Helpers for the readiness-contract tests (docs/readiness.md): socket pairs over every transport, fd
 checks with deadlines, and the drain/fill loops the contract prescribes.
 
 Nothing here sleeps to synchronise: every wait is a ``poll`` on an fd or a socket with a deadline.

@@ -1,5 +1,5 @@
 """``Socket.level_fd(events)``: an opt-in fd readable exactly while ``EVENTS`` has those bits
-(DESIGN §3, the zloop answer to libzmq#2941). Usable with plain select/poll/epoll in level mode, with
+(docs/readiness.md, the zloop answer to libzmq#2941). Usable with plain select/poll/epoll in level mode, with
 no drain discipline.
 
 "Exactly" is checked at points where nothing is in flight (inproc: always; tcp/ipc: when a single

@@ -1,4 +1,4 @@
-"""The edge-triggered readiness contract of ``Socket.FD`` / ``EVENTS`` (DESIGN §3).
+"""The edge-triggered readiness contract of ``Socket.FD`` / ``EVENTS`` (docs/readiness.md).
 
 ``FD`` is the mailbox signal: any call that processes commands (EVENTS, send, recv, poll) may consume
 it, so a user drains with NOBLOCK until Again and re-reads EVENTS; in exchange, **once EVENTS reported

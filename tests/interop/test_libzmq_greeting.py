@@ -1,6 +1,6 @@
 """What libzmq 4.3 really puts on the wire during the greeting, read through a raw socket.
 
-These tests are the live check of digest §1 and §10: the 10-byte signature with padding =
+These tests are the live check of docs/wire.md §1 and §10: the 10-byte signature with padding =
 BE(routing-id length + 1), the staged send (10 bytes, then the major byte once it has our 10, then
 the remaining 53 once it has our 11th), as-server always 00 (even for a PLAIN or CURVE server), the
 READY bytes, the ZMTP 3.0 and 2.0 fallbacks, and that zloop's own greeting is byte-identical to
@@ -90,7 +90,7 @@ def test_security_server_sends_as_server_zero(
 @pytest.mark.parametrize(
     ("zmq_type", "routing_id", "expected_hex"),
     [
-        # digest §10 test vector, byte for byte
+        # docs/wire.md §10 test vector, byte for byte
         (
             zmq.DEALER,
             b"",

@@ -1,6 +1,6 @@
 """Hand-written ZMTP bytes for playing a raw peer against libzmq.
 
-Written from RFC 23/37 and the digest, deliberately independent of zloop, so a test can check zloop
+Written from RFC 23/37 and docs/wire.md, deliberately independent of zloop, so a test can check zloop
 and libzmq against a third opinion. Also blocking-socket helpers with deadlines (no sleeps).
 """
 

@@ -221,7 +221,7 @@ class Wire:
 
 
 def libzmq_identity_metadata(zmq_type: int, routing_id: bytes) -> dict[str, bytes]:
-    """The properties a libzmq socket sends in its READY (digest §3)."""
+    """The properties a libzmq socket sends in its READY (docs/wire.md §3)."""
     names: dict[int, bytes] = {
         zmq.DEALER: b"DEALER",
         zmq.ROUTER: b"ROUTER",

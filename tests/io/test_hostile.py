@@ -19,7 +19,7 @@ from zloop.io.endpoint import parse_endpoint
 from zloop.io.reactor import IOThread
 from zloop.io.transport import bind, connect
 
-# ZMTP 3.1 NULL greeting (digest section 10) and a READY announcing a PUSH socket.
+# ZMTP 3.1 NULL greeting (docs/wire.md §10) and a READY announcing a PUSH socket.
 GREETING = b"\xff" + b"\x00" * 7 + b"\x01\x7f\x03\x01" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32
 _READY_BODY = b"\x05READY\x0bSocket-Type" + (4).to_bytes(4, "big") + b"PUSH"
 READY_PUSH = b"\x04" + bytes([len(_READY_BODY)]) + _READY_BODY

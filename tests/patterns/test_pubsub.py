@@ -340,7 +340,7 @@ def test_enotsup(ctx: zloop.Context) -> None:
     assert sub.EVENTS == 0
 
 
-# -- readiness (DESIGN §3) -------------------------------------------------------------------------
+# -- readiness (docs/readiness.md) -------------------------------------------------------------------------
 
 
 def test_sub_edge_fd_fires_for_matching_message(

@@ -1,4 +1,4 @@
-"""Golden vectors from the ZMTP digest section 10 (libzmq's own tests and RFC 23's example)."""
+"""Golden vectors from docs/wire.md §10 (libzmq's own tests and RFC 23's example)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CURVE mechanism (RFC 25/26, digest section 5): layouts, nonces, hostile input, libzmq.
+"""The CURVE mechanism (RFC 25/26, docs/wire.md §5): layouts, nonces, hostile input, libzmq.
 
 Sans-I/O layout tests drive the mechanism directly with a HandshakeContext and open every box
 with PyNaCl and the other side's keys, so they check the bytes, not just that two zloop peers
@@ -162,7 +162,7 @@ def test_hello_layout_and_box() -> None:
         hello[120:], b"CurveZMQHELLO---" + u64(1), client_transient, SERVER_SECRET
     )
     assert plain == bytes(64)
-    # HELLO's frame header as in the digest's test vector: 04 c8 05 HELLO 01 00 + 72 zeros.
+    # HELLO's frame header as in the test vector of docs/wire.md §10: 04 c8 05 HELLO 01 00 + 72 zeros.
     conn = Connection(SocketType.DEALER, mechanism=client_mech())
     conn.receive_data(b"\xff" + bytes(8) + b"\x7f\x03\x01CURVE" + bytes(15) + bytes(32))
     wire = conn.data_to_send()

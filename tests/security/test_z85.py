@@ -1,4 +1,4 @@
-"""Z85 (RFC 32) and the CURVE key tools, against the digest's test vectors (section 10)."""
+"""Z85 (RFC 32) and the CURVE key tools, against the test vectors of docs/wire.md §10."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import zloop
 from zloop import keys, z85
 from zloop.errors import ZMQError
 
-# (hex, Z85) from RFC 32 and the libzmq zmq_curve man page (digest section 10).
+# (hex, Z85) from RFC 32 and the libzmq zmq_curve man page (docs/wire.md §10).
 VECTORS = [
     ("864FD26FB559F75B", b"HelloWorld"),
     (

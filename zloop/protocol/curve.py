@@ -73,7 +73,7 @@ READY_MIN_SIZE: Final = 30
 MESSAGE_MIN_SIZE: Final = 33
 MAC_SIZE: Final = 16
 
-#: Nonce prefixes (RFC 26 "Command Nonces", digest section 5: the MESSAGE prefixes end in C / S).
+#: Nonce prefixes (RFC 26 "Command Nonces", docs/wire.md §5: the MESSAGE prefixes end in C / S).
 HELLO_NONCE: Final = b"CurveZMQHELLO---"
 INITIATE_NONCE: Final = b"CurveZMQINITIATE"
 READY_NONCE: Final = b"CurveZMQREADY---"

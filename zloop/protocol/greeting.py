@@ -24,7 +24,7 @@ and 2.0 Peers"), which is the only order that never deadlocks against any peer g
    minor is treated as 3.1 (RFC 37 "Version Negotiation": "A peer MUST accept higher protocol
    versions as valid").
 
-We never wait for the peer's full greeting before having sent 11 octets (digest section 1).
+We never wait for the peer's full greeting before having sent 11 octets (docs/wire.md §1).
 Padding is never validated (RFC 37: "MUST NOT validate this nor interpret it"); of octet 9 only the
 LSB matters, as in libzmq.
 """

@@ -29,7 +29,7 @@ The contract, in the order the connection calls it:
     Only when :attr:`wraps_frames` is true (CURVE): after the handshake every outgoing frame --
     data and commands (PING, SUBSCRIBE...) alike -- is passed as ``(zmtp_flags, body)`` and
     replaced by the returned ``(wire_flags, wire_body)`` (CURVE: a MESSAGE command body whose
-    inner flags byte is MORE=01 / COMMAND=02, sent with outer flags 00/02 -- digest section 5).
+    inner flags byte is MORE=01 / COMMAND=02, sent with outer flags 00/02 -- docs/wire.md §5).
     Every incoming frame is passed the other way and must come back as ZMTP flags (MORE 0x01,
     COMMAND 0x04) plus the plaintext body, which the connection then treats as if it had arrived
     unwrapped. NULL and PLAIN leave :attr:`wraps_frames` false and the fast path untouched.
@@ -122,7 +122,7 @@ def check_zap_reply(reply: ZapReply) -> None:
     """Return if ZAP said 200; otherwise raise the error libzmq produces.
 
     300: close silently (no ERROR). 400 / 500: send ERROR with the status code as reason, then
-    close (digest section 6, libzmq ``null_mechanism_t::next_handshake_command``).
+    close (docs/wire.md §6, libzmq ``null_mechanism_t::next_handshake_command``).
     """
     code = bytes(reply.status_code)
     if code not in ZAP_STATUS_CODES:
