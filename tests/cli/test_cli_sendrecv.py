@@ -134,6 +134,34 @@ def test_curve_client_send_to_a_curve_server(impl: Any, impl_ctx: Any) -> None:
     assert server.recv() == b"secret hello"
 
 
+# Z85 spells keys with '-' among its 85 characters, so about one random key in 85 begins with a
+# dash, which argparse would take for an option: a server key pair whose public key begins with
+# '-', and a client secret key beginning with '-'.
+DASH_SERVER_PUBLIC = "-{-^ucdJ3T1BxgHc6sGkXtkcdY4c8g3KmcG2Sbdt"
+DASH_SERVER_SECRET = "niHF4r8-}fbvMm<:(O:ZHE$6PNEA2AgU?G/AQRp<"
+DASH_CLIENT_SECRET = "-zv@QUvd)Ti^fq&f]gPCDGg>4]1o8U.M.Pl(^6v5"
+
+
+@pytest.mark.skipif(not keys.has_curve(), reason="CURVE needs PyNaCl (the curve extra)")
+def test_curve_keys_beginning_with_a_dash(impl: Any, impl_ctx: Any) -> None:
+    assert impl.curve_public(DASH_SERVER_SECRET).decode() == DASH_SERVER_PUBLIC
+    server = peer(impl_ctx, impl, "PULL")
+    server.setsockopt(impl.CURVE_SERVER, 1)
+    server.setsockopt(impl.CURVE_SECRETKEY, DASH_SERVER_SECRET.encode())
+    server.bind("tcp://127.0.0.1:*")
+    proc = run(
+        "send",
+        endpoint(server, impl),
+        "--curve-serverkey",
+        DASH_SERVER_PUBLIC,
+        "--curve-secret",
+        DASH_CLIENT_SECRET,
+        stdin=b"dashing\n",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert server.recv() == b"dashing"
+
+
 @pytest.mark.skipif(not keys.has_curve(), reason="CURVE needs PyNaCl (the curve extra)")
 def test_curve_server_recv_with_a_keygen_certificate(
     impl: Any, impl_ctx: Any, tmp_path: Path

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import zloop
 from zloop import keys
 from zloop.cli import bench, monitor, proxy, sendrecv
-from zloop.cli._sockets import CliError
+from zloop.cli._sockets import CliError, attach_dash_keys
 
 __all__ = ["build_parser", "main"]
 
@@ -84,7 +84,7 @@ def _version(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``zloop`` with ``argv`` (default: the command line); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_dash_keys(sys.argv[1:] if argv is None else argv))
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help()

@@ -17,12 +17,13 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import zloop
 from zloop.constants import SocketType
+from zloop.z85 import ALPHABET as Z85_ALPHABET
 
 __all__ = [
     "CliError",
@@ -31,6 +32,7 @@ __all__ = [
     "add_option_arguments",
     "apply_curve",
     "apply_options",
+    "attach_dash_keys",
     "open_socket",
     "parse_spec",
     "stop_on_signals",
@@ -153,6 +155,33 @@ def add_curve_arguments(parser: argparse.ArgumentParser) -> None:
         help="this side's secret key (Z85, or a NAME.key_secret certificate); a client without "
         "one uses a fresh key pair",
     )
+
+
+#: The options whose value may be a Z85 key (see :func:`attach_dash_keys`).
+KEY_OPTIONS = frozenset({"--curve-serverkey", "--curve-secret"})
+_Z85_CHARS = frozenset(Z85_ALPHABET.decode())
+
+
+def attach_dash_keys(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a Z85 key that begins with ``-`` joined to its option as ``--opt=KEY``.
+
+    Z85 spells with ``-`` among its characters, so about one key in 85 begins with a dash, and
+    argparse takes ``--curve-serverkey -{-^uc...`` for an option missing its value. A word after a
+    key option that is a whole key (40 Z85 characters; no option name is that long) is its value.
+    """
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        out.append(word)
+        if word in KEY_OPTIONS:
+            value = next(words, None)
+            if value is None:
+                break
+            if value.startswith("-") and len(value) == 40 and set(value) <= _Z85_CHARS:
+                out[-1] = f"{word}={value}"
+            else:
+                out.append(value)
+    return out
 
 
 def _key(value: str, want_secret: bool) -> bytes:
