@@ -70,9 +70,14 @@ if TYPE_CHECKING:
 
 #: References to a received frame while :func:`_copy_out` copies it, when nothing outside
 #: ``recv`` holds it: the message list, the caller's variable, the parameter, getrefcount's
-#: argument (an interpreter without getrefcount never recycles).
+#: argument. Counted on CPython 3.10-3.13; 3.14 borrows references on the interpreter's stack
+#: (its counts can be lower while another holder exists), and other interpreters have no
+#: getrefcount: there zloop never recycles a body (correct, only slower for large frames).
 _RECYCLABLE_REFS = 4
-_refcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _obj: _RECYCLABLE_REFS + 1)
+RECYCLES_BODIES = sys.version_info < (3, 14) and hasattr(sys, "getrefcount")
+_refcount: Callable[[Any], int] = (
+    sys.getrefcount if RECYCLES_BODIES else (lambda _obj: _RECYCLABLE_REFS + 1)
+)
 
 
 def _copy_out(data: Any) -> bytes:
