@@ -88,3 +88,19 @@ def test_a_buffer_the_sender_keeps_is_never_reused(ctx: zloop.Context) -> None:
         push.send(payload)
         assert pull.recv() == payload
     assert mine == original
+
+
+def test_only_bodies_that_can_be_reused_are_kept() -> None:
+    """The pool keeps what a later body of at most PREALLOC_LIMIT bytes can reuse, a bounded count."""
+    saved = list(frames._SPARE_BODIES)
+    frames._SPARE_BODIES.clear()
+    try:
+        frames.recycle_body(bytearray(frames.RECYCLE_MIN - 1))
+        frames.recycle_body(bytearray(2 * frames.PREALLOC_LIMIT))
+        assert not frames._SPARE_BODIES
+        for _ in range(20):
+            frames.recycle_body(bytearray(frames.RECYCLE_MIN))
+        assert len(frames._SPARE_BODIES) == frames._SPARE_BODIES.maxlen == 8
+    finally:
+        frames._SPARE_BODIES.clear()
+        frames._SPARE_BODIES.extend(saved)

@@ -77,8 +77,10 @@ SHORT_HEADERS: Final = tuple(tuple(bytes((flags, n)) for n in range(256)) for fl
 #: Large bodies at least this big that their receiver copied and dropped are kept for reuse.
 RECYCLE_MIN: Final = 64 * 1024
 #: Bodies handed back by :func:`recycle_body`, reused by :meth:`LargeBody._start_large` (shared by
-#: every connection and thread of the process; deque appends and pops are atomic).
-_SPARE_BODIES: Final[deque[bytearray]] = deque(maxlen=2)
+#: every connection and thread of the process; deque appends and pops are atomic). Eight, not two:
+#: the I/O thread reads ahead of the application in bursts, and with two the pool was empty for
+#: 30-50 % of the bodies of a 1 MiB stream (8-14 % with eight).
+_SPARE_BODIES: Final[deque[bytearray]] = deque(maxlen=8)
 
 FrameHandler = Callable[[int, bytes], None]
 Buffer = bytes | bytearray | memoryview
@@ -135,9 +137,10 @@ def recycle_body(body: bytearray) -> None:
     A fresh ``bytearray`` of a megabyte is zero-filled, and when an I/O thread allocates it and
     the application thread frees it, the allocator returns its pages to the kernel, so every body
     costs page faults as well: the profile of an ipc stream of 1 MiB messages spent a fifth of
-    the receiver's CPU there. Only bodies of at least :data:`RECYCLE_MIN` bytes are kept, two at
-    most (the memory a process keeps for this after its traffic ends)."""
-    if len(body) >= RECYCLE_MIN:
+    the receiver's CPU there. Only bodies of :data:`RECYCLE_MIN` bytes up to twice
+    :data:`PREALLOC_LIMIT` are kept (a bigger one is never reused), eight at most: what a process
+    keeps for this after its traffic ends is at most 16 MiB, 8 MiB after a stream of 1 MiB bodies."""
+    if RECYCLE_MIN <= len(body) < 2 * PREALLOC_LIMIT:
         _SPARE_BODIES.append(body)
 
 
