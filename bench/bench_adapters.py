@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _proc import BenchError, emit, fmt_rate, fmt_size, render, run_pair
 
+from zloop._bench.latency import timed_round_trips
+
 SCRIPT = Path(__file__).resolve()
 SIZES = (16, 65536, 1 << 20)
 DEFAULT_COUNT = 200_000
@@ -376,18 +378,7 @@ def _rtt_blocking(new_context: Callable[[], Any], pair: int, endpoint: str, coun
     ctx = new_context()
     sock = ctx.socket(pair)
     sock.connect(endpoint)
-    payload = b"x" * RTT_SIZE
-    send, recv = sock.send, sock.recv
-    for _ in range(RTT_WARMUP):
-        send(payload)
-        recv()
-    clock = time.perf_counter_ns
-    samples = [0] * count
-    for i in range(count):
-        t0 = clock()
-        send(payload)
-        recv()
-        samples[i] = clock() - t0
+    samples, _ = timed_round_trips(sock.send, sock.recv, b"x" * RTT_SIZE, RTT_WARMUP, count)
     sock.close(linger=0)
     ctx.term()
     _report_rtt(samples)

@@ -18,7 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from zloop._bench.proc import BenchError, emit, fmt_size, import_impl, median_run, render, run_pair
 
@@ -78,16 +80,12 @@ def _echo(impl: str, endpoint: str, total: int) -> None:
     ctx.term()
 
 
-def _client(impl: str, endpoint: str, size: int, count: int, warmup: int) -> None:
-    zmq = import_impl(impl)
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PAIR)
-    sock.setsockopt(zmq.RCVTIMEO, IO_TIMEOUT_MS)
-    sock.setsockopt(zmq.SNDTIMEO, IO_TIMEOUT_MS)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    payload = b"x" * size
-    recv, send = sock.recv, sock.send
+def timed_round_trips(
+    send: Callable[[bytes], Any], recv: Callable[[], Any], payload: bytes, warmup: int, count: int
+) -> tuple[list[int], Any]:
+    """``count`` round trips (after ``warmup`` untimed ones) with a blocking ``send`` + ``recv``:
+    each one's nanoseconds, and the last reply (for the caller to check)."""
+    reply: Any = None
     for _ in range(warmup):
         send(payload)
         recv()
@@ -98,6 +96,18 @@ def _client(impl: str, endpoint: str, size: int, count: int, warmup: int) -> Non
         send(payload)
         reply = recv()
         samples[i] = clock() - t0
+    return samples, reply
+
+
+def _client(impl: str, endpoint: str, size: int, count: int, warmup: int) -> None:
+    zmq = import_impl(impl)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.RCVTIMEO, IO_TIMEOUT_MS)
+    sock.setsockopt(zmq.SNDTIMEO, IO_TIMEOUT_MS)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    samples, reply = timed_round_trips(sock.send, sock.recv, b"x" * size, warmup, count)
     if len(reply) != size:
         raise SystemExit(f"expected a {size}-byte reply, got {len(reply)}")
     emit("RESULT", json.dumps({"samples_ns": samples}))
