@@ -54,7 +54,7 @@ from zloop.constants import (
     SocketType,
 )
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
-from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, StreamEngine
+from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, APP_READ_WOKE, StreamEngine
 from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -1227,7 +1227,8 @@ class Socket(SocketOptionAttributes):
         pipes = self._pattern.pipes()
         if len(pipes) != 1:
             return False
-        session = pipes[0].peer.owner
+        reader = pipes[0]
+        session = reader.peer.owner
         if type(session) is not Session:
             return False
         engine = session.engine
@@ -1241,9 +1242,12 @@ class Socket(SocketOptionAttributes):
             buf = _app_read_buffer()
             waited = False
             while True:
-                got = engine.app_read(buf)
+                got = engine.app_read(buf, reader)
+                if got == APP_READ_WOKE:
+                    reader._process_activate_read()  # what the pipe's flush would have posted
+                    return True
                 if got == APP_READ_GOT:
-                    self._process_commands(0)  # the pipe's activate_read
+                    self._process_commands(0)  # e.g. the pipe's activate_read
                     return True
                 if got == APP_READ_BUSY or waited:
                     return waited

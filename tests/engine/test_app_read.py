@@ -15,7 +15,14 @@ import pytest
 from zl_testing import DEADLINE, STRESS_SCALE, endpoint_for, link, with_deadlines
 
 import zloop
-from zloop.io.engine import APP_READ_BUSY, APP_READ_EMPTY, APP_READ_GOT, StreamEngine
+from zloop.io.engine import (
+    APP_READ_BUSY,
+    APP_READ_EMPTY,
+    APP_READ_GOT,
+    APP_READ_WOKE,
+    StreamEngine,
+)
+from zloop.pipe import Pipe
 
 TRANSPORTS = ("tcp", "ipc")
 
@@ -36,9 +43,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     original = StreamEngine.app_read
     original_hand_over = StreamEngine._hand_over
 
-    def counting(self: StreamEngine, buf: memoryview) -> int:
-        result = original(self, buf)
-        if result == APP_READ_GOT:
+    def counting(self: StreamEngine, buf: memoryview, reader: Pipe) -> int:
+        result = original(self, buf, reader)
+        if result in (APP_READ_GOT, APP_READ_WOKE):
             counts.got += 1
         elif result == APP_READ_EMPTY:
             counts.empty += 1

@@ -70,7 +70,9 @@ handshaken and idle on input: not stalled on RCVHWM, no large body in progress (
 own buffer, in the I/O thread), no heartbeat timer armed (only the I/O thread touches timers), no
 earlier hand-over pending. What it decoded goes into the pipe from the application thread if it is
 only messages and the pipe has room for all of them (the reader is the calling thread, whose count
-of messages read is then exact: it brings the writer's view of it up to date first). Anything else
+of messages read is then exact: it brings the writer's view of it up to date first); the flush's
+``activate_read`` is not posted to the socket's mailbox but run by the caller, the reader's owner
+(no command, no signal written and read back). Anything else
 -- a control event (PING, ERROR, the end of the stream), a read error, more messages than room --
 is *handed over*: kept in ``_handed`` and delivered by the I/O thread (a posted command, or its next
 read, whichever comes first; both take ``_handed`` before reading again), exactly as if it had read
@@ -181,6 +183,7 @@ _CURVE_TRAFFIC_ERRORS = frozenset(
 APP_READ_BUSY = 0
 APP_READ_EMPTY = 1
 APP_READ_GOT = 2
+APP_READ_WOKE = 3
 _SUBSCRIBE_PREFIX = b"\x01"
 _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
@@ -679,14 +682,17 @@ class StreamEngine:
 
     # -- reads in the application thread ---------------------------------------------------------
 
-    def app_read(self, buf: memoryview) -> int:
+    def app_read(self, buf: memoryview, reader: Pipe) -> int:
         """Application thread, about to block in ``recv`` on this engine's pipe (found empty):
         read and decode the OS socket here instead of waiting for the I/O thread (see "Reads in
-        the application thread"). ``buf``: the calling thread's own receive buffer.
+        the application thread"). ``buf``: the calling thread's own receive buffer; ``reader``:
+        the calling socket's end of the pipe (the thread is its owner).
 
-        Returns :data:`APP_READ_GOT` (messages delivered to the pipe, or events handed to the I/O
-        thread: look at the socket again), :data:`APP_READ_EMPTY` (nothing to read: wait for the
-        fd, parked) or :data:`APP_READ_BUSY` (not now: wait for the I/O thread as usual).
+        Returns :data:`APP_READ_WOKE` (messages delivered to the pipe, whose reader was asleep:
+        the caller runs ``reader``'s activation itself instead of a command through its mailbox),
+        :data:`APP_READ_GOT` (delivered, or events handed to the I/O thread: look at the socket
+        again), :data:`APP_READ_EMPTY` (nothing to read: wait for the fd, parked) or
+        :data:`APP_READ_BUSY` (not now: wait for the I/O thread as usual).
         """
         input_lock = self._input_lock
         if not input_lock.acquire(blocking=False):
@@ -728,6 +734,7 @@ class StreamEngine:
             if (
                 set(map(type, events)) == _ONLY_LISTS
                 and pipe is not None
+                and pipe.peer is reader
                 and pipe._out_active
                 and not pipe.terminated
                 and not pipe.peer_terminated
@@ -740,7 +747,12 @@ class StreamEngine:
                     pipe._peer_msgs_read = reader._msgs_read
                 if pipe._hwm <= 0 or pipe._hwm - pipe.rollback_count() >= len(events):
                     pipe.write_many(cast(list[Msg], events))
-                    pipe.flush()
+                    # Pipe.flush, except that the reader's owner is the calling thread: it
+                    # activates the reader itself (no command, no signal through its mailbox).
+                    queue = pipe._out
+                    if queue.reader_asleep and not pipe.terminated:
+                        queue.reader_asleep = False
+                        return APP_READ_WOKE
                     return APP_READ_GOT
             self._hand_over(events)
             return APP_READ_GOT
