@@ -65,7 +65,9 @@ mailbox's signal together, and unparks when it stops waiting, whatever happened.
 order: the I/O thread holds ``_input_lock`` from each read of the OS socket until what it decoded is
 in the pipe (or stalled), and ``_lock`` around the read and the decoding, as before; the
 application thread only *tries* both (any doubt: it waits as before, so it never waits for a lock
-the I/O thread holds and no lock order can be inverted). It reads only while the connection is
+the I/O thread holds and no lock order can be inverted), and holds both through its delivery (the
+I/O thread ends a connection, and on the bind side its pipe, under ``_lock``: what was read before
+an error is delivered before it). It reads only while the connection is
 handshaken and idle on input: not stalled on RCVHWM, no large body in progress (that goes into its
 own buffer, in the I/O thread), no heartbeat timer armed (only the I/O thread touches timers), no
 earlier hand-over pending. What it decoded goes into the pipe from the application thread if it is
@@ -701,6 +703,8 @@ class StreamEngine:
             lock = self._lock
             if not lock.acquire(blocking=False):
                 return APP_READ_BUSY
+            # Held through the delivery too: the I/O thread ends a connection (and, bind side,
+            # its pipe) under this lock, so what was read before an error is delivered before it.
             try:
                 conn = self._conn
                 if (
@@ -724,43 +728,42 @@ class StreamEngine:
                 self._direct_ok = True
                 conn.receive_data(buf[:n] if n else b"")
                 events = conn.events()
+                if not events:
+                    return APP_READ_GOT  # part of a frame: read again
+                pipe = self._host.pipe
+                # Only messages, a live pipe and room for all of them: anything else is the I/O
+                # thread's (control events use timers and the session; a full pipe stalls input).
+                if (
+                    set(map(type, events)) == _ONLY_LISTS
+                    and pipe is not None
+                    and pipe.peer is reader
+                    and pipe._out_active
+                    and not pipe.terminated
+                    and not pipe.peer_terminated
+                    and len(events) <= DELIVER_BATCH
+                ):
+                    # The reader (the calling thread) has read everything it was sent: its count
+                    # is exact here, so the room is not understated by an activate_write to come.
+                    if reader._msgs_read > pipe._peer_msgs_read:
+                        pipe._peer_msgs_read = reader._msgs_read
+                    if pipe._hwm <= 0 or pipe._hwm - pipe.rollback_count() >= len(events):
+                        pipe.write_many(cast(list[Msg], events))
+                        # Pipe.flush, except that the reader's owner is the calling thread: it
+                        # activates the reader itself (no command, no signal through its mailbox).
+                        queue = pipe._out
+                        if queue.reader_asleep and not pipe.terminated:
+                            queue.reader_asleep = False
+                            return APP_READ_WOKE
+                        return APP_READ_GOT
+                self._hand_over(events)
+                return APP_READ_GOT
             finally:
                 lock.release()
-            if not events:
-                return APP_READ_GOT  # part of a frame: read again
-            pipe = self._host.pipe
-            # Only messages, a live pipe and room for all of them: anything else is the I/O
-            # thread's (control events use timers and the session; a full pipe stalls input).
-            if (
-                set(map(type, events)) == _ONLY_LISTS
-                and pipe is not None
-                and pipe.peer is reader
-                and pipe._out_active
-                and not pipe.terminated
-                and not pipe.peer_terminated
-                and len(events) <= DELIVER_BATCH
-            ):
-                # The reader (the calling thread) has read everything it was sent: its count is
-                # exact here, so the room is not understated by an activate_write still to come.
-                reader = pipe.peer
-                if reader._msgs_read > pipe._peer_msgs_read:
-                    pipe._peer_msgs_read = reader._msgs_read
-                if pipe._hwm <= 0 or pipe._hwm - pipe.rollback_count() >= len(events):
-                    pipe.write_many(cast(list[Msg], events))
-                    # Pipe.flush, except that the reader's owner is the calling thread: it
-                    # activates the reader itself (no command, no signal through its mailbox).
-                    queue = pipe._out
-                    if queue.reader_asleep and not pipe.terminated:
-                        queue.reader_asleep = False
-                        return APP_READ_WOKE
-                    return APP_READ_GOT
-            self._hand_over(events)
-            return APP_READ_GOT
         finally:
             input_lock.release()
 
     def _hand_over(self, events: list[Any]) -> None:
-        """Under the input lock, application thread: leave ``events`` to the I/O thread, which
+        """Under both locks, application thread: leave ``events`` to the I/O thread, which
         delivers them before reading again."""
         self._handed = events
         self._io.post(self._guarded(self._on_handed, locked=False))
