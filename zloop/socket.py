@@ -1437,6 +1437,12 @@ class Socket(SocketOptionAttributes):
         """
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+        # What event loops ask after every operation and wake-up, before the enum conversion.
+        if option == _EVENTS:
+            events = self._events()
+            return _POLL_EVENTS[events] if events < 4 else PollEvent(events)
+        if option == _RCVMORE:
+            return int(self._rcvmore)
         try:
             opt = SocketOption(option)
         except ValueError:
@@ -1682,6 +1688,10 @@ def _not_supported(opt: SocketOption, socket_type: SocketType) -> ZMQError:
     )
 
 
+_EVENTS = int(SocketOption.EVENTS)
+_RCVMORE = int(SocketOption.RCVMORE)
+#: ``EVENTS`` values as returned (the flags are made once, not per call).
+_POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
 #: Bytes an application thread's read of its connection takes at most (see Socket._read_here).
 _APP_READ_SIZE = 64 * 1024
 _app_local = _real.ThreadLocal()
