@@ -54,7 +54,7 @@ from zloop.constants import (
     SocketType,
 )
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
-from zloop.io.engine import APP_READ_GOT, APP_READ_WOKE, StreamEngine
+from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, APP_READ_WOKE, StreamEngine
 from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -1237,40 +1237,45 @@ class Socket(SocketOptionAttributes):
         token = engine.park()
         if token is None:
             return False
+        core = self._core
         try:
-            if not engine.app_read_ok():
-                return False
-            # Wait for the fd or a command (poll answers at once if the fd is readable already).
-            core = self._core
-            poller = core.read_poller
-            if poller is None:
-                poller = core.read_poller = _real.poll()
-                poller.register(self._mailbox.fileno(), _real.READ)
-            fd = engine.fd
-            if core.read_poller_fd != fd:
-                if core.read_poller_fd >= 0:
-                    poller.unregister(core.read_poller_fd)
-                poller.register(fd, _real.READ)
-                core.read_poller_fd = fd
-            signal_fd = self._mailbox.fileno()
+            buf = _app_read_buffer()
+            waited = False
+            while True:
+                got = engine.app_read(buf, reader)
+                if got == APP_READ_WOKE:
+                    reader._process_activate_read()  # what the pipe's flush would have posted
+                    return True
+                if got == APP_READ_GOT:
+                    self._process_commands(0)  # e.g. the pipe's activate_read
+                    return True
+                if got == APP_READ_BUSY or waited:
+                    return waited
+                # Nothing there: wait for the fd or a command.
+                poller = core.read_poller
+                if poller is None:
+                    poller = core.read_poller = _real.poll()
+                    poller.register(self._mailbox.fileno(), _real.READ)
+                fd = engine.fd
+                if core.read_poller_fd != fd:
+                    if core.read_poller_fd >= 0:
+                        poller.unregister(core.read_poller_fd)
+                    poller.register(fd, _real.READ)
+                    core.read_poller_fd = fd
+                signal_fd = self._mailbox.fileno()
 
-            def wait(timeout: float | None) -> bool:
-                ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
-                return any(ready == signal_fd for ready, _ in poller.poll(ms))
+                def wait(
+                    timeout: float | None, poll: Any = poller.poll, signal_fd: int = signal_fd
+                ) -> bool:
+                    ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+                    return any(ready == signal_fd for ready, _ in poll(ms))
 
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if (remaining is not None and remaining <= 0) or self._process_commands(
-                remaining, wait
-            ):
-                return True
-            # The fd is readable (or the time is up): read it.
-            got = engine.app_read(_app_read_buffer(), reader)
-            if got == APP_READ_WOKE:
-                reader._process_activate_read()  # what the pipe's flush would have posted
-            elif got == APP_READ_GOT:
-                self._process_commands(0)  # e.g. the pipe's activate_read
-            # EMPTY or BUSY: the caller looks again (and may come back here).
-            return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if (remaining is not None and remaining <= 0) or self._process_commands(
+                    remaining, wait
+                ):
+                    return True
+                waited = True
         finally:
             engine.unpark(token)
 

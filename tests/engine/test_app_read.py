@@ -28,11 +28,9 @@ TRANSPORTS = ("tcp", "ipc")
 
 
 class Counts:
-    """How often a recv waited on its connection's fd itself, what StreamEngine.app_read answered,
-    and how often it handed events to the I/O thread."""
+    """What StreamEngine.app_read answered, and how often it handed events to the I/O thread."""
 
     def __init__(self) -> None:
-        self.waits = 0
         self.got = 0
         self.empty = 0
         self.busy = 0
@@ -44,12 +42,6 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     counts = Counts()
     original = StreamEngine.app_read
     original_hand_over = StreamEngine._hand_over
-    original_ok = StreamEngine.app_read_ok
-
-    def counting_ok(self: StreamEngine) -> bool:
-        ok = original_ok(self)
-        counts.waits += ok  # True: the caller now waits on the fd and its mailbox
-        return ok
 
     def counting(self: StreamEngine, buf: memoryview, reader: Pipe) -> int:
         result = original(self, buf, reader)
@@ -67,7 +59,6 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
         original_hand_over(self, events)
 
     monkeypatch.setattr(StreamEngine, "app_read", counting)
-    monkeypatch.setattr(StreamEngine, "app_read_ok", counting_ok)
     monkeypatch.setattr(StreamEngine, "_hand_over", counting_hand_over)
     yield counts
 
@@ -125,15 +116,59 @@ def test_round_trips_are_read_by_the_waiting_thread(
 def test_a_stream_read_by_both_threads_keeps_its_order(
     ctx: zloop.Context, zctx: Any, transport: str, kind: str, tmp_path: Path, reads: Counts
 ) -> None:
-    """A libzmq peer streams numbered messages in bursts of varying size while the receiver
-    blocks in recv between them: some reads are the application thread's, some the I/O
-    thread's (it reads whenever the application is not waiting). Nothing is lost, duplicated or
+    """A libzmq peer sends numbered messages in bursts of 1 to 37, each burst asked for by the
+    receiver (over a second link) before it blocks in recv: the start of a burst is read by the
+    waiting thread, the rest by it or by the I/O thread (which reads whenever nobody waits), and
+    some bursts are still arriving while the next is asked for. Nothing is lost, duplicated or
     reordered."""
     import zmq
 
     sender = with_deadlines(zctx.socket(zmq.DEALER if kind == "DEALER" else zmq.PUSH))
     receiver = with_deadlines(ctx.socket(getattr(zloop, kind)))
     link(sender, receiver, True, transport, tmp_path, "stream")
+    control_in = with_deadlines(zctx.socket(zmq.PULL))
+    control_out = with_deadlines(ctx.socket(zloop.PUSH))
+    link(control_in, control_out, True, "tcp", tmp_path, "control")
+    bursts = [k % 37 + 1 for k in range(max(60, int(300 * STRESS_SCALE)))]
+    total = sum(bursts)
+
+    def send_all() -> None:
+        i = 0
+        for burst in bursts:
+            assert control_in.recv() == b"next"
+            for _ in range(burst):
+                sender.send(b"%d" % i)
+                i += 1
+
+    join = _in_thread(send_all)
+    expected = 0
+    for number, burst in enumerate(bursts):
+        control_out.send(b"next")
+        if number % 5 == 4:  # ask for the next one too: it arrives while this one is read
+            control_out.send(b"next")
+        for _ in range(burst):
+            assert receiver.recv() == b"%d" % expected
+            expected += 1
+    join()
+    assert expected == total
+    assert reads.got > 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("kind", ["DEALER", "PULL"])
+def test_a_continuous_stream_keeps_its_order(
+    ctx: zloop.Context, zctx: Any, transport: str, kind: str, tmp_path: Path
+) -> None:
+    """The race itself: a libzmq peer streams numbered messages without pause while the receiver
+    blocks whenever its pipe is empty, so the I/O thread's reads (it reads whenever nobody waits,
+    and may be in the middle of one when a recv starts waiting) and the waiting thread's reads
+    alternate at random points. Which thread reads what depends on timing and is not asserted;
+    that nothing is lost, duplicated or reordered is."""
+    import zmq
+
+    sender = with_deadlines(zctx.socket(zmq.DEALER if kind == "DEALER" else zmq.PUSH))
+    receiver = with_deadlines(ctx.socket(getattr(zloop, kind)))
+    link(sender, receiver, True, transport, tmp_path, "race")
     total = max(2000, int(20_000 * STRESS_SCALE))
 
     def send_all() -> None:
@@ -149,7 +184,6 @@ def test_a_stream_read_by_both_threads_keeps_its_order(
     for i in range(total):
         assert receiver.recv() == b"%d" % i
     join()
-    assert reads.got > 0
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -217,7 +251,9 @@ def test_a_second_peer_arriving_while_blocked(
     assert second.recv() == b"ok four"
     join()
     assert got[0] == b"two" and sorted(got[1:]) == [b"four", b"three"]
-    assert reads.waits > 0  # the first recv waited for its connection's fd itself
+    # The first recv waited on its connection's fd (EMPTY), unless the I/O thread still held the
+    # engine at that instant (BUSY: it waited on its mailbox alone, as before).
+    assert reads.empty + reads.busy > 0
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -249,7 +285,7 @@ def test_peer_leaving_and_returning_while_blocked(
     got: list[bytes] = []
     join = _in_thread(lambda: got.append(dealer.recv()))
     # Let the recv block (it reads its connection itself) before the peer leaves.
-    assert _wait_for(lambda: reads.waits > 0)
+    assert _wait_for(lambda: reads.empty + reads.busy > 0)  # it waits (on the fd, or as before)
     first.close(linger=0)
     assert monitor.poll(int(DEADLINE * 1000))  # DISCONNECTED: the end was seen
     second = with_deadlines(zctx.socket(zmq.ROUTER))
@@ -304,7 +340,7 @@ def test_context_term_ends_a_recv_that_reads_its_connection(
         server.close()
 
     join = _in_thread(blocked)
-    assert _wait_for(lambda: reads.waits > 0)
+    assert _wait_for(lambda: reads.empty + reads.busy > 0)  # it waits (on the fd, or as before)
     client.close()
     term = _in_thread(ctx.term)
     join()

@@ -706,9 +706,18 @@ class StreamEngine:
             # Held through the delivery too: the I/O thread ends a connection (and, bind side,
             # its pipe) under this lock, so what was read before an error is delivered before it.
             try:
-                if not self._app_readable():
-                    return APP_READ_BUSY
                 conn = self._conn
+                if (
+                    self._closed
+                    or not self._handshaked
+                    or not self._reading
+                    or self._stalled is not None
+                    or self._handed is not None
+                    or self._hb_timeout_timer is not None
+                    or self._hb_ttl_timer is not None
+                    or conn.receiving_large_body()
+                ):
+                    return APP_READ_BUSY
                 try:
                     n = self._sock.recv_into(buf)
                 except (BlockingIOError, InterruptedError):
@@ -752,30 +761,6 @@ class StreamEngine:
                 lock.release()
         finally:
             input_lock.release()
-
-    def app_read_ok(self) -> bool:
-        """Application thread: could :meth:`app_read` read now (engine lock free, input idle)?"""
-        lock = self._lock
-        if not lock.acquire(blocking=False):
-            return False
-        try:
-            return self._app_readable()
-        finally:
-            lock.release()
-
-    def _app_readable(self) -> bool:
-        """Under the lock: may an application thread read this connection (see "Reads in the
-        application thread")? Not while the I/O thread has input of its own in progress."""
-        return not (
-            self._closed
-            or not self._handshaked
-            or not self._reading
-            or self._stalled is not None
-            or self._handed is not None
-            or self._hb_timeout_timer is not None
-            or self._hb_ttl_timer is not None
-            or self._conn.receiving_large_body()
-        )
 
     def _hand_over(self, events: list[Any]) -> None:
         """Under both locks, application thread: leave ``events`` to the I/O thread, which
