@@ -1692,8 +1692,9 @@ _EVENTS = int(SocketOption.EVENTS)
 _RCVMORE = int(SocketOption.RCVMORE)
 #: ``EVENTS`` values as returned (the flags are made once, not per call).
 _POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
-#: Bytes an application thread's read of its connection takes at most (see Socket._read_here).
-_APP_READ_SIZE = 64 * 1024
+#: The buffer of an application thread's reads of its connection (Socket._read_here): they take at
+#: most ``zloop.io.engine.AFTER_LARGE_READ`` bytes at a time.
+_APP_READ_SIZE = 4096
 _app_local = _real.ThreadLocal()
 
 
