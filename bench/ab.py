@@ -1,6 +1,7 @@
 """Interleaved A/B throughput of two zloop trees (PUSH -> PULL), with CPU time per message.
 
 Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]``
+or, for round trips, ``uv run python bench/ab.py A_DIR B_DIR --rtt [--roles req,rep] [--gevent]``
 
 ``A_DIR`` and ``B_DIR`` are folders that each contain a ``zloop`` package (e.g. a copy of the tree
 before a change, and the checkout). Every round runs A then B (then B then A on the next round, so
@@ -9,6 +10,14 @@ pointing at that folder. On a shared, noisy machine wall-clock rates swing by 30
 each process spent per message (all of its threads, ``time.process_time``) is much steadier and is
 what a code change moves. Printed per configuration: the median rate and the median receiver /
 sender CPU microseconds per message.
+
+With ``--rtt`` the pairs are REQ <-> REP round trips of 16 B between a zloop socket of the tree
+and a pyzmq (libzmq) peer, so only one side's code changes: role ``req`` is a zloop REQ timing
+each round trip against a pyzmq REP echo, role ``rep`` a zloop REP echo answering a pyzmq REQ
+that times them. Printed: the median round trip p50 (microseconds, as the REQ side timed it),
+the zloop process's CPU microseconds (all threads) and voluntary context switches per round
+trip. ``--gevent`` runs the zloop side on the gevent adapter (``zloop.adapters.gevent``; its peer
+then is ``zmq.green``, in the same roles).
 """
 
 from __future__ import annotations
@@ -16,18 +25,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _proc import BenchError, emit, fmt_rate, fmt_size, render
 
 SCRIPT = Path(__file__).resolve()
 COUNTS = {16: 300_000, 1024: 200_000, 64 * 1024: 15_000, 1024 * 1024: 1_500}
 TIMEOUT = 90.0
+RTT_COUNT = 6_000
+RTT_WARMUP = 500
+RTT_SIZE = 16
 
 
 def _receiver(endpoint: str, size: int, count: int) -> None:
@@ -68,6 +82,141 @@ def _sender(endpoint: str, size: int, count: int) -> None:
     sock.close()
     ctx.term()
     emit("SENT", json.dumps({"cpu": time.process_time() - cpu0}))
+
+
+def _rtt_modules(impl: str, green: bool) -> Any:
+    if impl == "zloop":
+        if green:
+            from gevent import monkey
+
+            monkey.patch_all()
+            import zloop
+            from zloop.adapters.gevent import Context
+
+            return zloop, Context
+        import zloop
+
+        return zloop, zloop.Context
+    if green:
+        import zmq.green
+
+        return zmq.green, zmq.green.Context
+    import zmq
+
+    return zmq, zmq.Context
+
+
+def _rtt_worker(impl: str, role: str, endpoint: str, count: int, green: bool) -> None:
+    """One side of the round trips: ``role`` req (times them) or rep (echoes)."""
+    zmq, new_context = _rtt_modules(impl, green)
+    ctx = new_context()
+    sock = ctx.socket(zmq.REQ if role == "req" else zmq.REP)
+    sock.setsockopt(zmq.RCVTIMEO, 20_000)
+    sock.setsockopt(zmq.SNDTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 0 if role == "req" else 5_000)
+    if role == "rep":
+        sock.bind(endpoint)
+        emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+        recv, send = sock.recv, sock.send
+        for _ in range(RTT_WARMUP):
+            send(recv())
+        cpu0, sw0 = time.process_time(), _vcsw()
+        for _ in range(count):
+            send(recv())
+        cpu, sw = time.process_time() - cpu0, _vcsw() - sw0
+        samples: list[int] = []
+    else:
+        sock.connect(endpoint)
+        payload = b"x" * RTT_SIZE
+        recv, send = sock.recv, sock.send
+        for _ in range(RTT_WARMUP):
+            send(payload)
+            recv()
+        clock = time.perf_counter_ns
+        samples = [0] * count
+        cpu0, sw0 = time.process_time(), _vcsw()
+        for i in range(count):
+            t0 = clock()
+            send(payload)
+            recv()
+            samples[i] = clock() - t0
+        cpu, sw = time.process_time() - cpu0, _vcsw() - sw0
+    emit("RESULT", json.dumps({"samples_ns": samples, "cpu": cpu, "vcsw": sw}))
+    sock.close()
+    ctx.term()
+
+
+def _vcsw() -> int:
+    """Voluntary context switches of this process so far (all its threads)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def run_rtt(tree: str, role: str, transport: str, tmp: str, green: bool) -> dict[str, float]:
+    endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp}/ab-rtt.ipc"
+    extra = ["--count", str(RTT_COUNT)] + (["--gevent"] if green else [])
+    zl_role, py_role = role, "rep" if role == "req" else "req"
+    zl_args = ["--worker", "rtt", "--impl", "zloop", "--role", zl_role, *extra]
+    py_args = ["--worker", "rtt", "--impl", "pyzmq", "--role", py_role, *extra]
+    first_args, second_args = (py_args, zl_args) if role == "req" else (zl_args, py_args)
+    first = _start(tree, [*first_args, "--endpoint", endpoint])
+    second = None
+    try:
+        bound = _line(first, "READY")
+        second = _start(tree, [*second_args, "--endpoint", bound])
+        res_first = json.loads(_line(first, "RESULT"))
+        res_second = json.loads(_line(second, "RESULT"))
+        second.wait(TIMEOUT)
+        first.wait(TIMEOUT)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    zl, py = (res_second, res_first) if role == "req" else (res_first, res_second)
+    timed = zl if role == "req" else py
+    us = sorted(ns / 1000 for ns in timed["samples_ns"])
+    return {
+        "p50": us[len(us) // 2],
+        "cpu": zl["cpu"] / RTT_COUNT * 1e6,
+        "vcsw": zl["vcsw"] / RTT_COUNT,
+    }
+
+
+def main_rtt(
+    trees: list[str], rounds: int, roles: list[str], transports: list[str], green: bool
+) -> None:
+    runs: dict[tuple[str, str, int], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="zloop-ab-") as tmp:
+        for rnd in range(rounds):
+            for transport in transports:
+                for role in roles:
+                    order = (0, 1) if rnd % 2 == 0 else (1, 0)
+                    for which in order:
+                        res = run_rtt(trees[which], role, transport, tmp, green)
+                        runs.setdefault((transport, role, which), []).append(res)
+                        print(
+                            f"  round {rnd} {transport} zloop {role} {'AB'[which]}: "
+                            f"p50 {res['p50']:.1f} us cpu {res['cpu']:.1f} us "
+                            f"vcsw {res['vcsw']:.2f}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+    rows = []
+    for transport in transports:
+        for role in roles:
+            cells = [f"{transport} zloop {role}{' gevent' if green else ''}"]
+            meds = []
+            for which in (0, 1):
+                rs = runs[(transport, role, which)]
+                med = {k: statistics.median(r[k] for r in rs) for k in ("p50", "cpu", "vcsw")}
+                meds.append(med)
+                cells += [f"{med['p50']:.1f}", f"{med['cpu']:.1f}", f"{med['vcsw']:.2f}"]
+            cells.append(f"{meds[1]['p50'] / meds[0]['p50']:.2f}")
+            cells.append(f"{meds[1]['cpu'] / meds[0]['cpu']:.2f}")
+            rows.append(cells)
+    headers = ["round trip", "A p50 us", "A cpu us", "A vcsw", "B p50 us", "B cpu us", "B vcsw"]
+    headers += ["B/A p50", "B/A cpu"]
+    print(render(headers, rows))
 
 
 def _start(tree: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -122,16 +271,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="16,1048576")
     parser.add_argument("--transports", default="tcp,ipc")
     parser.add_argument("--count", type=int)
-    parser.add_argument("--worker", choices=("recv", "send"), help=argparse.SUPPRESS)
+    parser.add_argument("--rtt", action="store_true", help="REQ <-> REP round trips (see above)")
+    parser.add_argument("--roles", default="req,rep", help="with --rtt: the zloop side's roles")
+    parser.add_argument("--gevent", action="store_true", help="with --rtt: the gevent adapter")
+    parser.add_argument("--worker", choices=("recv", "send", "rtt"), help=argparse.SUPPRESS)
+    parser.add_argument("--impl", choices=("zloop", "pyzmq"), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("req", "rep"), help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "rtt":
+        _rtt_worker(args.impl, args.role, args.endpoint, args.count, args.gevent)
+        return 0
     if args.worker:
         (_receiver if args.worker == "recv" else _sender)(args.endpoint, args.size, args.count)
         return 0
     if len(args.trees) != 2:
         parser.error("give two trees: A_DIR B_DIR")
     trees = [str(Path(t).resolve()) for t in args.trees]
+    if args.rtt:
+        main_rtt(trees, args.rounds, args.roles.split(","), args.transports.split(","), args.gevent)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     transports = args.transports.split(",")
     runs: dict[tuple[str, int, int], list[dict[str, float]]] = {}

@@ -67,7 +67,15 @@ class Again(ZMQError):
     """EAGAIN: the operation would block (NOBLOCK given, or a timeout expired)."""
 
     def __init__(self, errno: int | None = None, msg: str | None = None) -> None:
-        super().__init__(Errno.EAGAIN if errno is None else errno, msg)
+        if errno is None:
+            # The common case (every NOBLOCK call that finds nothing): the message is made once.
+            errno = Errno.EAGAIN
+            if msg is None:
+                msg = _EAGAIN_MESSAGE
+        super().__init__(errno, msg)
+
+
+_EAGAIN_MESSAGE = strerror(Errno.EAGAIN)
 
 
 class ContextTerminated(ZMQError):

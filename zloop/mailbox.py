@@ -83,10 +83,14 @@ class Mailbox:
         while commands:
             commands.popleft()()
 
-    def recv(self, timeout: float | None = 0.0) -> Command | None:
+    def recv(
+        self, timeout: float | None = 0.0, wait: Callable[[float | None], bool] | None = None
+    ) -> Command | None:
         """Take the next command, waiting up to ``timeout`` seconds (None = forever) for one.
 
-        Returns None when nothing arrived in time. Owner thread only.
+        Returns None when nothing arrived in time. Owner thread only. ``wait``: what blocks
+        instead of :meth:`Signaler.wait` (True when the signal fd is readable; False ends the
+        wait as a timeout does: a socket's recv also waits for an engine's fd this way).
         """
         commands = self._commands
         if commands:
@@ -119,7 +123,7 @@ class Mailbox:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-            if signaler.wait(remaining):
+            if (signaler.wait if wait is None else wait)(remaining):
                 pending = True
                 continue
             return commands.popleft() if commands else None

@@ -54,6 +54,8 @@ from zloop.constants import (
     SocketType,
 )
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
+from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, APP_READ_WOKE, StreamEngine
+from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
 from zloop.monitor import Monitor, check_monitor_args
@@ -372,10 +374,13 @@ class Socket(SocketOptionAttributes):
         if self._ctx_terminated:
             self._check_usable()
 
-    def _process_commands(self, timeout: float | None) -> bool:
-        """Run queued commands, waiting up to ``timeout`` s for the first. True if any ran."""
+    def _process_commands(
+        self, timeout: float | None, wait: Callable[[float | None], bool] | None = None
+    ) -> bool:
+        """Run queued commands, waiting up to ``timeout`` s for the first (``wait``: see
+        :meth:`Mailbox.recv`). True if any ran."""
         mailbox = self._mailbox
-        command = mailbox.recv(timeout)
+        command = mailbox.recv(timeout, wait)
         if command is None:
             return False
         if self._ahead:
@@ -913,7 +918,7 @@ class Socket(SocketOptionAttributes):
                     box.append(result)
                     return True
 
-                self._wait(flags, self._options.rcvtimeo, attempt)
+                self._wait(flags, self._options.rcvtimeo, attempt, reading=True)
                 got = box[0]
         if self._levels:
             self._refresh_levels()
@@ -1193,8 +1198,11 @@ class Socket(SocketOptionAttributes):
 
     # -- waiting -----------------------------------------------------------------------------------
 
-    def _wait(self, flags: int, timeout_ms: int, attempt: Callable[[], bool]) -> None:
-        """Block (processing commands) until ``attempt()`` succeeds; Again on NOBLOCK or timeout."""
+    def _wait(
+        self, flags: int, timeout_ms: int, attempt: Callable[[], bool], reading: bool = False
+    ) -> None:
+        """Block (processing commands) until ``attempt()`` succeeds; Again on NOBLOCK or timeout.
+        ``reading``: a recv, which may read its connection itself (:meth:`_read_here`)."""
         if flags & NOBLOCK or timeout_ms == 0:
             if self._levels:
                 self._refresh_levels()
@@ -1205,9 +1213,71 @@ class Socket(SocketOptionAttributes):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise Again(msg="Resource temporarily unavailable (timed out)")
-            self._process_commands(remaining)
+            if not (reading and self._read_here(deadline)):
+                self._process_commands(remaining)
             if attempt():
                 return
+
+    def _read_here(self, deadline: float | None) -> bool:
+        """A recv about to block on a socket with one pipe, to a tcp/ipc connection: read that
+        connection in this thread instead of waiting for the I/O thread to read it and wake us
+        (see "Reads in the application thread" in zloop/io/engine.py). While this thread waits
+        for the OS socket (and its mailbox), the I/O thread does not watch the fd. False: not
+        possible now (nothing was waited for or read); the caller waits as usual."""
+        pipes = self._pattern.pipes()
+        if len(pipes) != 1:
+            return False
+        reader = pipes[0]
+        session = reader.peer.owner
+        if type(session) is not Session:
+            return False
+        engine = session.engine
+        if type(engine) is not StreamEngine:
+            return False
+        token = engine.park()
+        if token is None:
+            return False
+        core = self._core
+        try:
+            buf = _app_read_buffer()
+            waited = False
+            while True:
+                got = engine.app_read(buf, reader)
+                if got == APP_READ_WOKE:
+                    reader._process_activate_read()  # what the pipe's flush would have posted
+                    return True
+                if got == APP_READ_GOT:
+                    self._process_commands(0)  # e.g. the pipe's activate_read
+                    return True
+                if got == APP_READ_BUSY or waited:
+                    return waited
+                # Nothing there: wait for the fd or a command.
+                poller = core.read_poller
+                if poller is None:
+                    poller = core.read_poller = _real.poll()
+                    poller.register(self._mailbox.fileno(), _real.READ)
+                fd = engine.fd
+                if core.read_poller_fd != fd:
+                    if core.read_poller_fd >= 0:
+                        poller.unregister(core.read_poller_fd)
+                    poller.register(fd, _real.READ)
+                    core.read_poller_fd = fd
+                signal_fd = self._mailbox.fileno()
+
+                def wait(
+                    timeout: float | None, poll: Any = poller.poll, signal_fd: int = signal_fd
+                ) -> bool:
+                    ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+                    return any(ready == signal_fd for ready, _ in poll(ms))
+
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if (remaining is not None and remaining <= 0) or self._process_commands(
+                    remaining, wait
+                ):
+                    return True
+                waited = True
+        finally:
+            engine.unpark(token)
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Wait until the socket is ready for some of ``flags``.
@@ -1367,6 +1437,12 @@ class Socket(SocketOptionAttributes):
         """
         if self._closed:
             raise ZMQError(Errno.ENOTSOCK, "socket is closed")
+        # What event loops ask after every operation and wake-up, before the enum conversion.
+        if option == _EVENTS:
+            events = self._events()
+            return _POLL_EVENTS[events] if events < 4 else PollEvent(events)
+        if option == _RCVMORE:
+            return int(self._rcvmore)
         try:
             opt = SocketOption(option)
         except ValueError:
@@ -1610,6 +1686,24 @@ def _not_supported(opt: SocketOption, socket_type: SocketType) -> ZMQError:
     return ZMQError(
         Errno.EINVAL, f"option {opt.name} is not supported by {socket_type.name} sockets"
     )
+
+
+_EVENTS = int(SocketOption.EVENTS)
+_RCVMORE = int(SocketOption.RCVMORE)
+#: ``EVENTS`` values as returned (the flags are made once, not per call).
+_POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
+#: The buffer of an application thread's reads of its connection (Socket._read_here): they take at
+#: most ``zloop.io.engine.AFTER_LARGE_READ`` bytes at a time.
+_APP_READ_SIZE = 4096
+_app_local = _real.ThreadLocal()
+
+
+def _app_read_buffer() -> memoryview:
+    """The calling thread's receive buffer for :meth:`Socket._read_here` (made on first use)."""
+    buf: memoryview | None = getattr(_app_local, "buf", None)
+    if buf is None:
+        buf = _app_local.buf = memoryview(bytearray(_APP_READ_SIZE))
+    return buf
 
 
 def _noop() -> None:

@@ -58,6 +58,10 @@ class SocketCore:
         self.options: Options = pattern.options
         self.pattern = pattern
         self.mailbox = Mailbox()
+        #: A recv's wait on the mailbox and its connection's fd (Socket._read_here), made on
+        #: first use, and the connection fd registered in it (-1: none).
+        self.read_poller: Any = None
+        self.read_poller_fd = -1
         self.levels: list[LevelSignal] = []
         # Makes a writer's "post a command, then set the level fds" one step as seen by the owner's
         # clear (Socket._clear_level): a set can never land after the owner accounted for its command.

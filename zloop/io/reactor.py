@@ -90,14 +90,16 @@ class Timer:
 
 
 class _FdEntry:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("parked", "reader", "writer")
 
     def __init__(self) -> None:
         self.reader: Callback | None = None
         self.writer: Callback | None = None
+        #: An application thread is waiting on this fd's readability itself (see park_reader).
+        self.parked = False
 
     def mask(self) -> int:
-        return (READ if self.reader else 0) | (WRITE if self.writer else 0)
+        return (READ if self.reader and not self.parked else 0) | (WRITE if self.writer else 0)
 
 
 class IOThread:
@@ -118,6 +120,9 @@ class IOThread:
         # Waiters of finish_closed_sockets, set once no object of a closed socket is left.
         self._closed_waiters: list[_real.Event] = []
         self._stopped = False
+        # Serialises the selector's mask changes of the I/O thread with park_reader/unpark_reader
+        # of application threads (each computes a mask from an entry, then sets it).
+        self._mask_lock = _real.Lock()
         # A real OS thread even under gevent/eventlet monkey-patching (see zloop._real).
         self._thread = _real.Thread(self._run, name)
         self._selector.register(self._mailbox.fileno(), READ)
@@ -195,50 +200,78 @@ class IOThread:
             self._check_closed_waiters()
 
     def add_reader(self, fd: int, callback: Callback) -> None:
-        entry = self._fds.get(fd)
-        if entry is None:
-            entry = self._fds[fd] = _FdEntry()
-            entry.reader = callback
-            self._selector.register(fd, entry.mask())
-        else:
-            had = entry.reader is not None
-            entry.reader = callback
-            if not had:
-                self._selector.modify(fd, entry.mask())
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is None:
+                entry = self._fds[fd] = _FdEntry()
+                entry.reader = callback
+                self._selector.register(fd, entry.mask())
+            else:
+                had = entry.reader is not None
+                entry.reader = callback
+                if not had:
+                    self._update(fd, entry)
 
     def remove_reader(self, fd: int) -> None:
-        entry = self._fds.get(fd)
-        if entry is None or entry.reader is None:
-            return
-        entry.reader = None
-        self._update(fd, entry)
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is None or entry.reader is None:
+                return
+            entry.reader = None
+            self._update(fd, entry)
 
     def add_writer(self, fd: int, callback: Callback) -> None:
-        entry = self._fds.get(fd)
-        if entry is None:
-            entry = self._fds[fd] = _FdEntry()
-            entry.writer = callback
-            self._selector.register(fd, entry.mask())
-        else:
-            had = entry.writer is not None
-            entry.writer = callback
-            if not had:
-                self._selector.modify(fd, entry.mask())
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is None:
+                entry = self._fds[fd] = _FdEntry()
+                entry.writer = callback
+                self._selector.register(fd, entry.mask())
+            else:
+                had = entry.writer is not None
+                entry.writer = callback
+                if not had:
+                    self._update(fd, entry)
 
     def remove_writer(self, fd: int) -> None:
-        entry = self._fds.get(fd)
-        if entry is None or entry.writer is None:
-            return
-        entry.writer = None
-        self._update(fd, entry)
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is None or entry.writer is None:
+                return
+            entry.writer = None
+            self._update(fd, entry)
 
     def remove_fd(self, fd: int) -> None:
         """Forget ``fd`` entirely (call before closing it)."""
-        entry = self._fds.pop(fd, None)
-        if entry is not None:
-            entry.reader = entry.writer = None
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.unregister(fd)
+        with self._mask_lock:
+            entry = self._fds.pop(fd, None)
+            if entry is not None:
+                entry.reader = entry.writer = None
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(fd)
+
+    # -- any thread --------------------------------------------------------------------------------
+
+    def park_reader(self, fd: int) -> object | None:
+        """Application thread: stop this loop from watching ``fd``'s readability while the caller
+        waits for it itself (see "Reads in the application thread" in zloop/io/engine.py). Returns
+        the token for :meth:`unpark_reader`, or None (fd not read here: nothing parked)."""
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is None or entry.reader is None or entry.parked:
+                return None
+            entry.parked = True
+            self._update(fd, entry)
+            return entry
+
+    def unpark_reader(self, fd: int, token: object) -> None:
+        """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was reused)."""
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is not token or entry is None or not entry.parked:
+                return
+            entry.parked = False
+            self._update(fd, entry)
 
     def call_later(self, delay_s: float, callback: Callback) -> Timer:
         timer = Timer(self, time.monotonic() + max(0.0, delay_s), callback)
@@ -248,12 +281,12 @@ class IOThread:
     # -- internals -------------------------------------------------------------------------------
 
     def _update(self, fd: int, entry: _FdEntry) -> None:
-        mask = entry.mask()
-        if mask:
-            self._selector.modify(fd, mask)
-        else:
+        """Under the mask lock: set ``fd``'s mask from ``entry`` (forget it when nothing is left)."""
+        if entry.reader is None and entry.writer is None:
             del self._fds[fd]
             self._selector.unregister(fd)
+        else:
+            self._selector.modify(fd, entry.mask())  # 0 while parked with no writer: kept
 
     def _timer_cancelled(self) -> None:
         self._cancelled += 1

@@ -264,6 +264,11 @@ class Connection(Sender):
             return None
         return decoder.large_buffer()
 
+    def receiving_large_body(self) -> bool:
+        """Is a large frame body in progress (:meth:`recv_buffer` would return a view)?"""
+        decoder = self._decoder
+        return decoder is not None and self._terminal is None and decoder._large is not None
+
     def received_into(self, count: int) -> None:
         """``count`` bytes were written at the start of the last :meth:`recv_buffer` view;
         ``0`` means EOF (as ``recv_into`` returning 0), like ``receive_data(b"")``."""
