@@ -1,6 +1,7 @@
 """Interleaved A/B throughput of two zloop trees (PUSH -> PULL), with CPU time per message.
 
-Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]``
+Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]
+[--receiver blocking|asyncio|gevent]``
 
 ``A_DIR`` and ``B_DIR`` are folders that each contain a ``zloop`` package (e.g. a copy of the tree
 before a change, and the checkout). Every round runs A then B (then B then A on the next round, so
@@ -8,7 +9,9 @@ neither always goes first) for each transport and size, in fresh processes with 
 pointing at that folder. On a shared, noisy machine wall-clock rates swing by 30 %; the CPU time
 each process spent per message (all of its threads, ``time.process_time``) is much steadier and is
 what a code change moves. Printed per configuration: the median rate and the median receiver /
-sender CPU microseconds per message.
+sender CPU microseconds per message. ``--receiver`` picks how the PULL side receives: a blocking
+``recv()`` (the default), ``await recv()`` through ``zloop.adapters.asyncio``, or ``recv()`` in a
+greenlet through ``zloop.adapters.gevent``; the sender is always a blocking PUSH.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _proc import BenchError, emit, fmt_rate, fmt_size, render
 
@@ -30,11 +34,27 @@ COUNTS = {16: 300_000, 1024: 200_000, 64 * 1024: 15_000, 1024 * 1024: 1_500}
 TIMEOUT = 90.0
 
 
-def _receiver(endpoint: str, size: int, count: int) -> None:
+def _receiver(endpoint: str, size: int, count: int, mode: str) -> None:
+    if mode == "asyncio":
+        import asyncio
+
+        asyncio.run(_receive_awaiting(endpoint, size, count))
+        return
+    if mode == "gevent":
+        import zloop
+        from zloop.adapters import gevent as zgevent
+
+        _receive(zgevent.Context(), zloop.PULL, endpoint, size, count)
+        return
+    import zloop
+
+    _receive(zloop.Context(), zloop.PULL, endpoint, size, count)
+
+
+def _receive(ctx: Any, pull: int, endpoint: str, size: int, count: int) -> None:
     import zloop as zmq
 
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PULL)
+    sock = ctx.socket(pull)
     sock.setsockopt(zmq.RCVTIMEO, 20_000)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(endpoint)
@@ -45,11 +65,38 @@ def _receiver(endpoint: str, size: int, count: int) -> None:
     for _ in range(count - 1):
         recv()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    if len(first) != size:
-        raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
-    emit("RESULT", json.dumps({"seconds": elapsed, "cpu": cpu, "where": zmq.__file__}))
+    _result(first, size, elapsed, cpu)
     sock.close()
     ctx.term()
+
+
+async def _receive_awaiting(endpoint: str, size: int, count: int) -> None:
+    import zloop as zmq
+    from zloop.adapters.asyncio import Context
+
+    ctx = Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.setsockopt(zmq.RCVTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+    recv = sock.recv
+    first = await recv()
+    start, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(count - 1):
+        await recv()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    _result(first, size, elapsed, cpu)
+    sock.close()
+    ctx.term()
+
+
+def _result(first: bytes, size: int, elapsed: float, cpu: float) -> None:
+    import zloop
+
+    if len(first) != size:
+        raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
+    emit("RESULT", json.dumps({"seconds": elapsed, "cpu": cpu, "where": zloop.__file__}))
 
 
 def _sender(endpoint: str, size: int, count: int) -> None:
@@ -91,10 +138,14 @@ def _line(proc: subprocess.Popen[bytes], tag: str) -> str:
     raise BenchError(f"worker ended without {tag}: {err[-1500:]}")
 
 
-def run_one(tree: str, transport: str, size: int, count: int, tmp: str) -> dict[str, float]:
+def run_one(
+    tree: str, transport: str, size: int, count: int, tmp: str, receiver: str = "blocking"
+) -> dict[str, float]:
     endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp}/ab-{size}.ipc"
     common = ["--size", str(size), "--count", str(count)]
-    recv = _start(tree, ["--worker", "recv", "--endpoint", endpoint, *common])
+    recv = _start(
+        tree, ["--worker", "recv", "--endpoint", endpoint, "--receiver", receiver, *common]
+    )
     send = None
     try:
         bound = _line(recv, "READY")
@@ -122,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="16,1048576")
     parser.add_argument("--transports", default="tcp,ipc")
     parser.add_argument("--count", type=int)
+    parser.add_argument("--receiver", choices=("blocking", "asyncio", "gevent"), default="blocking")
     parser.add_argument("--worker", choices=("recv", "send"), help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        (_receiver if args.worker == "recv" else _sender)(args.endpoint, args.size, args.count)
+        if args.worker == "recv":
+            _receiver(args.endpoint, args.size, args.count, args.receiver)
+        else:
+            _sender(args.endpoint, args.size, args.count)
         return 0
     if len(args.trees) != 2:
         parser.error("give two trees: A_DIR B_DIR")
@@ -142,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     count = args.count or COUNTS.get(size, 10_000)
                     order = (0, 1) if rnd % 2 == 0 else (1, 0)
                     for which in order:
-                        res = run_one(trees[which], transport, size, count, tmp)
+                        res = run_one(trees[which], transport, size, count, tmp, args.receiver)
                         runs.setdefault((transport, size, which), []).append(res)
                         print(
                             f"  round {rnd} {transport} {fmt_size(size)} {'AB'[which]}: "
