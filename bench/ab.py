@@ -9,7 +9,8 @@ neither always goes first) for each transport and size, in fresh processes with 
 pointing at that folder. On a shared, noisy machine wall-clock rates swing by 30 %; the CPU time
 each process spent per message (all of its threads, ``time.process_time``) is much steadier and is
 what a code change moves. Printed per configuration: the median rate and the median receiver /
-sender CPU microseconds per message. ``--receiver`` picks how the PULL side receives: a blocking
+sender CPU microseconds per message, and the receiver's context switches per message (``rsw``, all
+threads, from ``/proc``: the thread hand-offs a change adds or saves). ``--receiver`` picks how the PULL side receives: a blocking
 ``recv()`` (the default), ``await recv()`` through ``zloop.adapters.asyncio``, or ``recv()`` in a
 greenlet through ``zloop.adapters.gevent``; the sender is always a blocking PUSH.
 """
@@ -61,11 +62,11 @@ def _receive(ctx: Any, pull: int, endpoint: str, size: int, count: int) -> None:
     emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
     recv = sock.recv
     first = recv()
-    start, cpu0 = time.perf_counter(), time.process_time()
+    start, cpu0, sw0 = time.perf_counter(), time.process_time(), _switches()
     for _ in range(count - 1):
         recv()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    _result(first, size, elapsed, cpu)
+    _result(first, size, elapsed, cpu, _switches() - sw0)
     sock.close()
     ctx.term()
 
@@ -82,21 +83,40 @@ async def _receive_awaiting(endpoint: str, size: int, count: int) -> None:
     emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
     recv = sock.recv
     first = await recv()
-    start, cpu0 = time.perf_counter(), time.process_time()
+    start, cpu0, sw0 = time.perf_counter(), time.process_time(), _switches()
     for _ in range(count - 1):
         await recv()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    _result(first, size, elapsed, cpu)
+    _result(first, size, elapsed, cpu, _switches() - sw0)
     sock.close()
     ctx.term()
 
 
-def _result(first: bytes, size: int, elapsed: float, cpu: float) -> None:
+def _switches() -> int:
+    """Context switches (voluntary + not) of every thread of this process so far (Linux; else 0)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/status") as status:
+                for line in status:
+                    if "ctxt_switches:" in line:  # voluntary_... and nonvoluntary_...
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def _result(first: bytes, size: int, elapsed: float, cpu: float, switches: int) -> None:
     import zloop
 
     if len(first) != size:
         raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
-    emit("RESULT", json.dumps({"seconds": elapsed, "cpu": cpu, "where": zloop.__file__}))
+    result = {"seconds": elapsed, "cpu": cpu, "switches": switches, "where": zloop.__file__}
+    emit("RESULT", json.dumps(result))
 
 
 def _sender(endpoint: str, size: int, count: int) -> None:
@@ -163,6 +183,7 @@ def run_one(
         "rate": (count - 1) / result["seconds"],
         "rcpu": result["cpu"] / count * 1e6,
         "scpu": sent["cpu"] / count * 1e6,
+        "rsw": result.get("switches", 0) / count,
     }
 
 
@@ -202,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(
                             f"  round {rnd} {transport} {fmt_size(size)} {'AB'[which]}: "
                             f"{fmt_rate(res['rate'])} msg/s rcpu {res['rcpu']:.2f} us "
-                            f"scpu {res['scpu']:.2f} us",
+                            f"scpu {res['scpu']:.2f} us rsw {res['rsw']:.3f}",
                             file=sys.stderr,
                             flush=True,
                         )
@@ -213,14 +234,16 @@ def main(argv: list[str] | None = None) -> int:
             meds = []
             for which in (0, 1):
                 rs = runs[(transport, size, which)]
-                med = {k: statistics.median(r[k] for r in rs) for k in ("rate", "rcpu", "scpu")}
+                keys = ("rate", "rcpu", "scpu", "rsw")
+                med = {k: statistics.median(r[k] for r in rs) for k in keys}
                 meds.append(med)
                 cells += [fmt_rate(med["rate"]), f"{med['rcpu']:.2f}", f"{med['scpu']:.2f}"]
+                cells.append(f"{med['rsw']:.3f}")
             cells.append(f"{meds[1]['rate'] / meds[0]['rate']:.2f}")
             cells.append(f"{meds[1]['rcpu'] / meds[0]['rcpu']:.2f}")
             rows.append(cells)
-    headers = ["config", "A msg/s", "A rcpu us", "A scpu us", "B msg/s", "B rcpu us"]
-    headers += ["B scpu us", "B/A rate", "B/A rcpu"]
+    headers = ["config", "A msg/s", "A rcpu us", "A scpu us", "A rsw", "B msg/s", "B rcpu us"]
+    headers += ["B scpu us", "B rsw", "B/A rate", "B/A rcpu"]
     print(render(headers, rows))
     return 0
 
