@@ -15,33 +15,18 @@ reader finds the command, or the writer signals. A command is never stranded wit
 Both may happen, giving a spurious signal; :meth:`recv` consumes such stale signals whenever it finds
 the queue empty, so a quiet socket's fd does not stay readable.
 
-The writer's "lower the flag, signal" and the reader's "raise the flag, consume" are two steps each,
-and the signal is a syscall during which the writer gives up the GIL. A reader scheduled between the
-writer's two halves raises the flag and consumes nothing; the signal lands afterwards, and a fast path
-that trusted a raised flag (nothing to consume) would leave it pending: a selector watching the fd
-would spin until the next post. No lock spans those steps (a reader waiting for a writer's syscall
-cost 17-22 us per wake-up); instead each writer *announces* its signal in ``_signalling`` before it
-lowers the flag and withdraws it once the signal has landed, and the reader, after raising the flag
-and *before* consuming, looks at ``_signalling``:
-
-* empty: every writer that lowered the flag before the reader raised it has finished signalling, so
-  the consume that follows clears them all. Later writers lower the flag again, which the reader
-  sees. A raised flag means the fd is quiet, and the fast path may skip the read.
-* not empty: a signal may land after the consume. The reader remembers that (``_unsure``) and skips
-  the fast path until it has consumed while no signal was in flight; the late signal costs at most
-  one spurious wake-up, after which the fd is quiet again.
-
-The three states of the flag pair, as the reader sees them: *awake* (``_asleep`` lowered: a signal
-was sent or is being sent and is not consumed), *asleep* (raised, fd quiet), *asleep, unsure*
-(raised, a signal may still land). ``tests/engine/test_mailbox_signal.py`` races both sides through
-each window.
+The writer's "lower the flag, signal" and the reader's "raise the flag, consume" are each made one
+step by a lock taken on these transitions only (never per message). Otherwise a reader scheduled
+between the writer's two halves raises the flag and consumes nothing, the signal lands afterwards,
+and the fast path (flag raised: nothing to consume) leaves it pending: a selector watching the fd
+spins until the next post. With the lock, a raised flag always means the fd is quiet.
 
 The signal is consumed only here, inside command processing; that is why any call that processes
 commands (``EVENTS``, ``send``, ``recv``, ``poll``) may consume the edge, exactly as in libzmq.
 
 :meth:`run_queued` is the cheap variant for the owner's hot path (every ``send``/``recv``): it runs
 what is queued *now* and leaves ``_asleep`` and the fd alone. That keeps the invariant the reader
-relies on -- ``_asleep`` lowered means a signal was (or is being) sent and not yet consumed -- so the fd stays
+relies on -- ``_asleep`` lowered means a signal was sent and not yet consumed -- so the fd stays
 readable (a spurious wake-up at worst) and no post is ever stranded. Posters keep seeing the owner
 awake, so a busy owner is never signalled: the queue's own length is the "command pending" flag.
 """
@@ -53,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from zloop import _real
 from zloop.io.signaler import Signaler
 
 Command = Callable[[], Any]
@@ -61,7 +47,7 @@ Command = Callable[[], Any]
 class Mailbox:
     """A multi-producer, single-consumer command queue with an edge-triggered signal fd."""
 
-    __slots__ = ("_asleep", "_commands", "_signalling", "_unsure", "signaler")
+    __slots__ = ("_asleep", "_commands", "_wake_lock", "signaler")
 
     def __init__(self) -> None:
         #: Owner thread may test it for emptiness (the "command pending" flag); never replaced.
@@ -70,11 +56,10 @@ class Mailbox:
         # by the very first command.
         self._asleep = True
         self.signaler = Signaler()
-        # One entry per post between lowering the flag and the end of its signal (append and pop
-        # of a deque are atomic under the GIL, so several posting threads may share it).
-        self._signalling: deque[None] = deque()
-        # Raised flag, but a signal may land after the owner's last consume: do not trust the flag.
-        self._unsure = False
+        # Lowering the flag and signalling (a post), and raising it and consuming (the owner), are
+        # each done as one step: an owner that ran between a post's two halves would raise the
+        # flag before the signal landed, and the fast path would then never consume that signal.
+        self._wake_lock = _real.Lock()
 
     def fileno(self) -> int:
         return self.signaler.fileno()
@@ -83,13 +68,9 @@ class Mailbox:
         """Queue ``command`` for the owner thread (thread-safe)."""
         self._commands.append(command)
         if self._asleep:
-            signalling = self._signalling
-            signalling.append(None)  # announced before the flag is lowered: see the module doc
-            self._asleep = False
-            try:
+            with self._wake_lock:
+                self._asleep = False
                 self.signaler.send()
-            finally:
-                signalling.pop()
 
     @property
     def queue(self) -> deque[Command]:
@@ -110,26 +91,22 @@ class Mailbox:
         commands = self._commands
         if commands:
             return commands.popleft()
-        if self._asleep and not self._unsure and timeout is not None and timeout <= 0:
-            # Still asleep since we last found the queue empty and consumed the signal with none in
-            # flight: no writer has posted since (posting lowers the flag), so there is nothing to
-            # consume. Saves a syscall.
+        if self._asleep and timeout is not None and timeout <= 0:
+            # Still asleep since we last found the queue empty and consumed the signal: no writer
+            # has posted (posting lowers the flag), so there is nothing to consume. Saves a syscall.
             return None
         deadline = None if timeout is None else time.monotonic() + timeout
         signaler = self.signaler
-        # Invariant kept for the fast path above: whenever we leave with _asleep raised and
-        # _unsure lowered, every signal sent before that was consumed (a writer that signals also
-        # lowers the flag). So a signal can only be pending while the flag is down or we are
-        # unsure: read the fd only then (one read per wake-up, none before a wait that follows a
-        # quiet look).
-        pending = not self._asleep or self._unsure
+        # Invariant kept for the fast path above: whenever we leave with _asleep raised, every
+        # signal sent before that was consumed (a writer that signals also lowers the flag). So a
+        # signal can only be pending while the flag is down: read the fd only then (one read per
+        # wake-up, and none before a wait that follows a quiet look).
+        pending = not self._asleep
         while True:
             if pending:
-                self._asleep = True
-                # After raising the flag, before consuming: a writer still signalling may have
-                # lowered the flag before we raised it, and its signal may land after our read.
-                self._unsure = bool(self._signalling)
-                signaler.recv()  # consume what is pending (possibly stale) before looking
+                with self._wake_lock:
+                    self._asleep = True
+                    signaler.recv()  # consume what is pending (possibly stale) before looking
             if commands:  # a writer may have appended before it saw _asleep
                 return commands.popleft()
             if not self._asleep:  # a writer signalled after our read: consume that too

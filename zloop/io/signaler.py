@@ -4,10 +4,7 @@ A :class:`Signaler` is a one-bit, thread-safe "something happened" flag that a s
 an ``eventfd`` on Linux (one fd, counter semantics, many ``send`` calls coalesce into one readable
 state) and a non-blocking pipe elsewhere. Its lock and its ``wait`` are the real OS ones whatever
 gevent or eventlet patched (:mod:`zloop._real`): the I/O thread waits and signals through it. ``send`` may be called from any thread; ``recv`` (which
-clears the readable state) and ``wait`` belong to the owning thread. ``recv`` takes no lock: a
-poster in the middle of its ``send`` (a syscall, during which it gives up the GIL) never makes the
-owner wait. ``close`` may still come from another thread: it waits for a ``recv`` in progress
-before it frees the fd number, which the OS may hand to the next fd opened.
+clears the readable state) and ``wait`` belong to the owning thread.
 
 A :class:`LevelSignal` is a Signaler that mirrors a boolean state exactly: ``set`` and ``clear`` are
 idempotent and guarded by a lock, so a writer thread setting it and the owner clearing it never leave
@@ -17,7 +14,6 @@ the fd in a state that disagrees with the last call.
 from __future__ import annotations
 
 import os
-from collections import deque
 
 from zloop import _real
 
@@ -27,7 +23,7 @@ _HAS_EVENTFD = hasattr(os, "eventfd")
 class Signaler:
     """A readable-when-signalled file descriptor."""
 
-    __slots__ = ("_closed", "_lock", "_poller", "_reading", "_rfd", "_wfd")
+    __slots__ = ("_closed", "_lock", "_poller", "_rfd", "_wfd")
 
     def __init__(self) -> None:
         if _HAS_EVENTFD:
@@ -43,9 +39,6 @@ class Signaler:
         # send() may race with close() from another thread; the lock makes sure a late send never
         # writes to a closed (and possibly reused) fd number.
         self._lock = _real.Lock()
-        # One entry while the owner's recv() is reading (deque append/pop are atomic): close()
-        # waits for it to empty after raising _closed, so recv() needs no lock (see recv()).
-        self._reading: deque[None] = deque()
 
     def fileno(self) -> int:
         """The fd to watch for readability (-1 once closed)."""
@@ -65,28 +58,19 @@ class Signaler:
                 pass
 
     def recv(self) -> bool:
-        """Clear the readable state; return whether it was set (False once closed). Owner thread.
-
-        Lock-free, so that a ``send`` holding the lock across its syscall never makes the owner
-        wait. Safe against a ``close`` from another thread all the same: this announces itself in
-        ``_reading`` *then* looks at ``_closed``, while ``close`` raises ``_closed`` *then* waits
-        for ``_reading`` to empty, so either this sees the flag or ``close`` sees the read.
-        """
-        reading = self._reading
-        reading.append(None)
-        try:
+        """Clear the readable state; return whether it was set (False once closed)."""
+        with self._lock:  # as send(): never read a closed fd number, which may be reused now
             if self._closed:
                 return False
-            if _HAS_EVENTFD:
-                os.eventfd_read(self._rfd)
-            else:  # pragma: no cover - non-Linux
-                while _real.read_fd(self._rfd, 4096):
-                    pass
-        except BlockingIOError:
-            return False
-        finally:
-            reading.pop()
-        return True
+            try:
+                if _HAS_EVENTFD:
+                    os.eventfd_read(self._rfd)
+                else:  # pragma: no cover - non-Linux
+                    while _real.read_fd(self._rfd, 4096):
+                        pass
+            except BlockingIOError:
+                return False
+            return True
 
     def wait(self, timeout: float | None) -> bool:
         """Block until readable or ``timeout`` seconds passed (None = forever). Does not clear."""
@@ -102,8 +86,6 @@ class Signaler:
             if self._closed:
                 return
             self._closed = True
-        while self._reading:  # an owner's recv() that looked at _closed before we raised it
-            _real.sleep(0.0001)
         _real.close_fd(self._rfd)
         if self._wfd != self._rfd:  # pragma: no cover - non-Linux
             _real.close_fd(self._wfd)
