@@ -29,6 +29,9 @@ One :class:`Watcher` per wrapped socket holds
     complete every poll waiter whose mask intersects events
     if any waiter remains: make sure the FD watcher is armed (one per fd, read interest only)
 
+The watcher is disarmed by a wake-up that found nobody waiting (so an idle socket costs at most one
+wake-up), not as soon as the last waiter is served: an awaiting loop waits again at once.
+
 A waiter that is already done (cancelled) is dropped *before* anything is taken from the socket, so
 a cancelled recv never takes a message and a cancelled send_multipart sends all frames or none.
 
@@ -638,9 +641,14 @@ class Watcher:
 
     def _on_readable(self) -> None:
         self.wakeups += 1
+        waited = bool(self._recvq or self._sendq or self._polls)
         self.refresh()
-        if self._armed and not (self._recvq or self._sendq or self._polls):
-            # Nobody waits: stop watching (the fd woke us for nothing; EVENTS consumed the signal).
+        if not waited and self._armed and not (self._recvq or self._sendq or self._polls):
+            # Nobody waited: stop watching (the fd woke us for nothing; EVENTS consumed the
+            # signal). After a wake-up that served a waiter the watch stays: a program that
+            # awaits in a loop waits again at once, and removing and adding the reader every
+            # time cost two epoll_ctl calls and the loop's bookkeeping per wake-up. If nobody
+            # waits again, the next wake-up (at most one: EVENTS consumes the edge) disarms.
             self._disarm()
 
     def refresh(self) -> None:

@@ -1,6 +1,7 @@
 """Interleaved A/B throughput of two zloop trees (PUSH -> PULL), with CPU time per message.
 
-Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]``
+Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]
+[--receiver blocking|asyncio|gevent]``
 or, for round trips, ``uv run python bench/ab.py A_DIR B_DIR --rtt [--roles req,rep] [--gevent]``
 
 ``A_DIR`` and ``B_DIR`` are folders that each contain a ``zloop`` package (e.g. a copy of the tree
@@ -9,7 +10,11 @@ neither always goes first) for each transport and size, in fresh processes with 
 pointing at that folder. On a shared, noisy machine wall-clock rates swing by 30 %; the CPU time
 each process spent per message (all of its threads, ``time.process_time``) is much steadier and is
 what a code change moves. Printed per configuration: the median rate and the median receiver /
-sender CPU microseconds per message.
+sender CPU microseconds per message, and the receiver's context switches per message (``rsw``, all
+threads, from ``/proc``: the thread hand-offs a change adds or saves). ``--receiver`` picks how
+the PULL side receives: a blocking ``recv()`` (the default), ``await recv()`` through
+``zloop.adapters.asyncio``, or ``recv()`` in a greenlet through ``zloop.adapters.gevent``; the
+sender is always a blocking PUSH.
 
 With ``--rtt`` the pairs are REQ <-> REP round trips of 16 B between a zloop socket of the tree
 and a pyzmq (libzmq) peer, so only one side's code changes: role ``req`` is a zloop REQ timing
@@ -44,26 +49,88 @@ RTT_WARMUP = 500
 RTT_SIZE = 16
 
 
-def _receiver(endpoint: str, size: int, count: int) -> None:
+def _receiver(endpoint: str, size: int, count: int, mode: str) -> None:
+    if mode == "asyncio":
+        import asyncio
+
+        asyncio.run(_receive_awaiting(endpoint, size, count))
+        return
+    if mode == "gevent":
+        import zloop
+        from zloop.adapters import gevent as zgevent
+
+        _receive(zgevent.Context(), zloop.PULL, endpoint, size, count)
+        return
+    import zloop
+
+    _receive(zloop.Context(), zloop.PULL, endpoint, size, count)
+
+
+def _receive(ctx: Any, pull: int, endpoint: str, size: int, count: int) -> None:
     import zloop as zmq
 
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PULL)
+    sock = ctx.socket(pull)
     sock.setsockopt(zmq.RCVTIMEO, 20_000)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(endpoint)
     emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
     recv = sock.recv
     first = recv()
-    start, cpu0 = time.perf_counter(), time.process_time()
+    start, cpu0, sw0 = time.perf_counter(), time.process_time(), _switches()
     for _ in range(count - 1):
         recv()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    if len(first) != size:
-        raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
-    emit("RESULT", json.dumps({"seconds": elapsed, "cpu": cpu, "where": zmq.__file__}))
+    _result(first, size, elapsed, cpu, _switches() - sw0)
     sock.close()
     ctx.term()
+
+
+async def _receive_awaiting(endpoint: str, size: int, count: int) -> None:
+    import zloop as zmq
+    from zloop.adapters.asyncio import Context
+
+    ctx = Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.setsockopt(zmq.RCVTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+    recv = sock.recv
+    first = await recv()
+    start, cpu0, sw0 = time.perf_counter(), time.process_time(), _switches()
+    for _ in range(count - 1):
+        await recv()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    _result(first, size, elapsed, cpu, _switches() - sw0)
+    sock.close()
+    ctx.term()
+
+
+def _switches() -> int:
+    """Context switches (voluntary + not) of every thread of this process so far (Linux; else 0)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/status") as status:
+                for line in status:
+                    if "ctxt_switches:" in line:  # voluntary_... and nonvoluntary_...
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def _result(first: bytes, size: int, elapsed: float, cpu: float, switches: int) -> None:
+    import zloop
+
+    if len(first) != size:
+        raise SystemExit(f"expected {size}-byte messages, got {len(first)}")
+    result = {"seconds": elapsed, "cpu": cpu, "switches": switches, "where": zloop.__file__}
+    emit("RESULT", json.dumps(result))
 
 
 def _sender(endpoint: str, size: int, count: int) -> None:
@@ -240,10 +307,14 @@ def _line(proc: subprocess.Popen[bytes], tag: str) -> str:
     raise BenchError(f"worker ended without {tag}: {err[-1500:]}")
 
 
-def run_one(tree: str, transport: str, size: int, count: int, tmp: str) -> dict[str, float]:
+def run_one(
+    tree: str, transport: str, size: int, count: int, tmp: str, receiver: str = "blocking"
+) -> dict[str, float]:
     endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp}/ab-{size}.ipc"
     common = ["--size", str(size), "--count", str(count)]
-    recv = _start(tree, ["--worker", "recv", "--endpoint", endpoint, *common])
+    recv = _start(
+        tree, ["--worker", "recv", "--endpoint", endpoint, "--receiver", receiver, *common]
+    )
     send = None
     try:
         bound = _line(recv, "READY")
@@ -261,6 +332,7 @@ def run_one(tree: str, transport: str, size: int, count: int, tmp: str) -> dict[
         "rate": (count - 1) / result["seconds"],
         "rcpu": result["cpu"] / count * 1e6,
         "scpu": sent["cpu"] / count * 1e6,
+        "rsw": result.get("switches", 0) / count,
     }
 
 
@@ -277,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=("recv", "send", "rtt"), help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=("zloop", "pyzmq"), help=argparse.SUPPRESS)
     parser.add_argument("--role", choices=("req", "rep"), help=argparse.SUPPRESS)
+    parser.add_argument("--receiver", choices=("blocking", "asyncio", "gevent"), default="blocking")
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -284,7 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         _rtt_worker(args.impl, args.role, args.endpoint, args.count, args.gevent)
         return 0
     if args.worker:
-        (_receiver if args.worker == "recv" else _sender)(args.endpoint, args.size, args.count)
+        if args.worker == "recv":
+            _receiver(args.endpoint, args.size, args.count, args.receiver)
+        else:
+            _sender(args.endpoint, args.size, args.count)
         return 0
     if len(args.trees) != 2:
         parser.error("give two trees: A_DIR B_DIR")
@@ -302,12 +378,12 @@ def main(argv: list[str] | None = None) -> int:
                     count = args.count or COUNTS.get(size, 10_000)
                     order = (0, 1) if rnd % 2 == 0 else (1, 0)
                     for which in order:
-                        res = run_one(trees[which], transport, size, count, tmp)
+                        res = run_one(trees[which], transport, size, count, tmp, args.receiver)
                         runs.setdefault((transport, size, which), []).append(res)
                         print(
                             f"  round {rnd} {transport} {fmt_size(size)} {'AB'[which]}: "
                             f"{fmt_rate(res['rate'])} msg/s rcpu {res['rcpu']:.2f} us "
-                            f"scpu {res['scpu']:.2f} us",
+                            f"scpu {res['scpu']:.2f} us rsw {res['rsw']:.3f}",
                             file=sys.stderr,
                             flush=True,
                         )
@@ -318,14 +394,16 @@ def main(argv: list[str] | None = None) -> int:
             meds = []
             for which in (0, 1):
                 rs = runs[(transport, size, which)]
-                med = {k: statistics.median(r[k] for r in rs) for k in ("rate", "rcpu", "scpu")}
+                keys = ("rate", "rcpu", "scpu", "rsw")
+                med = {k: statistics.median(r[k] for r in rs) for k in keys}
                 meds.append(med)
                 cells += [fmt_rate(med["rate"]), f"{med['rcpu']:.2f}", f"{med['scpu']:.2f}"]
+                cells.append(f"{med['rsw']:.3f}")
             cells.append(f"{meds[1]['rate'] / meds[0]['rate']:.2f}")
             cells.append(f"{meds[1]['rcpu'] / meds[0]['rcpu']:.2f}")
             rows.append(cells)
-    headers = ["config", "A msg/s", "A rcpu us", "A scpu us", "B msg/s", "B rcpu us"]
-    headers += ["B scpu us", "B/A rate", "B/A rcpu"]
+    headers = ["config", "A msg/s", "A rcpu us", "A scpu us", "A rsw", "B msg/s", "B rcpu us"]
+    headers += ["B scpu us", "B rsw", "B/A rate", "B/A rcpu"]
     print(render(headers, rows))
     return 0
 
