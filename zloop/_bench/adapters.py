@@ -585,7 +585,8 @@ class Suite:
 
 
 def counts(quick: bool, count: int | None = None, rtt_count: int | None = None) -> tuple[int, int]:
-    """Messages per 16 B throughput run and round trips per RTT run (``--quick``: smoke-run counts)."""
+    """Messages per 16 B throughput run and round trips per RTT run (``--quick``: smoke-run
+    counts; ``count`` and ``rtt_count`` override)."""
     return (
         count or (QUICK_COUNT if quick else DEFAULT_COUNT),
         rtt_count or (QUICK_RTT_COUNT if quick else RTT_COUNT),
@@ -633,8 +634,8 @@ def run_suite(
     progress: bool = True,
 ) -> Suite:
     """The throughput rows of each size and (unless ``rtt_count`` is None) the round-trip rows, for
-    ``loops`` (None: all). Rows that cannot run here are skipped with the reason (:func:`skip_reason`).
-    With ``progress``, stderr shows each row as it goes, numbered ``[k/n]``."""
+    ``loops`` (None: all). Rows that cannot run here are skipped with the reason
+    (:func:`skip_reason`). With ``progress``, stderr shows each row as it goes, numbered ``[k/n]``."""
     pairs = [p for p in PAIRS if loops is None or p[0] in loops]
     rtt_pairs = [p for p in RTT_PAIRS if loops is None or p[0] in loops or p[0] == "none"]
     total = 2 * len(pairs) * len(sizes) + (2 * len(rtt_pairs) if rtt_count is not None else 0)
