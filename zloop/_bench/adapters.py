@@ -530,7 +530,7 @@ def skip_reason(row: str, no_pyzmq: bool = False) -> str:
     """Why ``row`` cannot run here ("" if it can): a package it needs is not installed (pyzmq is
     the sender and the echo peer of every row), or ``no_pyzmq`` leaves out the pyzmq rows."""
     if importlib.util.find_spec("zmq") is None:
-        return "pyzmq is not installed (the sender and echo peer of every row)"
+        return "pyzmq is not installed"
     if no_pyzmq and row in PYZMQ_ROWS:
         return "--no-pyzmq"
     for name in NEEDS[row]:
