@@ -187,26 +187,29 @@ def _recv_zmqstream(count: int, stream_cls: Callable[..., Any], sock: object) ->
     report(times[0], times[1], count)
 
 
+def _recv_tornado(
+    new_context: Callable[[], Any], pull: int, stream_cls: Callable[..., Any], count: int
+) -> None:
+    """A PULL socket of ``new_context()``, bound, received from through ``stream_cls``."""
+    ctx = new_context()
+    sock = ctx.socket(pull)
+    _listen(sock)
+    _recv_zmqstream(count, stream_cls, sock)
+    ctx.term()
+
+
 def recv_zloop_tornado(count: int) -> None:
     import zloop
     from zloop.adapters.tornado import ZMQStream
 
-    ctx = zloop.Context()
-    sock = ctx.socket(zloop.PULL)
-    _listen(sock)
-    _recv_zmqstream(count, ZMQStream, sock)
-    ctx.term()
+    _recv_tornado(zloop.Context, zloop.PULL, ZMQStream, count)
 
 
 def recv_pyzmq_tornado(count: int) -> None:
     import zmq
     from zmq.eventloop.zmqstream import ZMQStream
 
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PULL)
-    _listen(sock)
-    _recv_zmqstream(count, ZMQStream, sock)
-    ctx.term()
+    _recv_tornado(zmq.Context, zmq.PULL, ZMQStream, count)
 
 
 def recv_zloop_anyio(count: int) -> None:
