@@ -11,9 +11,8 @@ silent, send half a greeting, announce a large handshake frame or complete a han
 500 connections over tcp, silent and handshaken only), and the asyncio and gevent adapters against
 pyzmq's ``zmq.asyncio`` / ``zmq.green`` (``zloop/_bench/adapters.py``, as ``zloop bench --adapters
 --loops asyncio,gevent``: receive throughput at 16 B, 64 KiB and 1 MiB, round trips; skipped with
-``--quick`` unless ``--adapters``). Exits non-zero if
-any run failed. Each run has its own deadline and kills its worker processes on any error, so the
-suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
+``--quick`` unless ``--adapters``). Exits non-zero if any run failed. Each run has its own deadline
+and kills its worker processes on any error, so the suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
 benchmark, is separate: it runs in one process and has nothing to compare against.)
 """
 
