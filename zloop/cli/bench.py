@@ -253,7 +253,7 @@ def _suite(args: argparse.Namespace) -> int:
         raise CliError("--no-throughput and --no-latency leave nothing to measure")
     with_adapters = bool(args.adapters or args.adapters_only or args.loops)
     sockets = not args.adapters_only
-    if args.plot and not (sockets and not args.no_throughput):
+    if args.plot and args.adapters_only:
         raise CliError(f"--plot {args.plot}: the plot draws the socket throughput rows")
     print(
         "zloop bench: "
