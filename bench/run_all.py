@@ -9,10 +9,10 @@ plus zloop's codec alone; a fixed time per measurement, skipped without PyNaCl) 
 idle connection (``bench/bench_memory.py``: server RSS growth for 10,000 connections that stay
 silent, send half a greeting, announce a large handshake frame or complete a handshake; ``--quick``:
 500 connections over tcp, silent and handshaken only), and the asyncio and gevent adapters against
-pyzmq's ``zmq.asyncio`` / ``zmq.green`` (``bench/bench_adapters.py``: receive throughput at 16 B,
-64 KiB and 1 MiB, round trips; skipped with ``--quick`` unless ``--adapters``). Exits non-zero if
-any run failed. Each run has its own deadline and kills its worker processes on any error, so the
-suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
+pyzmq's ``zmq.asyncio`` / ``zmq.green`` (``zloop/_bench/adapters.py``, as ``zloop bench --adapters
+--loops asyncio,gevent``: receive throughput at 16 B, 64 KiB and 1 MiB, round trips; skipped with
+``--quick`` unless ``--adapters``). Exits non-zero if any run failed. Each run has its own deadline
+and kills its worker processes on any error, so the suite always ends by itself. (``bench/bench_protocol.py``, the sans-I/O codec
 benchmark, is separate: it runs in one process and has nothing to compare against.)
 """
 
@@ -27,11 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_adapters
 import bench_curve
 import bench_memory
 import latency
 import throughput
+
+from zloop._bench import adapters
 
 HEADER = "zloop benchmark suite"
 
@@ -127,16 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         failed |= "FAILED" in sections[-1]
     if not args.no_adapters and (args.adapters or not args.quick):
         # The issue's rows: asyncio and gevent at 16 B, 64 KiB and 1 MiB, and their round trips
-        # (bench/bench_adapters.py has every loop).
-        text, adapters_failed = bench_adapters.run_tables(
-            ["asyncio", "gevent"],
-            list(bench_adapters.SIZES),
-            20_000 if args.quick else bench_adapters.DEFAULT_COUNT,
-            300 if args.quick else bench_adapters.RTT_COUNT,
-            args.repeat,
+        # (zloop bench --adapters and bench/bench_adapters.py have every loop).
+        count, rtt_count = adapters.counts(args.quick)
+        adapter_suite = adapters.run_suite(
+            loops=["asyncio", "gevent"], count=count, rtt_count=rtt_count, repeat=args.repeat
         )
-        failed |= adapters_failed
-        sections.append(text)
+        failed |= adapter_suite.failed
+        sections.append(adapters.format_suite(adapter_suite))
     if not args.no_memory:
         if args.quick:
             rows = bench_memory.run_suite(

@@ -241,3 +241,114 @@ def test_png_without_matplotlib_names_the_extra(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert 'install zloop\'s "plot" extra (pip install "zloop-zmq[plot]")' in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- the event-loop adapter rows (zloop bench --adapters) -------------------------------------------
+
+
+def test_adapter_options_parse() -> None:
+    from zloop.cli import build_parser
+
+    parser = build_parser()
+    plain = parser.parse_args(["bench"])
+    assert not plain.adapters and not plain.adapters_only and plain.loops is None
+    assert plain.sizes is None  # each section then takes its own default sizes
+    args = parser.parse_args(
+        ["bench", "--adapters", "--loops", "asyncio, gevent", "--sizes", "16,64k,1M"]
+    )
+    assert args.adapters and args.loops == ["asyncio", "gevent"]
+    assert args.sizes == (16, 64 * 1024, 1024 * 1024)
+    assert parser.parse_args(["bench", "--adapters-only"]).adapters_only
+
+
+def test_an_unknown_loop_is_refused_with_the_known_ones() -> None:
+    proc = run("bench", "--loops", "asyncio,nosuch")
+    assert proc.returncode == 2
+    assert "'nosuch': the loops are asyncio, trio, gevent, tornado, anyio-asyncio" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_adapters_only_has_no_plot(tmp_path: Path) -> None:
+    proc = run("bench", "--adapters-only", "--plot", str(tmp_path / "x.svg"))
+    assert proc.returncode == 2
+    assert "the plot draws the socket throughput rows" in proc.stderr
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(120)
+def test_adapters_quick_run_adds_their_rows_and_json(tmp_path: Path) -> None:
+    data = tmp_path / "bench.json"
+    proc = run(
+        "bench",
+        "--quick",
+        "--adapters",
+        "--loops",
+        "asyncio",
+        "--sizes",
+        "16",
+        "--transports",
+        "tcp",
+        "--count",
+        "500",
+        "--no-latency",
+        "--json",
+        str(data),
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert re.search(r"^tcp 16 B ", out, re.M)  # the socket rows still run beside them
+    assert "== adapter receive throughput: 16 B messages over tcp, 500 per run ==" in out
+    assert re.search(
+        r"^asyncio +zloop\.adapters\.asyncio: [\d.]+[kM]? +zmq\.asyncio: [\d.]+[kM]? +[\d.]+$",
+        out,
+        re.M,
+    ), out
+    assert "round trips through the adapters" not in out  # --no-latency
+    assert "[2/2] adapters 16 B x 500 zmq.asyncio ... " in proc.stderr
+    record = json.loads(data.read_text())
+    assert {r["impl"] for r in record["throughput"]} == {"zloop", "pyzmq"}
+    rows = record["adapters"]["throughput"]
+    assert [(r["row"], r["size"], r["count"]) for r in rows] == [
+        ("zloop.adapters.asyncio", 16, 500),
+        ("zmq.asyncio", 16, 500),
+    ]
+    assert all(r["msg_per_s"] > 0 and not r["error"] and not r["skipped"] for r in rows)
+    assert record["adapters"]["rtt"] == []
+
+
+@pytest.mark.timeout(120)
+def test_adapter_rows_without_their_loop_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    data = tmp_path / "bench.json"
+    proc = run_without(
+        {"trio"},
+        "bench",
+        "--adapters-only",
+        "--loops",
+        "trio",
+        "--sizes",
+        "16",
+        "--no-latency",
+        "--json",
+        str(data),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(
+        r"^trio +zloop\.adapters\.trio: skipped \(trio is not installed\) +"
+        r"zmq\.asyncio: skipped \(trio is not installed\) +-$",
+        proc.stdout,
+        re.M,
+    ), proc.stdout
+    assert "tcp 16 B" not in proc.stdout  # --adapters-only: no socket rows
+    rows = json.loads(data.read_text())["adapters"]["throughput"]
+    assert [r["skipped"] for r in rows] == ["trio is not installed"] * 2
+    assert all(r["msg_per_s"] is None for r in rows)
+
+
+@pytest.mark.timeout(120)
+def test_adapter_rows_without_pyzmq_are_skipped_with_the_reason() -> None:
+    proc = run_without({"zmq"}, "bench", "--adapters-only", "--loops", "asyncio", "--quick")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    reason = "skipped (pyzmq is not installed)"
+    assert f"zloop.adapters.asyncio: {reason}" in proc.stdout
+    assert f"zloop (blocking): {reason}" in proc.stdout

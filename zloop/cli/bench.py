@@ -25,7 +25,7 @@ import json
 import sys
 from typing import Any
 
-from zloop._bench import latency, perf, throughput
+from zloop._bench import adapters, latency, perf, throughput
 from zloop._bench.plot import Series, write_plot
 from zloop._bench.proc import BenchError
 from zloop._extras import MissingExtraError
@@ -65,37 +65,71 @@ def _transports(text: str) -> tuple[str, ...]:
     return names
 
 
+def _loops(text: str) -> list[str]:
+    try:
+        return adapters.parse_loops(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``bench`` and its roles."""
     parser = sub.add_parser(
         "bench",
         help="throughput and latency, zloop beside pyzmq; libzmq's perf-tool roles",
         description="Without a role: measure throughput (PUSH->PULL) and latency (PAIR round "
-        "trips), zloop beside pyzmq, as a table (and a plot with --plot). With a role: play one "
-        "side of libzmq's perf tools (local-thr, remote-thr, local-lat, remote-lat).",
+        "trips), zloop beside pyzmq, as a table (and a plot with --plot); --adapters adds the "
+        "event-loop adapters beside pyzmq's integrations. With a role: play one side of "
+        "libzmq's perf tools (local-thr, remote-thr, local-lat, remote-lat).",
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a fast, noisy run")
     parser.add_argument(
         "--sizes",
         type=_int_list,
-        default=throughput.SIZES,
+        default=None,
         metavar="N,N",
-        help="message sizes for throughput (default 16,1k,64k,1M)",
+        help="message sizes for throughput (default 16,1k,64k,1M; adapter rows 16,64k,1M)",
     )
     parser.add_argument(
         "--transports",
         type=_transports,
         default=throughput.TRANSPORTS,
         metavar="tcp,ipc",
-        help="transports (default tcp,ipc)",
+        help="transports (default tcp,ipc; the adapter rows are tcp)",
     )
-    parser.add_argument("--count", type=int, help="messages per throughput run (override)")
-    parser.add_argument("--lat-count", type=int, help="round trips per latency run (override)")
+    parser.add_argument(
+        "--count",
+        type=int,
+        help="messages per throughput run (override; adapter rows: at 16 B, larger sizes "
+        "proportionally fewer)",
+    )
+    parser.add_argument(
+        "--lat-count", type=int, help="round trips per latency run (override; adapter rows too)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median is shown")
     parser.add_argument("--no-latency", action="store_true", help="throughput only")
     parser.add_argument("--no-throughput", action="store_true", help="latency only")
     parser.add_argument(
-        "--no-pyzmq", action="store_true", help="zloop only, even when pyzmq is installed"
+        "--adapters",
+        action="store_true",
+        help="also the event-loop adapters beside pyzmq's integrations (receive throughput, "
+        "round trips; the sender and echo peer are pyzmq)",
+    )
+    parser.add_argument(
+        "--adapters-only", action="store_true", help="only the adapter rows (implies --adapters)"
+    )
+    parser.add_argument(
+        "--loops",
+        type=_loops,
+        metavar="LOOP,LOOP",
+        help="adapter rows of these loops (implies --adapters; default all: "
+        + ",".join(adapters.LOOPS)
+        + ")",
+    )
+    parser.add_argument(
+        "--no-pyzmq",
+        action="store_true",
+        help="zloop only, even when pyzmq is installed (adapter rows: their peer stays pyzmq)",
     )
     parser.add_argument(
         "--raw", action="store_true", help="add the raw Python socket ceiling (16 B)"
@@ -217,6 +251,10 @@ def _suite(args: argparse.Namespace) -> int:
         raise CliError(str(MissingExtraError("--plot FILE.png", "matplotlib", "plot")))
     if args.no_throughput and args.no_latency:
         raise CliError("--no-throughput and --no-latency leave nothing to measure")
+    with_adapters = bool(args.adapters or args.adapters_only or args.loops)
+    sockets = not args.adapters_only
+    if args.plot and args.adapters_only:
+        raise CliError(f"--plot {args.plot}: the plot draws the socket throughput rows")
     print(
         "zloop bench: "
         + (
@@ -232,11 +270,11 @@ def _suite(args: argparse.Namespace) -> int:
     print("progress on stderr; every row runs two fresh processes", file=sys.stderr, flush=True)
     failed = False
     record: dict[str, Any] = {}
-    if not args.no_throughput:
+    if sockets and not args.no_throughput:
         suite = throughput.run_suite(
             quick=args.quick,
             count=args.count,
-            sizes=args.sizes,
+            sizes=args.sizes or throughput.SIZES,
             transports=args.transports,
             raw=args.raw,
             repeat=args.repeat,
@@ -267,7 +305,7 @@ def _suite(args: argparse.Namespace) -> int:
             except (OSError, ImportError) as exc:
                 raise CliError(f"--plot {args.plot}: {exc}") from None
             print(f"plot written to {path}", flush=True)
-    if not args.no_latency:
+    if sockets and not args.no_latency:
         results = latency.run_suite(
             quick=args.quick,
             count=args.lat_count,
@@ -292,6 +330,24 @@ def _suite(args: argparse.Namespace) -> int:
             }
             for r in results
         ]
+    if with_adapters:
+        count, rtt_count = adapters.counts(args.quick, args.count, args.lat_count)
+        adapter_suite = adapters.run_suite(
+            loops=args.loops,
+            sizes=() if args.no_throughput else args.sizes or adapters.SIZES,
+            count=count,
+            rtt_count=None if args.no_latency else rtt_count,
+            repeat=args.repeat,
+            no_pyzmq=args.no_pyzmq,
+        )
+        failed |= adapter_suite.failed
+        print()
+        print(
+            "Event-loop adapters beside pyzmq's integrations (receiver-timed; the sender and "
+            "the echo peer are pyzmq)"
+        )
+        print(adapters.format_suite(adapter_suite), flush=True)
+        record["adapters"] = adapters.record(adapter_suite)
     if args.json:
         try:
             with open(args.json, "w", encoding="utf-8") as handle:
