@@ -719,17 +719,20 @@ class StreamEngine:
                 ):
                     return APP_READ_BUSY
                 try:
-                    # A short read, as right after a large body (AFTER_LARGE_READ): headers and
-                    # small messages; a large body's start is left to the I/O thread, which reads
-                    # it into the body's own buffer (interleaved A/B: a 64 KiB read here cost tcp
-                    # 1 MiB streams 12-20 % more receiver CPU).
-                    n = self._sock.recv_into(buf, min(len(buf), AFTER_LARGE_READ))
+                    # As long as the I/O thread's own next read would be (``_read_size``): short
+                    # right after a large body, so that the next body's start is not copied through
+                    # this buffer but read by the I/O thread into its own (interleaved A/B: a
+                    # 64 KiB read there cost tcp 1 MiB streams 12-20 % more receiver CPU); long
+                    # otherwise, so that a stream of small messages is read in batches (4 KiB
+                    # reads cut tcp 1 KiB streams to half their rate).
+                    n = self._sock.recv_into(buf, min(len(buf), self._read_size))
                 except (BlockingIOError, InterruptedError):
                     return APP_READ_EMPTY
                 except OSError as exc:
                     self._hand_over([_ReadFailed(exc.errno or errno.ECONNRESET)])
                     return APP_READ_GOT
                 self._direct_ok = True
+                self._read_size = RECV_BUFFER_SIZE
                 conn.receive_data(buf[:n] if n else b"")
                 events = conn.events()
                 if not events:
