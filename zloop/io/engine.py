@@ -57,11 +57,13 @@ only slower.
 *Reads in the application thread.* The mirror of direct writes, for the way in: an application
 thread about to block in ``recv`` on a socket whose only pipe leads to this connection reads the OS
 socket itself (``Socket._read_here`` -> :meth:`app_read`) instead of sleeping until the I/O thread
-has read, decoded, delivered and signalled. It first *parks* the fd (:meth:`IOThread.park_reader`:
-the I/O thread's selector stops watching its readability; every mask change of the selector is
-serialised by the reactor's mask lock, so a parked fd never gets its read interest back behind the
-parker's back), then tries a non-blocking read; if nothing is there it polls the fd and its own
-mailbox's signal together, and unparks when it stops waiting, whatever happened. Ownership and
+has read, decoded, delivered and signalled. It first tries a non-blocking read; only if nothing is
+there does it *park* the fd (:meth:`IOThread.park_reader`: the I/O thread's selector stops watching
+its readability; every mask change of the selector is serialised by the reactor's mask lock, so a
+parked fd never gets its read interest back behind the parker's back), poll the fd and its own
+mailbox's signal together, read once more, and unpark, whatever happened. A read takes as much as
+the I/O thread's next read would (``_read_size``): short right after a large body, long otherwise,
+so a stream of small messages is read in batches by whichever thread finds the bytes first. Ownership and
 order: the I/O thread holds ``_input_lock`` from each read of the OS socket until what it decoded is
 in the pipe (or stalled), and ``_lock`` around the read and the decoding, as before; the
 application thread only *tries* both (any doubt: it waits as before, so it never waits for a lock
