@@ -54,7 +54,13 @@ from zloop.constants import (
     SocketType,
 )
 from zloop.errors import Again, ContextTerminated, ZMQBindError, ZMQError
-from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, APP_READ_WOKE, StreamEngine
+from zloop.io.engine import (
+    APP_READ_BUSY,
+    APP_READ_EMPTY,
+    APP_READ_GOT,
+    APP_READ_WOKE,
+    StreamEngine,
+)
 from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -1234,50 +1240,59 @@ class Socket(SocketOptionAttributes):
         engine = session.engine
         if type(engine) is not StreamEngine:
             return False
-        token = engine.park()
-        if token is None:
-            return False
-        core = self._core
-        try:
-            buf = _app_read_buffer()
-            waited = False
-            while True:
+        buf = _app_read_buffer()
+        # First a read without parking: the fd's readability matters only to a wait, and a stream
+        # that finds data at each call must not pay two epoll_ctl per read (the engine's locks,
+        # not the parking, keep the two threads' reads in order).
+        got = engine.app_read(buf, reader)
+        if got == APP_READ_EMPTY:
+            # Nothing there: park, wait for the fd or a command, read once more. Bytes that came
+            # after that read are seen by the wait (level-triggered) or were read by the I/O
+            # thread before the park (its delivery signals the mailbox): no wake-up is lost.
+            token = engine.park()
+            if token is None:
+                return False
+            try:
+                if not self._wait_here(engine.fd, deadline):
+                    return True  # a command (or the deadline) ended the wait
                 got = engine.app_read(buf, reader)
-                if got == APP_READ_WOKE:
-                    reader._process_activate_read()  # what the pipe's flush would have posted
-                    return True
-                if got == APP_READ_GOT:
-                    self._process_commands(0)  # e.g. the pipe's activate_read
-                    return True
-                if got == APP_READ_BUSY or waited:
-                    return waited
-                # Nothing there: wait for the fd or a command.
-                poller = core.read_poller
-                if poller is None:
-                    poller = core.read_poller = _real.poll()
-                    poller.register(self._mailbox.fileno(), _real.READ)
-                fd = engine.fd
-                if core.read_poller_fd != fd:
-                    if core.read_poller_fd >= 0:
-                        poller.unregister(core.read_poller_fd)
-                    poller.register(fd, _real.READ)
-                    core.read_poller_fd = fd
-                signal_fd = self._mailbox.fileno()
+            finally:
+                engine.unpark(token)
+            if got in (APP_READ_EMPTY, APP_READ_BUSY):
+                return True  # waited: the caller looks at the socket again
+        if got == APP_READ_WOKE:
+            reader._process_activate_read()  # what the pipe's flush would have posted
+            return True
+        if got == APP_READ_GOT:
+            self._process_commands(0)  # e.g. the pipe's activate_read
+            return True
+        return False  # busy: not possible now
 
-                def wait(
-                    timeout: float | None, poll: Any = poller.poll, signal_fd: int = signal_fd
-                ) -> bool:
-                    ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
-                    return any(ready == signal_fd for ready, _ in poll(ms))
+    def _wait_here(self, fd: int, deadline: float | None) -> bool:
+        """For :meth:`_read_here`: wait until the connection's ``fd`` is readable (True) or the
+        socket's mailbox has commands, which are processed, or the deadline passes (False)."""
+        core = self._core
+        poller = core.read_poller
+        if poller is None:
+            poller = core.read_poller = _real.poll()
+            poller.register(self._mailbox.fileno(), _real.READ)
+        if core.read_poller_fd != fd:
+            if core.read_poller_fd >= 0:
+                poller.unregister(core.read_poller_fd)
+            poller.register(fd, _real.READ)
+            core.read_poller_fd = fd
+        signal_fd = self._mailbox.fileno()
 
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if (remaining is not None and remaining <= 0) or self._process_commands(
-                    remaining, wait
-                ):
-                    return True
-                waited = True
-        finally:
-            engine.unpark(token)
+        def wait(
+            timeout: float | None, poll: Any = poller.poll, signal_fd: int = signal_fd
+        ) -> bool:
+            ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            return any(ready == signal_fd for ready, _ in poll(ms))
+
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        return not self._process_commands(remaining, wait)
 
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Wait until the socket is ready for some of ``flags``.
@@ -1692,9 +1707,10 @@ _EVENTS = int(SocketOption.EVENTS)
 _RCVMORE = int(SocketOption.RCVMORE)
 #: ``EVENTS`` values as returned (the flags are made once, not per call).
 _POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
-#: The buffer of an application thread's reads of its connection (Socket._read_here): they take at
-#: most ``zloop.io.engine.AFTER_LARGE_READ`` bytes at a time.
-_APP_READ_SIZE = 4096
+#: The buffer of an application thread's reads of its connection (Socket._read_here): one per thread
+#: that blocks in recv on such a socket; a read takes at most this, or less right after a large body
+#: (see StreamEngine.app_read).
+_APP_READ_SIZE = 64 * 1024
 _app_local = _real.ThreadLocal()
 
 

@@ -57,11 +57,13 @@ only slower.
 *Reads in the application thread.* The mirror of direct writes, for the way in: an application
 thread about to block in ``recv`` on a socket whose only pipe leads to this connection reads the OS
 socket itself (``Socket._read_here`` -> :meth:`app_read`) instead of sleeping until the I/O thread
-has read, decoded, delivered and signalled. It first *parks* the fd (:meth:`IOThread.park_reader`:
-the I/O thread's selector stops watching its readability; every mask change of the selector is
-serialised by the reactor's mask lock, so a parked fd never gets its read interest back behind the
-parker's back), then tries a non-blocking read; if nothing is there it polls the fd and its own
-mailbox's signal together, and unparks when it stops waiting, whatever happened. Ownership and
+has read, decoded, delivered and signalled. It first tries a non-blocking read; only if nothing is
+there does it *park* the fd (:meth:`IOThread.park_reader`: the I/O thread's selector stops watching
+its readability; every mask change of the selector is serialised by the reactor's mask lock, so a
+parked fd never gets its read interest back behind the parker's back), poll the fd and its own
+mailbox's signal together, read once more, and unpark, whatever happened. A read takes as much as
+the I/O thread's next read would (``_read_size``): short right after a large body, long otherwise,
+so a stream of small messages is read in batches by whichever thread finds the bytes first. Ownership and
 order: the I/O thread holds ``_input_lock`` from each read of the OS socket until what it decoded is
 in the pipe (or stalled), and ``_lock`` around the read and the decoding, as before; the
 application thread only *tries* both (any doubt: it waits as before, so it never waits for a lock
@@ -719,17 +721,20 @@ class StreamEngine:
                 ):
                     return APP_READ_BUSY
                 try:
-                    # A short read, as right after a large body (AFTER_LARGE_READ): headers and
-                    # small messages; a large body's start is left to the I/O thread, which reads
-                    # it into the body's own buffer (interleaved A/B: a 64 KiB read here cost tcp
-                    # 1 MiB streams 12-20 % more receiver CPU).
-                    n = self._sock.recv_into(buf, min(len(buf), AFTER_LARGE_READ))
+                    # As long as the I/O thread's own next read would be (``_read_size``): short
+                    # right after a large body, so that the next body's start is not copied through
+                    # this buffer but read by the I/O thread into its own (interleaved A/B: a
+                    # 64 KiB read there cost tcp 1 MiB streams 12-20 % more receiver CPU); long
+                    # otherwise, so that a stream of small messages is read in batches (4 KiB
+                    # reads cut tcp 1 KiB streams to half their rate).
+                    n = self._sock.recv_into(buf, min(len(buf), self._read_size))
                 except (BlockingIOError, InterruptedError):
                     return APP_READ_EMPTY
                 except OSError as exc:
                     self._hand_over([_ReadFailed(exc.errno or errno.ECONNRESET)])
                     return APP_READ_GOT
                 self._direct_ok = True
+                self._read_size = RECV_BUFFER_SIZE
                 conn.receive_data(buf[:n] if n else b"")
                 events = conn.events()
                 if not events:
