@@ -219,6 +219,26 @@ class Connection(Sender):
         if self._terminal is not None:
             return
         if type(data) is not bytes:
+            decoder = self._decoder
+            if (
+                not self._buf
+                and type(decoder) is FrameDecoder
+                and decoder.plain
+                and type(data) is memoryview
+                and data.format == "B"
+                and data
+            ):
+                # Large frames are copied out of the view one by one: the copy of the whole
+                # view below would be a second copy of every large body.
+                decoder.lists = self._message_lists
+                try:
+                    pos = decoder.feed_view(data)
+                except Exception as exc:
+                    self._input_failed(exc)
+                    return
+                if pos == len(data):
+                    return
+                data = data[pos:]
             data = bytes(data)  # the copy that lets the caller reuse its buffer (see above)
         if not data:
             self._buf = b""
