@@ -14,15 +14,13 @@ takes **every** event decoded from them (``Connection.events``) before going bac
 While a large frame body is in progress the ``recv_into`` goes straight into that frame's own buffer
 (``Connection.recv_buffer``), so the kernel's copy is the only one, and the read after such a body
 is kept short (``AFTER_LARGE_READ``) so that the start of the next large body does not pass through
-the shared buffer. A rest under ``DIRECT_MIN`` is read together with what follows it, in one
-scattered ``recvmsg_into``: the rest into the body, the following bytes into the shared buffer (a
-batched read beats a syscall per frame). Large frames complete in the shared buffer are copied out
-of it once each (``Connection.receive_data`` decodes them from the view). Messages arrive as plain
-frame lists (``Connection.message_lists``), the form the pipe carries. Messages and subscriptions
-are written to the pipe; the pipe is flushed once per batch, so the socket is woken at most once per
-batch. If the pipe is full (RCVHWM) the undelivered events are kept and the fd is removed from the
-selector: the kernel buffer fills and TCP pushes back on the peer, as libzmq does. The session's
-``write_activated`` (the socket has read an lwm batch) resumes delivery and reading.
+the shared buffer (rests under ``DIRECT_MIN`` still take the shared buffer: a batched read beats a
+syscall per frame). Messages arrive as plain frame lists (``Connection.message_lists``), the form
+the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
+batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM) the undelivered
+events are kept and the fd is removed from the selector: the kernel buffer fills and TCP pushes back
+on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an lwm batch)
+resumes delivery and reading.
 
 *Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
 After that, whenever the pipe becomes readable, the engine reads a bounded batch of messages, encodes
@@ -156,12 +154,8 @@ from zloop.security import (
 )
 
 #: A large body with at least this many bytes still to come is received straight into its own
-#: buffer (``Connection.recv_buffer``) alone; a shorter rest is read with what follows it into the
-#: shared buffer (scattered where the platform has ``recvmsg_into``, else all of it through the
-#: shared buffer).
+#: buffer (``Connection.recv_buffer``); shorter rests go through the shared buffer.
 DIRECT_MIN = 128 * 1024
-#: Can the rest of a large body and what follows be read with one scattered ``recvmsg_into``?
-_SCATTER = hasattr(_real.Socket, "recvmsg_into")
 #: Bytes read right after a body was received directly (the next frame's header and small frames).
 AFTER_LARGE_READ = 4096
 #: Messages taken from the pipe per encode/send batch.
@@ -419,11 +413,8 @@ class StreamEngine:
         # kernel's copy is the only one); everything else goes through the shared buffer.
         target = conn.recv_buffer()
         if target is not None and len(target) < DIRECT_MIN:
-            # A short rest: one batched read is cheaper than a syscall (and a reactor round) per
-            # frame, so the rest and what follows it are read together, scattered: the rest
-            # straight into the body, what follows into the shared buffer.
-            if _SCATTER:
-                return self._read_scattered(target)
+            # A short rest: one batched read through the shared buffer is cheaper than a syscall
+            # (and a reactor round) per frame; its bytes are copied once more, that's all.
             target.release()
             target = None
         try:
@@ -450,31 +441,6 @@ class StreamEngine:
             # The next read starts at a frame header: keep it short, so that the start of a
             # following large body is not copied through the shared buffer.
             self._read_size = AFTER_LARGE_READ
-        return conn.events()
-
-    def _read_scattered(self, target: memoryview) -> list[Any]:
-        """Under the lock: one read of the rest of a large body (``target``, its own buffer) and
-        of what follows it (into the shared buffer), decoded."""
-        conn = self._conn
-        buf = self._io.recv_buffer
-        try:
-            n = self._sock.recvmsg_into((target, buf))[0]
-        except (BlockingIOError, InterruptedError):
-            target.release()
-            return []
-        except OSError as exc:
-            target.release()
-            self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
-            return []
-        self._direct_ok = True
-        self._read_size = RECV_BUFFER_SIZE
-        rest = len(target)
-        target.release()  # the body may grow before the next recv_buffer()
-        if n <= rest:
-            conn.received_into(n)  # 0: EOF
-        else:
-            conn.received_into(rest)
-            conn.receive_data(buf[: n - rest])
         return conn.events()
 
     def _heard_from_peer(self) -> None:
