@@ -214,7 +214,9 @@ class Connection(Sender):
 
         Nothing keeps a reference to ``data`` unless it is ``bytes``: a ``bytearray`` or
         ``memoryview`` is copied first, so the caller may overwrite it as soon as this returns
-        (the engines read every connection of an I/O thread into one shared buffer).
+        (the engines read every connection of an I/O thread into one shared buffer). A byte
+        ``memoryview`` that starts with large data frames (``FrameDecoder.feed_view``) has those
+        copied out one by one instead, and only what follows them copied as a whole.
         """
         if self._terminal is not None:
             return
