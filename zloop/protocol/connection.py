@@ -214,11 +214,33 @@ class Connection(Sender):
 
         Nothing keeps a reference to ``data`` unless it is ``bytes``: a ``bytearray`` or
         ``memoryview`` is copied first, so the caller may overwrite it as soon as this returns
-        (the engines read every connection of an I/O thread into one shared buffer).
+        (the engines read every connection of an I/O thread into one shared buffer). A byte
+        ``memoryview`` that starts with large data frames (``FrameDecoder.feed_view``) has those
+        copied out one by one instead, and only what follows them copied as a whole.
         """
         if self._terminal is not None:
             return
         if type(data) is not bytes:
+            decoder = self._decoder
+            if (
+                not self._buf
+                and type(decoder) is FrameDecoder
+                and decoder.plain
+                and type(data) is memoryview
+                and data.format == "B"
+                and data
+            ):
+                # Large frames are copied out of the view one by one: the copy of the whole
+                # view below would be a second copy of every large body.
+                decoder.lists = self._message_lists
+                try:
+                    pos = decoder.feed_view(data)
+                except Exception as exc:
+                    self._input_failed(exc)
+                    return
+                if pos == len(data):
+                    return
+                data = data[pos:]
             data = bytes(data)  # the copy that lets the caller reuse its buffer (see above)
         if not data:
             self._buf = b""

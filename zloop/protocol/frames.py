@@ -56,6 +56,9 @@ MAX_FRAME: Final = (1 << 63) - 1
 
 #: Incomplete bodies at least this large are collected outside the receive buffer.
 LARGE_BODY: Final = 8192
+#: A read that starts with a data frame at least this large is decoded from the caller's view
+#: (:meth:`FrameDecoder.feed_view`): one copy per body instead of two.
+VIEW_FRAME_MIN: Final = 4096
 #: Largest announced size we preallocate for; bigger bodies grow as their bytes arrive.
 PREALLOC_LIMIT: Final = 1 << 20
 #: Smallest growth step of a body beyond PREALLOC_LIMIT handed to ``recv_into``.
@@ -378,6 +381,53 @@ class FrameDecoder(LargeBody):
             pos = new_pos
             if self.stopped or self._large is not None:
                 return pos
+
+    def feed_view(self, view: memoryview) -> int:
+        """Decode the large data frames at the start of ``view`` (a byte view the caller will
+        overwrite, e.g. the I/O thread's shared receive buffer) with one copy each, without
+        copying the whole view to ``bytes`` first; return the offset where :meth:`feed` must take
+        over (the caller copies ``view[offset:]`` and feeds that), ``len(view)`` when nothing is
+        left.
+
+        Only for the plain fast path (``plain`` set, no leftover held by the caller). The read
+        must start with the rest of a large body, or with a data frame of at least
+        :data:`VIEW_FRAME_MIN` bytes; decoding then goes on while frames are large or are the
+        leading frames of a multipart message (an envelope). Anything else -- a small message, a
+        command, reserved bits, a size over ``max_size``, a header cut short -- stops here and is
+        decoded by :meth:`feed`, errors included. An incomplete large body is collected as
+        :meth:`feed` would (:meth:`_start_large`). Nothing keeps a reference to ``view``.
+        """
+        end = len(view)
+        pos = 0
+        if self._large is not None:
+            pos = self._fill_large(view, 0, end)
+            if self.in_large_body or self.stopped:
+                return pos
+        max_size = self.max_size
+        limit = MAX_FRAME if max_size < 0 else max_size
+        deliver = self._deliver
+        unpack_u64 = _U64.unpack_from
+        while end - pos >= 2:
+            flags = view[pos]
+            if flags <= MORE:
+                size = view[pos + 1]
+                start = pos + 2
+            elif flags <= LONG_MORE and end - pos >= 9:
+                size = unpack_u64(view, pos + 1)[0]
+                start = pos + 9
+            else:
+                break
+            if size > limit or (size < VIEW_FRAME_MIN and not (flags & MORE and pos)):
+                break
+            stop = start + size
+            if stop > end:
+                if size < LARGE_BODY:
+                    break
+                self._start_large(flags, size)
+                return self._fill_large(view, start, end)
+            pos = stop
+            deliver(flags, bytes(view[start:stop]))
+        return pos
 
     def _slow_frame(self, buf: bytes, pos: int, end: int) -> int:
         """Decode the one frame at *pos*; -1 if incomplete (and not collected as a large body)."""
