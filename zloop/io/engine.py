@@ -191,6 +191,10 @@ _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
 
 
+def _noop() -> None:
+    pass
+
+
 def event_source(core: SocketCore, delta: int) -> None:
     """Tell the socket that an emitter of its monitor events started (+1) or ended (-1).
 
@@ -333,12 +337,17 @@ class StreamEngine:
         if self._zap is not None:
             self._zap.close()
             self._zap = None
-        self._io.remove_fd(self._fd)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        if self._io.remove_fd(self._fd, self._close_socket):
+            # An application thread waits on the fd (parked): the close waits for it to unpark
+            # (see "Reads in the application thread"); wake it, its wait may not end by itself.
+            self._core.post(_noop, 0)
         self._out.clear()
         self._stalled = None
         event_source(self._core, -1)
+
+    def _close_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
 
     def _guarded(self, handler: Callable[[], None], locked: bool = True) -> Callable[[], None]:
         """Wrap a reactor callback: a bug in one connection closes that connection only.
