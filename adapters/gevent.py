@@ -19,6 +19,14 @@
   hub ``io`` watcher (read interest) while anybody waits, and the shared core
   (:mod:`zloop.adapters._core`) serves waiters in FIFO order, re-reading ``EVENTS`` after every
   operation. Thousands of greenlets may block on one socket or on thousands of sockets.
+* **Reading the connection in the hub.** While a greenlet waits to receive on a zloop socket whose
+  one pipe leads to a tcp/ipc connection, the hub watches that connection's fd too and reads and
+  decodes it itself (the blocking ``recv``'s read in the application thread, see "Reads in the
+  application thread" in ``zloop/io/engine.py``): the I/O thread does not read, deliver and signal
+  the socket's FD for each message. The I/O thread stops watching the fd (parks it) only while the
+  greenlet waits, and gets it back when the wait ends, however it ends (message, timeout, kill,
+  close); a connection the I/O thread ends meanwhile keeps its fd open until then, so the hub never
+  watches a closed fd, nor one whose number was reused.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
@@ -47,6 +55,9 @@ try:
     from gevent.hub import Waiter as _HubWaiter
 except ModuleNotFoundError as exc:
     raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
+
+from zloop.io.engine import APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
+from zloop.socket import _app_read_buffer
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
 from ._wrapper import GroupWaiter as _AnyWaiter
@@ -100,6 +111,8 @@ class GeventBackend:
         self._running = False
         self._flush_scheduled = False
         self.watchers: dict[int, Watcher] = {}
+        #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
+        self.readers: dict[int, _ConnReader] = {}
 
     # -- Backend -------------------------------------------------------------------------------------
 
@@ -227,6 +240,81 @@ def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | 
             timer.close()
 
 
+class _ConnReader:
+    """The hub reads a waiting receive's connection itself (see "Reading the connection in the
+    hub" above): while one greenlet waits, the engine's fd is parked (the I/O thread does not
+    watch it) and an ``io`` watcher of the hub calls :meth:`_readable`, which reads and decodes
+    into the socket's pipe (``StreamEngine.app_read``), then refreshes the core's watcher, which
+    serves the queued receives as if the socket's FD had fired. The socket's FD stays watched by
+    the core as always: anything the I/O thread still delivers (control frames, a large body, an
+    end of stream, a second peer) comes that way, so this only ever saves a hop."""
+
+    __slots__ = ("_engine", "_io", "_pipe", "_token", "_watcher")
+
+    def __init__(self, w: Watcher, engine: Any, pipe: Any, token: object) -> None:
+        self._watcher = w
+        self._engine = engine
+        self._pipe = pipe
+        self._token: object | None = token
+        b: GeventBackend = w.backend  # type: ignore[assignment]
+        # One watcher per wait, closed before the fd is unparked (and so before the engine may
+        # close it): a loop's watcher never outlives the fd it watches (libuv requires this).
+        self._io = b.hub.loop.io(engine.fd, 1)
+        self._io.start(b._run, self._readable)
+
+    @classmethod
+    def start(cls, w: Watcher) -> _ConnReader | None:
+        """Read the socket's connection in the hub while the caller waits, if that is possible
+        now (a zloop socket with one pipe, to an idle tcp/ipc connection, and no other greenlet
+        reading it already); None otherwise (the wait is served through the socket's FD only)."""
+        b: GeventBackend = w.backend  # type: ignore[assignment]
+        if w.fd in b.readers:
+            return None
+        target = getattr(w.socket, "_app_reader", None)
+        found = target() if target is not None else None
+        if found is None:
+            return None
+        engine, pipe = found
+        token = engine.park()
+        if token is None:
+            return None
+        try:
+            reader = b.readers[w.fd] = cls(w, engine, pipe, token)
+        except BaseException:
+            engine.unpark(token)
+            raise
+        return reader
+
+    def _readable(self) -> None:
+        """Hub callback (inside ``GeventBackend._run``): the connection's fd is readable."""
+        if self._token is None:
+            return
+        got = self._engine.app_read(_app_read_buffer(), self._pipe)
+        if got == APP_READ_EMPTY:
+            return
+        if got == APP_READ_BUSY:
+            # Not for this thread now (a large body, a control frame, the connection ending...):
+            # give the fd back; the I/O thread reads it and signals the socket's FD as usual.
+            self.stop()
+            return
+        if got == APP_READ_WOKE:
+            self._pipe._process_activate_read()  # what the flush's command would have done
+        self._watcher.refresh()
+
+    def stop(self) -> None:
+        """The wait ended (or reading here is not possible now): close the watcher, unpark."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        io = self._io
+        io.stop()
+        io.close()
+        b: GeventBackend = self._watcher.backend  # type: ignore[assignment]
+        if b.readers.get(self._watcher.fd) is self:
+            del b.readers[self._watcher.fd]
+        self._engine.unpark(token)
+
+
 class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
     """A green socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's.
 
@@ -266,7 +354,12 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         timeout_ms = self._sock.getsockopt(timeout_opt)
         waiter = _GreenWaiter(w.backend)  # type: ignore[arg-type]
         pending = w.wait(op, waiter)
-        value = _block(w, pending, waiter, timeout_ms / 1000 if timeout_ms >= 0 else None)
+        reader = _ConnReader.start(w) if op.is_recv else None
+        try:
+            value = _block(w, pending, waiter, timeout_ms / 1000 if timeout_ms >= 0 else None)
+        finally:
+            if reader is not None:
+                reader.stop()
         if value is NOT_READY:
             raise self._zmod.Again()
         return value
