@@ -78,7 +78,11 @@ of messages read is then exact: it brings the writer's view of it up to date fir
 -- a control event (PING, ERROR, the end of the stream), a read error, more messages than room --
 is *handed over*: kept in ``_handed`` and delivered by the I/O thread (a posted command, or its next
 read, whichever comes first; both take ``_handed`` before reading again), exactly as if it had read
-them itself. The read uses the calling thread's own buffer, never the I/O thread's shared one. Per
+them itself. The read uses the calling thread's own buffer, never the I/O thread's shared one.
+A connection the I/O thread ends while an application thread waits on its fd (parked) keeps the
+fd open until that thread unparks it (:meth:`IOThread.remove_fd` defers the close, and the socket's
+mailbox gets a wake-up), so a waiter never watches a closed fd, nor one whose number was reused.
+The gevent adapter does the same from the hub for a greenlet waiting to receive. Per
 round trip this saves the I/O thread's wake-up, its reactor turn and the mailbox hand-off.
 
 *Draining a full pipe.* libzmq's I/O thread, in C, keeps a connection's outgoing pipe nearly empty:
