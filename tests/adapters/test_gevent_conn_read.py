@@ -23,6 +23,7 @@ from zl_testing import DEADLINE, endpoint_for, with_deadlines
 
 import zloop
 from zloop.io.engine import APP_READ_GOT, APP_READ_WOKE, StreamEngine
+from zloop.monitor import parse_monitor_message
 from zloop.pipe import Pipe
 
 gevent = pytest.importorskip("gevent")
@@ -120,22 +121,30 @@ def test_peer_leaving_while_a_greenlet_waits(
     first.send(b"one")
     assert pull.recv() == b"one"
     engine, _ = pull._sock._app_reader()
+    monitor = with_deadlines(zgreen.Socket(pull._sock.get_monitor_socket(zloop.EVENT_DISCONNECTED)))
     waiting = gevent.spawn(pull.recv)
     gevent.sleep(0)  # the greenlet waits, the connection parked for it
     assert hub_readers()
     first.close()  # the peer leaves: the hub reads the end of the stream, the I/O thread ends it
     second = peer_socket(peer, ctx, zctx, "PUSH")
     try:
+        event = parse_monitor_message(monitor.recv_multipart())
+        assert event["event"] == zloop.EVENT_DISCONNECTED
+        assert not waiting.ready()
+        # Ended while parked: its fd stays open as long as the hub holds it (the hub gives it
+        # back once it reads the closed connection, or when the wait ends).
+        assert engine._sock.fileno() != -1 or not hub_readers()
         second.connect(addr)
         second.send(b"two")
         assert waiting.get(timeout=DEADLINE) == b"two"
         settle()
-        assert engine._sock.fileno() == -1  # the first connection's fd was closed, once given back
+        assert engine._sock.fileno() == -1  # closed once the hub gave it back
         second.send(b"three")
         assert pull.recv() == b"three"
     finally:
         waiting.kill()
         second.close()
+        monitor.close()
         pull.close()
 
 
