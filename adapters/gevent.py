@@ -19,6 +19,14 @@
   hub ``io`` watcher (read interest) while anybody waits, and the shared core
   (:mod:`zloop.adapters._core`) serves waiters in FIFO order, re-reading ``EVENTS`` after every
   operation. Thousands of greenlets may block on one socket or on thousands of sockets.
+* **Reading the connection in the hub.** While a greenlet waits to receive on a zloop socket whose
+  one pipe leads to a tcp/ipc connection, the hub watches that connection's fd too and reads and
+  decodes it itself (the blocking ``recv``'s read in the application thread, see "Reads in the
+  application thread" in ``zloop/io/engine.py``): the I/O thread does not read, deliver and signal
+  the socket's FD for each message. The I/O thread stops watching the fd (parks it) only while the
+  greenlet waits, and gets it back when the wait ends, however it ends (message, timeout, kill,
+  close); a connection the I/O thread ends meanwhile keeps its fd open until then, so the hub never
+  watches a closed fd, nor one whose number was reused.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
@@ -48,7 +56,10 @@ try:
 except ModuleNotFoundError as exc:
     raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
 
-from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+from zloop.io.engine import APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
+from zloop.socket import _app_read_buffer
+
+from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher, is_again
 from ._wrapper import GroupWaiter as _AnyWaiter
 from ._wrapper import PollerItems, SocketWrapper, SyncConveniences
 
@@ -100,6 +111,8 @@ class GeventBackend:
         self._running = False
         self._flush_scheduled = False
         self.watchers: dict[int, Watcher] = {}
+        #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
+        self.readers: dict[int, _ConnReader] = {}
 
     # -- Backend -------------------------------------------------------------------------------------
 
@@ -132,7 +145,11 @@ class GeventBackend:
             watcher.stop()
 
     def forget(self, fd: int) -> None:
-        """The socket behind ``fd`` is being closed or released: close its io watcher now."""
+        """The socket behind ``fd`` is being closed or released: close its io watcher now (and
+        give its connection back to the I/O thread if the hub reads it, see _ConnReader)."""
+        reader = self.readers.pop(fd, None)
+        if reader is not None:
+            reader.stop()
         watcher = self._io.pop(fd, None)
         if watcher is not None:
             watcher.stop()
@@ -227,6 +244,117 @@ def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | 
             timer.close()
 
 
+class _ConnReader:
+    """The hub reads a waiting receive's connection itself (see "Reading the connection in the
+    hub" above): the engine's fd is parked (the I/O thread does not watch it) and an ``io``
+    watcher of the hub calls :meth:`_readable`, which reads and decodes into the socket's pipe
+    (``StreamEngine.app_read``), then refreshes the core's watcher, which serves the queued
+    receives as if the socket's FD had fired. The socket's FD stays watched by the core as
+    always: anything the I/O thread still delivers (control frames, a large body, an end of
+    stream, a second peer) comes that way, so reading here only ever saves a hop.
+
+    The park outlives a wait until the hub next runs its callbacks (:meth:`done`): a greenlet
+    that receives again before it yields (a request-reply loop) keeps the fd, and the I/O thread
+    does not race it for a reply that comes back while it is still sending. A greenlet that
+    receives with ``NOBLOCK``, or looks at ``EVENTS``, in that window reads the connection
+    itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered."""
+
+    __slots__ = ("_engine", "_idle_scheduled", "_io", "_pipe", "_token", "_watcher", "waiters")
+
+    def __init__(self, w: Watcher, engine: Any, pipe: Any, token: object) -> None:
+        self._watcher = w
+        self._engine = engine
+        self._pipe = pipe
+        self._token: object | None = token
+        self._idle_scheduled = False
+        #: Greenlets waiting on a receive of this socket that started or joined this reader.
+        self.waiters = 1
+        b: GeventBackend = w.backend  # type: ignore[assignment]
+        # One watcher per park, closed before the fd is unparked (and so before the engine may
+        # close it): a loop's watcher never outlives the fd it watches (libuv requires this).
+        self._io = b.hub.loop.io(engine.fd, 1)
+        self._io.start(b._run, self._readable)
+
+    @classmethod
+    def start(cls, w: Watcher) -> _ConnReader | None:
+        """Read the socket's connection in the hub while the caller waits, if that is possible
+        now (a zloop socket with one pipe, to an idle tcp/ipc connection); None otherwise (the
+        wait is served through the socket's FD only). Joins the socket's reader if it has one."""
+        b: GeventBackend = w.backend  # type: ignore[assignment]
+        reader = b.readers.get(w.fd)
+        if reader is not None:
+            reader.waiters += 1
+            return reader
+        target = getattr(w.socket, "_app_reader", None)
+        found = target() if target is not None else None
+        if found is None:
+            return None
+        engine, pipe = found
+        token = engine.park()
+        if token is None:
+            return None
+        try:
+            reader = b.readers[w.fd] = cls(w, engine, pipe, token)
+        except BaseException:
+            engine.unpark(token)
+            raise
+        return reader
+
+    @staticmethod
+    def catch_up(w: Watcher) -> bool:
+        """Before a non-blocking look at the socket: if the hub holds its connection parked, read
+        what the kernel has (the I/O thread would have). True when something was read."""
+        reader = w.backend.readers.get(w.fd)  # type: ignore[attr-defined]
+        return reader is not None and reader._read(refresh=False)
+
+    def _readable(self) -> None:
+        """Hub callback (inside ``GeventBackend._run``): the connection's fd is readable."""
+        self._read(refresh=True)
+
+    def _read(self, refresh: bool) -> bool:
+        if self._token is None:
+            return False
+        got = self._engine.app_read(_app_read_buffer(), self._pipe)
+        if got == APP_READ_EMPTY:
+            return False
+        if got == APP_READ_BUSY:
+            # Not for this thread now (a large body, a control frame, the connection ending...):
+            # give the fd back; the I/O thread reads it and signals the socket's FD as usual.
+            self.stop()
+            return False
+        if got == APP_READ_WOKE:
+            self._pipe._process_activate_read()  # what the flush's command would have done
+        if refresh:
+            self._watcher.refresh()
+        return True
+
+    def done(self) -> None:
+        """A waiter's wait ended: unpark once the hub runs its callbacks, unless a greenlet waits
+        again by then."""
+        self.waiters -= 1
+        if self.waiters <= 0 and self._token is not None and not self._idle_scheduled:
+            self._idle_scheduled = True
+            self._watcher.backend.hub.loop.run_callback(self._idle)  # type: ignore[attr-defined]
+
+    def _idle(self) -> None:
+        self._idle_scheduled = False
+        if self.waiters <= 0:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop reading here: close the watcher, give the fd back to the I/O thread (unpark)."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        io = self._io
+        io.stop()
+        io.close()
+        b: GeventBackend = self._watcher.backend  # type: ignore[assignment]
+        if b.readers.get(self._watcher.fd) is self:
+            del b.readers[self._watcher.fd]
+        self._engine.unpark(token)
+
+
 class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
     """A green socket over a zloop or pyzmq socket. Other attributes are the wrapped socket's.
 
@@ -252,13 +380,24 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         return w
 
     def _watched_events(self) -> int | None:
-        return None if self._sock.closed else self._watcher().events()
+        if self._sock.closed:
+            return None
+        w = self._watcher()
+        if w.backend.readers:  # type: ignore[attr-defined]
+            _ConnReader.catch_up(w)
+        return w.events()
 
     # -- the one pattern ---------------------------------------------------------------------------
 
     def _op(self, op: Op, flags: int, timeout_opt: int) -> Any:
         w = self._watcher()
         if flags & NOBLOCK:
+            if op.is_recv and w.backend.readers:  # type: ignore[attr-defined]
+                try:
+                    return w.now(op)
+                except Exception as exc:
+                    if not (is_again(exc) and _ConnReader.catch_up(w)):
+                        raise
             return w.now(op)
         value = w.attempt(op)
         if value is not NOT_READY:
@@ -266,7 +405,12 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
         timeout_ms = self._sock.getsockopt(timeout_opt)
         waiter = _GreenWaiter(w.backend)  # type: ignore[arg-type]
         pending = w.wait(op, waiter)
-        value = _block(w, pending, waiter, timeout_ms / 1000 if timeout_ms >= 0 else None)
+        reader = _ConnReader.start(w) if op.is_recv else None
+        try:
+            value = _block(w, pending, waiter, timeout_ms / 1000 if timeout_ms >= 0 else None)
+        finally:
+            if reader is not None:
+                reader.done()
         if value is NOT_READY:
             raise self._zmod.Again()
         return value
@@ -386,6 +530,8 @@ class Socket(SyncConveniences, SocketWrapper, adapter="gevent"):
     def poll(self, timeout: int | None = None, flags: int = POLLIN) -> int:
         """Events in ``flags`` that are ready, waiting up to ``timeout`` ms (None or -1: forever)."""
         w = self._watcher()
+        if w.backend.readers:  # type: ignore[attr-defined]
+            _ConnReader.catch_up(w)
         ev = w.poll_now(flags)
         if ev or timeout == 0:
             return ev
@@ -444,6 +590,8 @@ class Poller(PollerItems):
         for item, mask in self.sockets:
             if _is_zmq_socket(item):
                 w = item._watcher() if isinstance(item, Socket) else _watcher_for(item)
+                if w.backend.readers:  # type: ignore[attr-defined]
+                    _ConnReader.catch_up(w)
                 ev = w.poll_now(mask)
                 if ev:
                     ready.append((item, ev))

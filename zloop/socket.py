@@ -1224,22 +1224,32 @@ class Socket(SocketOptionAttributes):
             if attempt():
                 return
 
+    def _app_reader(self) -> tuple[StreamEngine, Pipe] | None:
+        """The connection a receive about to wait could read itself (see :meth:`_read_here`):
+        its engine and this socket's end of the one pipe, when the socket has one pipe, to a
+        tcp/ipc connection; else None. (The gevent adapter reads in the waiting greenlet too.)"""
+        pipes = self._pattern.pipes()
+        if len(pipes) != 1:
+            return None
+        reader = pipes[0]
+        session = reader.peer.owner
+        if type(session) is not Session:
+            return None
+        engine = session.engine
+        if type(engine) is not StreamEngine:
+            return None
+        return engine, reader
+
     def _read_here(self, deadline: float | None) -> bool:
         """A recv about to block on a socket with one pipe, to a tcp/ipc connection: read that
         connection in this thread instead of waiting for the I/O thread to read it and wake us
         (see "Reads in the application thread" in zloop/io/engine.py). While this thread waits
         for the OS socket (and its mailbox), the I/O thread does not watch the fd. False: not
         possible now (nothing was waited for or read); the caller waits as usual."""
-        pipes = self._pattern.pipes()
-        if len(pipes) != 1:
+        target = self._app_reader()
+        if target is None:
             return False
-        reader = pipes[0]
-        session = reader.peer.owner
-        if type(session) is not Session:
-            return False
-        engine = session.engine
-        if type(engine) is not StreamEngine:
-            return False
+        engine, reader = target
         buf = _app_read_buffer()
         # First a read without parking: the fd's readability matters only to a wait, and a stream
         # that finds data at each call must not pay two epoll_ctl per read (the engine's locks,

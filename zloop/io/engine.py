@@ -80,7 +80,11 @@ of messages read is then exact: it brings the writer's view of it up to date fir
 -- a control event (PING, ERROR, the end of the stream), a read error, more messages than room --
 is *handed over*: kept in ``_handed`` and delivered by the I/O thread (a posted command, or its next
 read, whichever comes first; both take ``_handed`` before reading again), exactly as if it had read
-them itself. The read uses the calling thread's own buffer, never the I/O thread's shared one. Per
+them itself. The read uses the calling thread's own buffer, never the I/O thread's shared one.
+A connection the I/O thread ends while an application thread waits on its fd (parked) keeps the
+fd open until that thread unparks it (:meth:`IOThread.remove_fd` defers the close, and the socket's
+mailbox gets a wake-up), so a waiter never watches a closed fd, nor one whose number was reused.
+The gevent adapter does the same from the hub for a greenlet waiting to receive. Per
 round trip this saves the I/O thread's wake-up, its reactor turn and the mailbox hand-off.
 
 *Draining a full pipe.* libzmq's I/O thread, in C, keeps a connection's outgoing pipe nearly empty:
@@ -191,6 +195,10 @@ APP_READ_WOKE = 3
 _SUBSCRIBE_PREFIX = b"\x01"
 _CANCEL_PREFIX = b"\x00"
 _ONLY_LISTS = {list}
+
+
+def _noop() -> None:
+    pass
 
 
 def event_source(core: SocketCore, delta: int) -> None:
@@ -335,12 +343,17 @@ class StreamEngine:
         if self._zap is not None:
             self._zap.close()
             self._zap = None
-        self._io.remove_fd(self._fd)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        if self._io.remove_fd(self._fd, self._close_socket):
+            # An application thread waits on the fd (parked): the close waits for it to unpark
+            # (see "Reads in the application thread"); wake it, its wait may not end by itself.
+            self._core.post(_noop, 0)
         self._out.clear()
         self._stalled = None
         event_source(self._core, -1)
+
+    def _close_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
 
     def _guarded(self, handler: Callable[[], None], locked: bool = True) -> Callable[[], None]:
         """Wrap a reactor callback: a bug in one connection closes that connection only.

@@ -90,13 +90,15 @@ class Timer:
 
 
 class _FdEntry:
-    __slots__ = ("parked", "reader", "writer")
+    __slots__ = ("closer", "parked", "reader", "writer")
 
     def __init__(self) -> None:
         self.reader: Callback | None = None
         self.writer: Callback | None = None
         #: An application thread is waiting on this fd's readability itself (see park_reader).
         self.parked = False
+        #: Closes the fd: set by remove_fd while parked, run by unpark_reader (see remove_fd).
+        self.closer: Callback | None = None
 
     def mask(self) -> int:
         return (READ if self.reader and not self.parked else 0) | (WRITE if self.writer else 0)
@@ -241,14 +243,24 @@ class IOThread:
             entry.writer = None
             self._update(fd, entry)
 
-    def remove_fd(self, fd: int) -> None:
-        """Forget ``fd`` entirely (call before closing it)."""
+    def remove_fd(self, fd: int, closer: Callback | None = None) -> bool:
+        """Forget ``fd`` entirely (call before closing it), or forget it and close it: ``closer``
+        closes the fd, now, or -- while an application thread waits on the fd (parked, see
+        :meth:`park_reader`) -- when that thread unparks it. The waiter thus never watches a
+        closed fd, nor one whose number was reused for another file. True when the close was
+        deferred (the owner should wake that thread: its wait may not end by itself)."""
         with self._mask_lock:
             entry = self._fds.pop(fd, None)
             if entry is not None:
                 entry.reader = entry.writer = None
                 with contextlib.suppress(KeyError, ValueError, OSError):
                     self._selector.unregister(fd)
+                if entry.parked and closer is not None:
+                    entry.closer = closer
+                    return True
+        if closer is not None:
+            closer()
+        return False
 
     # -- any thread --------------------------------------------------------------------------------
 
@@ -265,13 +277,20 @@ class IOThread:
             return entry
 
     def unpark_reader(self, fd: int, token: object) -> None:
-        """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was reused)."""
+        """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was
+        reused); closes the fd if :meth:`remove_fd` deferred its close to now."""
         with self._mask_lock:
-            entry = self._fds.get(fd)
-            if entry is not token or entry is None or not entry.parked:
+            if type(token) is _FdEntry and token.closer is not None:
+                closer, token.closer = token.closer, None
+                token.parked = False
+            else:
+                entry = self._fds.get(fd)
+                if entry is not token or entry is None or not entry.parked:
+                    return
+                entry.parked = False
+                self._update(fd, entry)
                 return
-            entry.parked = False
-            self._update(fd, entry)
+        closer()
 
     def call_later(self, delay_s: float, callback: Callback) -> Timer:
         timer = Timer(self, time.monotonic() + max(0.0, delay_s), callback)
