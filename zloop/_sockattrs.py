@@ -147,7 +147,9 @@ class SocketOptionAttributes:
         "Multicast recovery interval in ms (stored; zloop has no multicast transports).",
     )
     sndbuf = SNDBUF = IntOption(
-        Opt.SNDBUF, "Kernel send buffer size in bytes (SO_SNDBUF; -1: the OS default)."
+        Opt.SNDBUF,
+        "Kernel send buffer size in bytes (SO_SNDBUF; -1: the OS default, except that an ipc "
+        "connection's send buffer is raised to at least 1 MiB where the kernel allows it).",
     )
     rcvbuf = RCVBUF = IntOption(
         Opt.RCVBUF, "Kernel receive buffer size in bytes (SO_RCVBUF; -1: the OS default)."

@@ -10,11 +10,26 @@ from zloop import _real
 from zloop.io.endpoint import Endpoint
 from zloop.options import Options
 
+# The send buffer an ipc (AF_UNIX stream) socket gets when SNDBUF is left at -1. Linux does not
+# autotune AF_UNIX buffers the way it does tcp's: the default (net.core.wmem_default, 208 KiB on
+# most systems) is all that can be in flight from one side, so a 1 MiB message needs five or six
+# write / wake / read cycles between the two processes. A larger buffer lets one write carry a
+# whole large message. The kernel caps the request at net.core.wmem_max (and doubles it for its
+# bookkeeping); a socket that already has more is left alone, and a refusal is ignored: this is
+# a tuning, not an option the user set. An explicit SNDBUF (>= 0) always wins.
+IPC_SNDBUF = 1 << 20
+
 
 def tune_socket(sock: socket.socket, options: Options) -> None:
-    """Apply SNDBUF/RCVBUF, TOS, TCP_NODELAY and TCP keepalive options (libzmq's rules)."""
+    """Apply SNDBUF/RCVBUF, TOS, TCP_NODELAY and TCP keepalive options (libzmq's rules).
+
+    One deliberate difference from libzmq: an ipc socket whose SNDBUF is the default (-1) gets a
+    send buffer of at least :data:`IPC_SNDBUF` where the kernel allows it (see above).
+    """
     if options.sndbuf >= 0:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.sndbuf)
+    elif sock.family == getattr(socket, "AF_UNIX", None):
+        _raise_sndbuf(sock, IPC_SNDBUF)
     if options.rcvbuf >= 0:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, options.rcvbuf)
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
@@ -36,6 +51,13 @@ def tune_socket(sock: socket.socket, options: Options) -> None:
             ):
                 if value != -1 and hasattr(socket, name):
                     sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
+def _raise_sndbuf(sock: socket.socket, size: int) -> None:
+    """Best effort: give ``sock`` a send buffer of at least ``size`` bytes (never shrink it)."""
+    with contextlib.suppress(OSError):
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < size:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def format_tcp(host: str, port: int) -> str:
