@@ -61,6 +61,7 @@ from zloop.io.engine import (
     APP_READ_WOKE,
     StreamEngine,
 )
+from zloop.io.reactor import RECV_BUFFER_SIZE
 from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -1719,8 +1720,9 @@ _RCVMORE = int(SocketOption.RCVMORE)
 _POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
 #: The buffer of an application thread's reads of its connection (Socket._read_here): one per thread
 #: that blocks in recv on such a socket; a read takes at most this, or less right after a large body
-#: (see StreamEngine.app_read).
-_APP_READ_SIZE = 64 * 1024
+#: (see StreamEngine.app_read). As large as the I/O thread's own receive buffer, so one read here
+#: takes as much of a stream as the I/O thread's would.
+_APP_READ_SIZE = RECV_BUFFER_SIZE
 _app_local = _real.ThreadLocal()
 
 
