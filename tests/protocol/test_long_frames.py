@@ -161,3 +161,15 @@ def test_255_256_boundary_round_trip(size: int) -> None:
     pull.message_lists = True
     pull.receive_data(data)
     assert received(pull.events()) == [[body], [body, body], [body]]
+
+
+def test_leftover_joined_with_a_strided_view() -> None:
+    """A non-contiguous view after a leftover is copied as before (``bytes + view`` refuses it)."""
+    conn = peer_at_traffic(SocketType.PULL, b"PUSH")
+    conn.message_lists = True
+    rest = frame(0, b"r" * 300)
+    conn.receive_data(rest[:5])
+    spaced = bytearray(2 * (len(rest) - 5))
+    spaced[::2] = rest[5:]
+    conn.receive_data(memoryview(spaced)[::2])
+    assert received(conn.events()) == [[b"r" * 300]]

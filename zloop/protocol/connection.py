@@ -225,6 +225,8 @@ class Connection(Sender):
             # A partial frame is left over: join it with the new bytes directly (one copy of
             # them; copying a view to ``bytes`` first and then joining would be two).
             self._buf = b""
+            if type(data) is memoryview and not data.c_contiguous:
+                data = bytes(data)  # ``bytes + view`` takes contiguous views only
             buf = held + data
         elif type(data) is not bytes:
             decoder = self._decoder
