@@ -61,6 +61,7 @@ from zloop.io.engine import (
     APP_READ_WOKE,
     StreamEngine,
 )
+from zloop.io.reactor import RECV_BUFFER_SIZE
 from zloop.io.session import Session
 from zloop.io.signaler import LevelSignal
 from zloop.message import Frame, frame_for_send, message_for_send
@@ -733,14 +734,7 @@ class Socket(SocketOptionAttributes):
             frame, tracker = frame_for_send(data, copy, track, self.copy_threshold)
         if flags & SNDMORE:
             if self._out_msg is None:
-                self._check_usable()
-                if self._queued:
-                    self._run_queued()
-                # As in libzmq, only the first frame of a message may block or fail with EAGAIN
-                # (or with the pattern's EFSM / EHOSTUNREACH, raised by can_begin before blocking).
-                begin = self._pattern.can_begin
-                if not begin(frame):
-                    self._wait(flags, self._options.sndtimeo, lambda: begin(frame))
+                self._begin_message(frame, flags)
                 self._out_msg = [frame]
             else:
                 self._out_msg.append(frame)
@@ -794,30 +788,44 @@ class Socket(SocketOptionAttributes):
             frames = [*self._out_msg, *frames]
         if flags & SNDMORE:
             if self._out_msg is None:
-                self._check_usable()
-                if self._queued:
-                    self._run_queued()
-                begin = self._pattern.can_begin
-                if not begin(frames[0]):
-                    self._wait(flags, self._options.sndtimeo, lambda: begin(frames[0]))
+                self._begin_message(frames[0], flags)
             self._out_msg = frames
             return tracker
         self._send_msg(frames, flags)
         self._out_msg = None
         return tracker
 
+    def _begin_message(self, first: Any, flags: int) -> None:
+        """The first frame of a multipart message (``SNDMORE``): wait until the pattern can take
+        a message starting with ``first``. As in libzmq, only the first frame of a message may
+        block or fail with EAGAIN (or with the pattern's EFSM / EHOSTUNREACH, raised by
+        ``can_begin`` before blocking).
+
+        A method rather than code in :meth:`send`: the waiting closure would make ``send`` keep
+        its frame in a cell on every call, waiting or not."""
+        self._check_usable()
+        if self._queued:
+            self._run_queued()
+        begin = self._pattern.can_begin
+        if not begin(first):
+            self._wait(flags, self._options.sndtimeo, lambda: begin(first))
+
     def _send_msg(self, msg: Msg, flags: int) -> None:
         if self._closed or self._ctx_terminated:
             self._check_usable()
         if self._queued:
             self._run_queued()
-        pattern = self._pattern
-        if not pattern.send(msg):
+        if not self._pattern.send(msg):
             self._process_commands(0)
-            if not pattern.send(msg):
-                self._wait(flags, self._options.sndtimeo, lambda: pattern.send(msg))
+            if not self._pattern.send(msg):
+                self._wait_send(msg, flags)
         if self._levels:
             self._refresh_levels()
+
+    def _wait_send(self, msg: Msg, flags: int) -> None:
+        """Block until the pattern takes ``msg`` (its closure kept out of :meth:`_send_msg`)."""
+        send = self._pattern.send
+        self._wait(flags, self._options.sndtimeo, lambda: send(msg))
 
     def send_string(
         self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8", **kwargs: Any
@@ -1719,8 +1727,9 @@ _RCVMORE = int(SocketOption.RCVMORE)
 _POLL_EVENTS = tuple(PollEvent(bits) for bits in range(4))
 #: The buffer of an application thread's reads of its connection (Socket._read_here): one per thread
 #: that blocks in recv on such a socket; a read takes at most this, or less right after a large body
-#: (see StreamEngine.app_read).
-_APP_READ_SIZE = 64 * 1024
+#: (see StreamEngine.app_read). As large as the I/O thread's own receive buffer, so one read here
+#: takes as much of a stream as the I/O thread's would.
+_APP_READ_SIZE = RECV_BUFFER_SIZE
 _app_local = _real.ThreadLocal()
 
 

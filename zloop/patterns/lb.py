@@ -8,7 +8,7 @@ pipe guarantees to do once it is ready again.
 
 from __future__ import annotations
 
-from zloop.pipe import Msg, Pipe
+from zloop.pipe import POLLIN, Msg, Pipe
 
 
 class _Rotation:
@@ -69,6 +69,25 @@ class LoadBalancer(_Rotation):
     __slots__ = ()
 
     def send(self, msg: Msg) -> bool:
+        if self.active:
+            # The current pipe has room below its high-water mark (the common case): queue the
+            # message on it here, as Pipe.write_flush would, one call less per message. A full,
+            # inactive, unlimited or conflating pipe takes the general path below.
+            current = self.current
+            pipe = self.pipes[current]
+            hwm = pipe._hwm
+            if pipe._out_active and hwm > 0 and pipe._msgs_written - pipe._peer_msgs_read < hwm:
+                out = pipe._out
+                out.items.append(msg)
+                pipe._msgs_written += 1
+                if out.reader_asleep and not pipe._terminated:
+                    # Pipe.flush: the reader found the pipe empty and waits for a signal.
+                    out.reader_asleep = False
+                    peer = pipe.peer
+                    peer.owner.post(peer._process_activate_read, POLLIN)
+                current += 1
+                self.current = 0 if current >= self.active else current
+                return True
         while self.active:
             current = self.current
             pipe = self.pipes[current]

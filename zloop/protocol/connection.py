@@ -220,11 +220,18 @@ class Connection(Sender):
         """
         if self._terminal is not None:
             return
-        if type(data) is not bytes:
+        held = self._buf
+        if held and data:
+            # A partial frame is left over: join it with the new bytes directly (one copy of
+            # them; copying a view to ``bytes`` first and then joining would be two).
+            self._buf = b""
+            if type(data) is memoryview and not data.c_contiguous:
+                data = bytes(data)  # ``bytes + view`` takes contiguous views only
+            buf = held + data
+        elif type(data) is not bytes:
             decoder = self._decoder
             if (
-                not self._buf
-                and type(decoder) is FrameDecoder
+                type(decoder) is FrameDecoder
                 and decoder.plain
                 and type(data) is memoryview
                 and data.format == "B"
@@ -241,13 +248,13 @@ class Connection(Sender):
                 if pos == len(data):
                     return
                 data = data[pos:]
-            data = bytes(data)  # the copy that lets the caller reuse its buffer (see above)
-        if not data:
+            buf = bytes(data)  # the copy that lets the caller reuse its buffer (see above)
+        else:
+            buf = data
+        if not buf:
             self._buf = b""
             self._finish(ConnectionClosed())
             return
-        buf = self._buf + data if self._buf else data
-        self._buf = b""
         try:
             pos = self._process(buf)
         except Exception as exc:

@@ -334,6 +334,17 @@ class FrameDecoder(LargeBody):
                         append_out([buf[start:stop]])  # type: ignore[arg-type]
                         pos = stop
                         continue
+                    if flags == LONG and frames is None and lists:
+                        # A long single-frame message (256 bytes and more), on its own path too.
+                        if end - pos < 9:
+                            break
+                        start = pos + 9
+                        stop = start + unpack_u64(buf, pos + 1)[0]
+                        if stop > end or stop - start > long_max:
+                            break
+                        append_out([buf[start:stop]])  # type: ignore[arg-type]
+                        pos = stop
+                        continue
                     if flags <= MORE:
                         size = buf[pos + 1]
                         if size > small_max:

@@ -39,6 +39,10 @@ class Sender:
     _peer_version: tuple[int, int] | None
     _terminal: Event | None
     _error_sent: bool
+    #: The long-form header of a last single frame of ``_long_size`` bytes, as last encoded by
+    #: :meth:`send_messages`: reused while the size repeats (a stream of equal-size messages).
+    _long_size: int = -1
+    _long_header: bytes = b""
 
     @property
     def _in_traffic(self) -> bool:
@@ -118,7 +122,8 @@ class Sender:
         out = self._out
         append = out.append
         short_last = SHORT_HEADERS[0]
-        long_header = LONG_HEADER.pack
+        long_size = self._long_size
+        long_header = self._long_header
         for frames in messages:
             if len(frames) == 1:
                 body = frames[0]
@@ -129,12 +134,17 @@ class Sender:
                         append(body)
                         continue
                     if size < ZERO_COPY_MIN:
-                        append(long_header(LONG, size))
+                        if size != long_size:
+                            long_size = size
+                            long_header = LONG_HEADER.pack(LONG, size)
+                        append(long_header)
                         append(body)
                         continue
             elif not frames:
                 raise LocalProtocolError("a message needs at least one frame")
             append_message(out, frames)
+        self._long_size = long_size
+        self._long_header = long_header
 
     def _send_subscription(self, body: bytes, prefix: bytes, topic: bytes) -> None:
         self._check_traffic()
