@@ -87,6 +87,10 @@ class _Backend:
 
     __slots__ = ("loop",)
 
+    # A queued Future holds its Pending (to cancel or reclaim it): the Pending lets go of the
+    # Future once finished, so a received message dies with the Future, not at the next gc run.
+    release_waiters = True
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if type(loop).add_reader is asyncio.BaseEventLoop.add_reader:
             raise RuntimeError(
