@@ -368,6 +368,9 @@ class Watcher:
         # the pair is no reference cycle and a received message is freed as soon as the
         # application drops the Future (not when the cyclic GC next runs).
         self._release: bool = bool(getattr(backend, "release_waiters", False))
+        #: Called (no arguments) at the end of every :meth:`refresh` while set: a loop module that
+        #: keeps something going only while receives wait (asyncio's connection reader) checks here.
+        self.after_refresh: Callable[[], None] | None = None
         self._getsockopt = sock.getsockopt
         self._recvq: deque[Pending] = deque()
         self._sendq: deque[Pending] = deque()
@@ -500,6 +503,16 @@ class Watcher:
         while sendq and sendq[0].waiter.done():
             sendq.popleft().state = _CANCELLED
         return bool(sendq)
+
+    def receives_waiting(self) -> bool:
+        """Is a live receive-like operation queued?"""
+        recvq = self._recvq
+        while recvq and recvq[0].waiter.done():
+            pending = recvq.popleft()
+            pending.state = _CANCELLED
+            if self._release:
+                pending.waiter = _RELEASED
+        return bool(recvq)
 
     def wait(self, op: Op, waiter: Waiter | None = None) -> Pending:
         """Queue ``op`` behind earlier ones of its direction; its waiter completes with the result.
@@ -698,6 +711,9 @@ class Watcher:
             self._refreshing = False
         if self._recvq or self._sendq or self._polls:
             self._arm()
+        hook = self.after_refresh
+        if hook is not None:
+            hook()
 
     def _prune(self) -> None:
         for queue in (self._recvq, self._sendq):
