@@ -242,12 +242,20 @@ class _ConnReader:
         if got == APP_READ_BUSY:
             # Not for the loop now (a large body, a control frame, the connection ending...): give
             # the fd back; the I/O thread reads it and signals the socket's FD as usual.
-            self._watcher.backend.read_skips[self._watcher.fd] = _SKIP_AFTER_LARGE  # type: ignore[attr-defined]
-            self.stop()
+            self._give_back()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
+        if self._engine._conn.receiving_large_body():
+            # The read began a large body: its rest goes straight into the frame's own buffer,
+            # which only the I/O thread reads into (app_read would answer BUSY next).
+            self._give_back()
         return True
+
+    def _give_back(self) -> None:
+        w = self._watcher
+        w.backend.read_skips[w.fd] = _SKIP_AFTER_LARGE  # type: ignore[attr-defined]
+        self.stop()
 
     def _check(self) -> None:
         """After a refresh (or a cancelled receive): no receive waits any more -> stop one loop
