@@ -37,6 +37,16 @@ pyzmq, not when (or whether) it is awaited:
   with ``Again``; ``poll(timeout)`` resolves to 0 when its timer expires.
 * ``close()`` (and ``Context.destroy()``) cancels every pending Future, as pyzmq's close does; a
   context terminated from another thread fails them with ``ContextTerminated``.
+* **Reading the connection in the loop** (:class:`_ConnReader`). While a receive waits on a zloop
+  socket whose one pipe leads to a tcp/ipc connection, the loop watches that connection's fd
+  (``add_reader``) in place of the I/O thread, which parks it, and reads and decodes it itself
+  (``StreamEngine.app_read``; "Reads in the application thread" in ``zloop/io/engine.py``): the I/O
+  thread does not read, deliver and signal the socket's FD for each message. The fd goes back one
+  loop turn after no receive waits (a task that awaits in a loop keeps it), at close, or at once
+  when a read begins a large frame body (the next 64 waits then leave reading to the I/O thread,
+  which reads large bodies straight into their own buffers). ``NOBLOCK`` receives, ``EVENTS`` and
+  polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
+  keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
 
 The conveniences are one operation each: ``recv_string``/``recv_json``/``recv_pyobj``/
 ``recv_serialized`` queue a receive whose Future (:class:`_LoadingFuture`) decodes the frames when
