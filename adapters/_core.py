@@ -298,6 +298,28 @@ class Pending:
 CancelOutcome = Literal["removed", "reclaimed", "completed"]
 
 
+class _Released:
+    """What a finished :class:`Pending` holds instead of its waiter when the backend asks for it
+    (``release_waiters``): a waiter that is done and ignores results."""
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        return True
+
+    def set_result(self, value: Any, /) -> None:
+        pass
+
+    def set_exception(self, exc: BaseException, /) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "<released waiter>"
+
+
+_RELEASED: Final = _Released()
+
+
 class _Pushed:
     """A received message given back by a cancelled waiter: frames, and whether more remain in the socket."""
 
@@ -341,6 +363,14 @@ class Watcher:
         self.socket = sock
         self.backend = backend
         self.fd: int = int(sock.getsockopt(_FD))
+        # A backend whose waiter refers back to its Pending (asyncio's Future holds it to cancel or
+        # reclaim) sets ``release_waiters``: a Pending then lets go of its waiter once finished, so
+        # the pair is no reference cycle and a received message is freed as soon as the
+        # application drops the Future (not when the cyclic GC next runs).
+        self._release: bool = bool(getattr(backend, "release_waiters", False))
+        #: Called (no arguments) at the end of every :meth:`refresh` while set: a loop module that
+        #: keeps something going only while receives wait (asyncio's connection reader) checks here.
+        self.after_refresh: Callable[[], None] | None = None
         self._getsockopt = sock.getsockopt
         self._recvq: deque[Pending] = deque()
         self._sendq: deque[Pending] = deque()
@@ -474,6 +504,16 @@ class Watcher:
             sendq.popleft().state = _CANCELLED
         return bool(sendq)
 
+    def receives_waiting(self) -> bool:
+        """Is a live receive-like operation queued?"""
+        recvq = self._recvq
+        while recvq and recvq[0].waiter.done():
+            pending = recvq.popleft()
+            pending.state = _CANCELLED
+            if self._release:
+                pending.waiter = _RELEASED
+        return bool(recvq)
+
     def wait(self, op: Op, waiter: Waiter | None = None) -> Pending:
         """Queue ``op`` behind earlier ones of its direction; its waiter completes with the result.
 
@@ -537,6 +577,8 @@ class Watcher:
         * otherwise (a send that was sent, a poll that fired, a failure) -> ``"completed"``.
         """
         state = pending.state
+        if self._release:
+            pending.waiter = _RELEASED
         if state == _QUEUED:
             pending.state = _CANCELLED
             if pending.op is None:
@@ -669,6 +711,9 @@ class Watcher:
             self._refreshing = False
         if self._recvq or self._sendq or self._polls:
             self._arm()
+        hook = self.after_refresh
+        if hook is not None:
+            hook()
 
     def _prune(self) -> None:
         for queue in (self._recvq, self._sendq):
@@ -723,11 +768,15 @@ class Watcher:
                 waiter = p.waiter
                 if waiter.done():
                     p.state = _CANCELLED
+                    if self._release:
+                        p.waiter = _RELEASED
                     continue
                 hit = events & p.mask
                 if hit:
                     p.state = _COMPLETED
                     p.value = hit
+                    if self._release:
+                        p.waiter = _RELEASED
                     waiter.set_result(hit)
                 else:
                     live.append(p)
@@ -747,7 +796,10 @@ class Watcher:
                 (self._recvq if op.kind <= _LAST_RECV else self._sendq).appendleft(pending)
                 return False
             pending.state = _FAILED
-            pending.waiter.set_exception(exc)
+            waiter = pending.waiter
+            if self._release:
+                pending.waiter = _RELEASED
+            waiter.set_exception(exc)
             return True
         pending.state = _COMPLETED
         pending.value = value
@@ -764,7 +816,10 @@ class Watcher:
                         pending.more = bool(self._getsockopt(_RCVMORE))
                     except Exception:
                         pending.more = False
-        pending.waiter.set_result(value)
+        waiter = pending.waiter
+        if self._release:
+            pending.waiter = _RELEASED
+        waiter.set_result(value)
         return True
 
     # -- arming ----------------------------------------------------------------------------------------
@@ -786,9 +841,12 @@ class Watcher:
         self._recvq = deque()
         self._sendq = deque()
         self._polls = []
+        release = self._release
         for queue in queues:
             for p in queue:
                 waiter = p.waiter
+                if release:
+                    p.waiter = _RELEASED
                 if p.state == _QUEUED and not waiter.done():
                     p.state = _FAILED
                     cancel_waiter = getattr(waiter, "cancel", None) if cancel else None

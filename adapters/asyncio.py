@@ -37,6 +37,16 @@ pyzmq, not when (or whether) it is awaited:
   with ``Again``; ``poll(timeout)`` resolves to 0 when its timer expires.
 * ``close()`` (and ``Context.destroy()``) cancels every pending Future, as pyzmq's close does; a
   context terminated from another thread fails them with ``ContextTerminated``.
+* **Reading the connection in the loop** (:class:`_ConnReader`). While a receive waits on a zloop
+  socket whose one pipe leads to a tcp/ipc connection, the loop watches that connection's fd
+  (``add_reader``) in place of the I/O thread, which parks it, and reads and decodes it itself
+  (``StreamEngine.app_read``; "Reads in the application thread" in ``zloop/io/engine.py``): the I/O
+  thread does not read, deliver and signal the socket's FD for each message. The fd goes back one
+  loop turn after no receive waits (a task that awaits in a loop keeps it), at close, or at once
+  when a read begins a large frame body (the next 64 waits then leave reading to the I/O thread,
+  which reads large bodies straight into their own buffers). ``NOBLOCK`` receives, ``EVENTS`` and
+  polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
+  keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
 
 The conveniences are one operation each: ``recv_string``/``recv_json``/``recv_pyobj``/
 ``recv_serialized`` queue a receive whose Future (:class:`_LoadingFuture`) decodes the frames when
@@ -65,8 +75,10 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import zloop
+from zloop.io.engine import AFTER_LARGE_READ, APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
+from zloop.socket import _app_read_buffer
 
-from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher
+from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher, is_again
 from ._wrapper import AsyncSendConveniences, PollerItems, SocketWrapper, json_value
 
 if TYPE_CHECKING:
@@ -85,7 +97,11 @@ _get_running_loop = asyncio._get_running_loop
 class _Backend:
     """The core's Backend for one asyncio loop."""
 
-    __slots__ = ("loop",)
+    __slots__ = ("loop", "read_skips", "readers")
+
+    # A queued Future holds its Pending (to cancel or reclaim it): the Pending lets go of the
+    # Future once finished, so a received message dies with the Future, not at the next gc run.
+    release_waiters = True
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if type(loop).add_reader is asyncio.BaseEventLoop.add_reader:
@@ -95,6 +111,10 @@ class _Backend:
                 "(e.g. asyncio.run(main(), loop_factory=asyncio.SelectorEventLoop) on Python 3.12+)"
             )
         self.loop = loop
+        #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
+        self.readers: dict[int, _ConnReader] = {}
+        #: Waits still to leave to the I/O thread after a large frame, by the socket's FD.
+        self.read_skips: dict[int, int] = {}
 
     def add_reader(self, fd: int, callback: Any) -> None:
         self.loop.add_reader(fd, callback)
@@ -145,6 +165,148 @@ def _loop_outside_a_task(stacklevel: int) -> asyncio.AbstractEventLoop:
     return asyncio.get_event_loop()
 
 
+# -- reading the connection in the loop ------------------------------------------------------------
+
+#: After a large frame (or a connection the loop may not read now), this many of the socket's
+#: waits leave the reading to the I/O thread: it reads large bodies straight into their own
+#: buffers, and parking the fd for a read that gives up at once costs two epoll_ctl each way.
+_SKIP_AFTER_LARGE = 64
+
+
+class _ConnReader:
+    """The loop reads a waiting receive's connection itself ("Reading the connection in the
+    loop" in the module docstring; gevent's hub does the same, see adapters/gevent.py).
+
+    Started when a receive queues on a zloop socket whose one pipe leads to a tcp/ipc connection:
+    the engine's fd is parked (the I/O thread stops watching it) and ``loop.add_reader`` calls
+    :meth:`_readable`, which reads and decodes into the socket's pipe (``StreamEngine.app_read``)
+    and refreshes the core's watcher, which serves the queued receives as if the socket's FD had
+    fired. The socket's FD stays watched by the core as always: anything the I/O thread still
+    delivers (control frames, a large body, an end of stream, a second peer) comes that way.
+
+    Stopped (``remove_reader``, then unpark: a connection the I/O thread ended meanwhile closes its
+    fd only then) one loop turn after no receive waits, at once when the engine gives up
+    (``APP_READ_BUSY``: a large body, a control frame, the end) or the socket is released."""
+
+    __slots__ = ("_engine", "_fd", "_idle_scheduled", "_pipe", "_token", "_watcher")
+
+    def __init__(self, w: Watcher, engine: Any, pipe: Any, token: object) -> None:
+        self._watcher = w
+        self._engine = engine
+        self._pipe = pipe
+        self._token: object | None = token
+        self._fd: int = engine.fd
+        self._idle_scheduled = False
+
+    @classmethod
+    def start(cls, w: Watcher) -> None:
+        """A receive queued on ``w``: read its connection in the loop if that is possible now."""
+        b: _Backend = w.backend  # type: ignore[assignment]
+        fd = w.fd
+        if fd in b.readers:
+            return
+        skips = b.read_skips
+        if skips:
+            left = skips.get(fd, 0)
+            if left > 0:
+                skips[fd] = left - 1
+                return
+        target = getattr(w.socket, "_app_reader", None)
+        found = target() if target is not None else None
+        if found is None:
+            return
+        engine, pipe = found
+        if engine._read_size == AFTER_LARGE_READ:  # the I/O thread just read a large body
+            skips[fd] = _SKIP_AFTER_LARGE
+            return
+        token = engine.park()
+        if token is None:
+            return
+        reader = cls(w, engine, pipe, token)
+        try:
+            b.loop.add_reader(reader._fd, reader._readable)
+        except BaseException:
+            engine.unpark(token)
+            raise
+        b.readers[fd] = reader
+        w.after_refresh = reader._check
+
+    @staticmethod
+    def catch_up(w: Watcher) -> bool:
+        """Before a non-blocking look at the socket: if the loop holds its connection parked, read
+        what the kernel has (the I/O thread would have). True when something was read."""
+        reader = w.backend.readers.get(w.fd)  # type: ignore[attr-defined]
+        return reader is not None and reader._read()
+
+    def _readable(self) -> None:
+        """Loop callback: the connection's fd is readable."""
+        if self._read():
+            self._watcher.refresh()
+
+    def _read(self) -> bool:
+        if self._token is None:
+            return False
+        got = self._engine.app_read(_app_read_buffer(), self._pipe)
+        if got == APP_READ_EMPTY:
+            return False
+        if got == APP_READ_BUSY:
+            # Not for the loop now (a large body, a control frame, the connection ending...): give
+            # the fd back; the I/O thread reads it and signals the socket's FD as usual.
+            self._give_back()
+            return False
+        if got == APP_READ_WOKE:
+            self._pipe._process_activate_read()  # what the flush's command would have done
+        if self._engine._conn.receiving_large_body():
+            # The read began a large body: its rest goes straight into the frame's own buffer,
+            # which only the I/O thread reads into (app_read would answer BUSY next).
+            self._give_back()
+        return True
+
+    def _give_back(self) -> None:
+        w = self._watcher
+        w.backend.read_skips[w.fd] = _SKIP_AFTER_LARGE  # type: ignore[attr-defined]
+        self.stop()
+
+    def _check(self) -> None:
+        """After a refresh (or a cancelled receive): no receive waits any more -> stop one loop
+        turn later, unless one waits again by then (a task that receives in a loop)."""
+        if self._idle_scheduled or self._token is None:
+            return
+        w = self._watcher
+        if w.closed or self._engine._closed:
+            self.stop()
+        elif not w.receives_waiting():
+            self._idle_scheduled = True
+            w.backend.loop.call_soon(self._idle)  # type: ignore[attr-defined]
+
+    def _idle(self) -> None:
+        self._idle_scheduled = False
+        w = self._watcher
+        if w.closed or not w.receives_waiting():
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop reading here: stop watching the fd, give it back to the I/O thread (unpark)."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        w = self._watcher
+        b: _Backend = w.backend  # type: ignore[assignment]
+        if w.after_refresh == self._check:
+            w.after_refresh = None
+        if b.readers.get(w.fd) is self:
+            del b.readers[w.fd]
+        b.remove_reader(self._fd)
+        self._engine.unpark(token)
+
+
+def _reader_check(w: Watcher) -> None:
+    """A receive stopped waiting without a refresh (cancelled, timed out)."""
+    reader = w.backend.readers.get(w.fd)  # type: ignore[attr-defined]
+    if reader is not None:
+        reader._check()
+
+
 # -- the Futures --------------------------------------------------------------------------------------
 
 
@@ -176,7 +338,10 @@ class _QueuedFuture(Future[Any]):
             return False
         pending = self._zl_pending
         if pending.queued:
-            self._zl_watcher.cancel(pending)
+            watcher = self._zl_watcher
+            watcher.cancel(pending)
+            if watcher.backend.readers:  # type: ignore[attr-defined]
+                _reader_check(watcher)
         return True
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -278,8 +443,11 @@ def _expire(fut: _QueuedFuture, again: Callable[[], BaseException]) -> None:
     """RCVTIMEO/SNDTIMEO: a still-queued operation fails with Again (nothing was taken or sent)."""
     pending = fut._zl_pending
     if pending.queued:
-        fut._zl_watcher.cancel(pending)
+        watcher = fut._zl_watcher
+        watcher.cancel(pending)
         Future.set_exception(fut, again())
+        if watcher.backend.readers:  # type: ignore[attr-defined]
+            _reader_check(watcher)
 
 
 def _expire_poll(fut: _QueuedFuture) -> None:
@@ -346,7 +514,11 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
 
     def _watched_events(self) -> int | None:
         watcher = self._watcher
-        return watcher.events() if watcher is not None and not watcher.closed else None
+        if watcher is None or watcher.closed:
+            return None
+        if watcher.backend.readers:  # type: ignore[attr-defined]
+            _ConnReader.catch_up(watcher)
+        return watcher.events()
 
     def fileno(self) -> int:
         """The wrapped socket's ``FD`` (edge-triggered; the adapter watches it for you)."""
@@ -362,6 +534,9 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
         """Stop watching without closing the socket (pending Futures are cancelled)."""
         watcher = self._watcher
         if watcher is not None:
+            reader = watcher.backend.readers.get(watcher.fd)  # type: ignore[attr-defined]
+            if reader is not None:
+                reader.stop()
             watcher.close(cancel=True)
             _forget(self._sock, watcher)
             object.__setattr__(self, "_watcher", None)
@@ -407,7 +582,20 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
             assert loop is not None
         try:
             if flags & NOBLOCK and (op.is_recv or not watcher.sends_waiting()):
-                value = watcher.now(op)  # NOBLOCK: now or Again (a send goes behind queued ones)
+                try:
+                    value = watcher.now(
+                        op
+                    )  # NOBLOCK: now or Again (a send goes behind queued ones)
+                except Exception as exc:
+                    # The loop holds the connection parked: read what the I/O thread would have.
+                    if not (
+                        op.is_recv
+                        and watcher.backend.readers  # type: ignore[attr-defined]
+                        and is_again(exc)
+                        and _ConnReader.catch_up(watcher)
+                    ):
+                        raise
+                    value = watcher.now(op)
             else:
                 value = watcher.attempt(op)
         except Exception as exc:
@@ -420,6 +608,8 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
             return done
         fut = _queued(loop, watcher, load)
         fut._zl_pending = watcher.wait(op, fut)
+        if op.is_recv:
+            _ConnReader.start(watcher)
         timeout = self._sock.getsockopt(timeout_option)
         if timeout is not None and timeout >= 0:
             _on_timer(fut, loop.call_later(timeout / 1000, _expire, fut, self._zmod.Again))
@@ -597,6 +787,8 @@ class Socket(AsyncSendConveniences, SocketWrapper, adapter="asyncio"):
             loop = self._loop
             assert loop is not None
         try:
+            if watcher.backend.readers:  # type: ignore[attr-defined]
+                _ConnReader.catch_up(watcher)
             ev = watcher.poll_now(flags)
         except Exception as exc:
             return _failed(loop, exc)
@@ -795,7 +987,10 @@ class Poller(PollerItems):
         plain: list[tuple[Any, int, int]] = []
         for item, flags in self.sockets:
             if _is_zmq_socket(item):
-                ev = self._watcher(item, loop).poll_now(flags)
+                watcher = self._watcher(item, loop)
+                if watcher.backend.readers:  # type: ignore[attr-defined]
+                    _ConnReader.catch_up(watcher)
+                ev = watcher.poll_now(flags)
                 if ev:
                     ready.append((item, ev))
             else:

@@ -137,6 +137,8 @@ class ZMQStream:
         self._close_callback: Callable[[], Any] | None = None
         self._send_queue: deque[tuple[list[Any], dict[str, Any]]] = deque()
         self._poll: Pending | None = None
+        # Its waiter, kept here: the asyncio watcher's Pending lets go of a finished waiter.
+        self._poll_waiter: _StreamWaiter | None = None
 
     def __getattr__(self, name: str) -> Any:
         socket = self.__dict__.get("socket")
@@ -331,16 +333,17 @@ class ZMQStream:
         if poll is not None:
             if poll.queued and poll.mask == mask:
                 return
-            waiter = poll.waiter
-            if isinstance(waiter, _StreamWaiter) and not waiter._done:
+            waiter = self._poll_waiter
+            if waiter is not None and not waiter._done:
                 waiter._done = True
                 w.cancel(poll)
-                self._poll = None
+                self._poll = self._poll_waiter = None
             elif not poll.queued:
                 # Fired: its handler is scheduled and will re-register.
                 return
         if mask:
-            self._poll = w.wait_poll(mask, _StreamWaiter(self))
+            waiter = self._poll_waiter = _StreamWaiter(self)
+            self._poll = w.wait_poll(mask, waiter)
 
     def _run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
@@ -389,9 +392,9 @@ class ZMQStream:
         return True
 
     def _handle_events(self, waiter: _StreamWaiter) -> None:
-        if self._poll is None or self._poll.waiter is not waiter:
+        if self._poll is None or self._poll_waiter is not waiter:
             return  # superseded
-        self._poll = None
+        self._poll = self._poll_waiter = None
         try:
             for _ in range(self.batch):
                 if not self._recv_one():
@@ -413,8 +416,8 @@ class ZMQStream:
         return False
 
     def _handle_error(self, waiter: _StreamWaiter, exc: BaseException) -> None:
-        if self._poll is not None and self._poll.waiter is waiter:
-            self._poll = None
+        if self._poll is not None and self._poll_waiter is waiter:
+            self._poll = self._poll_waiter = None
         if self.socket is not None and not self.socket.closed:
             _log.error("ZMQStream %r: socket error %s", self, exc)
 
@@ -462,11 +465,11 @@ class ZMQStream:
     def _detach(self, socket: Any) -> None:
         w = self._watcher
         if self._poll is not None and w is not None and not w.closed:
-            waiter = self._poll.waiter
-            if isinstance(waiter, _StreamWaiter):
+            waiter = self._poll_waiter
+            if waiter is not None:
                 waiter._done = True
             w.cancel(self._poll)
-        self._poll = None
+        self._poll = self._poll_waiter = None
         if w is not None:
             w.close()
             _aio._forget(socket, w)

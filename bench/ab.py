@@ -2,7 +2,7 @@
 
 Run: ``uv run python bench/ab.py A_DIR B_DIR [--rounds 5] [--sizes 16,1048576] [--transports tcp,ipc]
 [--receiver blocking|asyncio|gevent]``
-or, for round trips, ``uv run python bench/ab.py A_DIR B_DIR --rtt [--roles req,rep] [--gevent]``
+or, for round trips, ``uv run python bench/ab.py A_DIR B_DIR --rtt [--roles req,rep] [--gevent|--asyncio]``
 
 ``A_DIR`` and ``B_DIR`` are folders that each contain a ``zloop`` package (e.g. a copy of the tree
 before a change, and the checkout). Every round runs A then B (then B then A on the next round, so
@@ -22,7 +22,8 @@ each round trip against a pyzmq REP echo, role ``rep`` a zloop REP echo answerin
 that times them. Printed: the median round trip p50 (microseconds, as the REQ side timed it),
 the zloop process's CPU microseconds (all threads) and voluntary context switches per round
 trip. ``--gevent`` runs the zloop side on the gevent adapter (``zloop.adapters.gevent``; its peer
-then is ``zmq.green``, in the same roles).
+then is ``zmq.green``, in the same roles); ``--asyncio`` runs it as a coroutine that awaits each
+``send``/``recv`` of ``zloop.adapters.asyncio`` (its peer: plain pyzmq).
 """
 
 from __future__ import annotations
@@ -173,8 +174,56 @@ def _rtt_modules(impl: str, green: bool) -> Any:
     return zmq, zmq.Context
 
 
-def _rtt_worker(impl: str, role: str, endpoint: str, count: int, green: bool) -> None:
+async def _rtt_awaiting(role: str, endpoint: str, count: int) -> None:
+    """The zloop side of the round trips as a coroutine on the asyncio adapter."""
+    import zloop as zmq
+    from zloop.adapters.asyncio import Context
+
+    ctx = Context()
+    sock = ctx.socket(zmq.REQ if role == "req" else zmq.REP)
+    sock.setsockopt(zmq.RCVTIMEO, 20_000)
+    sock.setsockopt(zmq.SNDTIMEO, 20_000)
+    sock.setsockopt(zmq.LINGER, 0 if role == "req" else 5_000)
+    recv, send = sock.recv, sock.send
+    samples: list[int] = []
+    if role == "rep":
+        sock.bind(endpoint)
+        emit("READY", sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+        for _ in range(RTT_WARMUP):
+            await send(await recv())
+        cpu0, sw0 = time.process_time(), _vcsw()
+        for _ in range(count):
+            await send(await recv())
+        cpu, sw = time.process_time() - cpu0, _vcsw() - sw0
+    else:
+        sock.connect(endpoint)
+        payload = b"x" * RTT_SIZE
+        for _ in range(RTT_WARMUP):
+            await send(payload)
+            await recv()
+        clock = time.perf_counter_ns
+        samples = [0] * count
+        cpu0, sw0 = time.process_time(), _vcsw()
+        for i in range(count):
+            t0 = clock()
+            await send(payload)
+            await recv()
+            samples[i] = clock() - t0
+        cpu, sw = time.process_time() - cpu0, _vcsw() - sw0
+    emit("RESULT", json.dumps({"samples_ns": samples, "cpu": cpu, "vcsw": sw}))
+    sock.close()
+    ctx.term()
+
+
+def _rtt_worker(
+    impl: str, role: str, endpoint: str, count: int, green: bool, aio: bool = False
+) -> None:
     """One side of the round trips: ``role`` req (times them) or rep (echoes)."""
+    if aio and impl == "zloop":
+        import asyncio
+
+        asyncio.run(_rtt_awaiting(role, endpoint, count))
+        return
     zmq, new_context = _rtt_modules(impl, green)
     ctx = new_context()
     sock = ctx.socket(zmq.REQ if role == "req" else zmq.REP)
@@ -218,9 +267,12 @@ def _vcsw() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
 
 
-def run_rtt(tree: str, role: str, transport: str, tmp: str, green: bool) -> dict[str, float]:
+def run_rtt(
+    tree: str, role: str, transport: str, tmp: str, green: bool, aio: bool = False
+) -> dict[str, float]:
     endpoint = "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{tmp}/ab-rtt.ipc"
     extra = ["--count", str(RTT_COUNT)] + (["--gevent"] if green else [])
+    extra += ["--asyncio"] if aio else []
     zl_role, py_role = role, "rep" if role == "req" else "req"
     zl_args = ["--worker", "rtt", "--impl", "zloop", "--role", zl_role, *extra]
     py_args = ["--worker", "rtt", "--impl", "pyzmq", "--role", py_role, *extra]
@@ -250,7 +302,12 @@ def run_rtt(tree: str, role: str, transport: str, tmp: str, green: bool) -> dict
 
 
 def main_rtt(
-    trees: list[str], rounds: int, roles: list[str], transports: list[str], green: bool
+    trees: list[str],
+    rounds: int,
+    roles: list[str],
+    transports: list[str],
+    green: bool,
+    aio: bool = False,
 ) -> None:
     runs: dict[tuple[str, str, int], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="zloop-ab-") as tmp:
@@ -259,7 +316,7 @@ def main_rtt(
                 for role in roles:
                     order = (0, 1) if rnd % 2 == 0 else (1, 0)
                     for which in order:
-                        res = run_rtt(trees[which], role, transport, tmp, green)
+                        res = run_rtt(trees[which], role, transport, tmp, green, aio)
                         runs.setdefault((transport, role, which), []).append(res)
                         print(
                             f"  round {rnd} {transport} zloop {role} {'AB'[which]}: "
@@ -271,7 +328,8 @@ def main_rtt(
     rows = []
     for transport in transports:
         for role in roles:
-            cells = [f"{transport} zloop {role}{' gevent' if green else ''}"]
+            flavour = " gevent" if green else " asyncio" if aio else ""
+            cells = [f"{transport} zloop {role}{flavour}"]
             meds = []
             for which in (0, 1):
                 rs = runs[(transport, role, which)]
@@ -346,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtt", action="store_true", help="REQ <-> REP round trips (see above)")
     parser.add_argument("--roles", default="req,rep", help="with --rtt: the zloop side's roles")
     parser.add_argument("--gevent", action="store_true", help="with --rtt: the gevent adapter")
+    parser.add_argument("--asyncio", action="store_true", help="with --rtt: the asyncio adapter")
     parser.add_argument("--worker", choices=("recv", "send", "rtt"), help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=("zloop", "pyzmq"), help=argparse.SUPPRESS)
     parser.add_argument("--role", choices=("req", "rep"), help=argparse.SUPPRESS)
@@ -354,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker == "rtt":
-        _rtt_worker(args.impl, args.role, args.endpoint, args.count, args.gevent)
+        _rtt_worker(args.impl, args.role, args.endpoint, args.count, args.gevent, args.asyncio)
         return 0
     if args.worker:
         if args.worker == "recv":
@@ -366,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two trees: A_DIR B_DIR")
     trees = [str(Path(t).resolve()) for t in args.trees]
     if args.rtt:
-        main_rtt(trees, args.rounds, args.roles.split(","), args.transports.split(","), args.gevent)
+        roles, transports = args.roles.split(","), args.transports.split(",")
+        main_rtt(trees, args.rounds, roles, transports, args.gevent, args.asyncio)
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     transports = args.transports.split(",")
