@@ -27,6 +27,7 @@ from zloop.adapters import asyncio as zaio
 from zloop.io.engine import APP_READ_GOT, APP_READ_WOKE, StreamEngine
 from zloop.monitor import parse_monitor_message
 from zloop.pipe import Pipe
+from zloop.socket import _APP_READ_SIZE
 
 TRANSPORTS = ("tcp", "ipc")
 PEERS = ("zloop", "pyzmq")
@@ -369,10 +370,10 @@ def test_large_frames_are_left_to_the_io_thread(
             assert await waiting == b"head"
             assert await pull.recv() == bodies[0]
             await settle()
-            # A large body made the loop give the connection back; the next waits leave reading
-            # to the I/O thread. (A frame just over 8 KiB may come whole in one read of the loop's
-            # 64 KiB buffer: then the loop may go on reading.)
-            large = size >= 65536
+            # A body larger than the loop's read buffer made the loop give the connection back;
+            # the next waits leave reading to the I/O thread. (A smaller frame may come whole in
+            # one read of that buffer: then the loop may go on reading.)
+            large = size > _APP_READ_SIZE
             if large:
                 assert not readers(pull)
             for body in bodies[1:]:

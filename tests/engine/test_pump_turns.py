@@ -12,6 +12,7 @@ all of them in the pipe.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,19 @@ class PumpCall:
     yielded: bool = False  # returned with the writer registered and no bytes left over
 
 
+# Notified whenever a ``_pump`` call is recorded. The receiver can have every message while the
+# sending I/O thread is still returning from the ``_pump`` call that wrote the last ones (its
+# record is appended after), so a test waits for the records, not only for the messages.
+_recorded = threading.Condition()
+
+
+def _wait_for_messages(calls: list[PumpCall], total: int) -> None:
+    with _recorded:
+        assert _recorded.wait_for(
+            lambda: sum(sum(call.messages) for call in calls) >= total, timeout=10.0
+        ), calls
+
+
 @pytest.fixture
 def pump_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[PumpCall]]:
     """Every ``_pump`` call of every engine, with what each of its batches queued."""
@@ -49,7 +63,9 @@ def pump_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[PumpCall]]:
             current.pop()
         call.yielded = self._writing and not self._out
         if sum(call.messages):  # the PULL side's engine pumps too, finding nothing to send
-            calls.append(call)
+            with _recorded:
+                calls.append(call)
+                _recorded.notify_all()
 
     def counting_queue(self: StreamEngine, bufs: list[Any]) -> None:
         if current:
@@ -103,6 +119,7 @@ def test_a_backlog_of_small_messages_goes_out_in_bounded_turns_in_order(
 ) -> None:
     payloads = [b"%015d" % i for i in range(6000)]  # 16 B each: 6000 of them far exceed OUT_TURN
     assert _backlog_then_receive(ctx, tmp_path, mechanism, payloads) == payloads
+    _wait_for_messages(pump_calls, len(payloads))
     for call in pump_calls:
         # No batch starts once the call has written OUT_TURN bytes.
         assert sum(call.batches[:-1]) < OUT_TURN, call
@@ -119,6 +136,7 @@ def test_large_messages_make_smaller_batches(
     size = 16 * 1024
     payloads = [bytes([i % 251]) * size for i in range(OUT_BATCH + 50)]
     assert _backlog_then_receive(ctx, tmp_path, mechanism, payloads) == payloads
+    _wait_for_messages(pump_calls, len(payloads))
     taken = [count for call in pump_calls for count in call.messages if count]
     # The connection's first batch takes OUT_BATCH messages (it knows no sizes yet); after it a
     # batch aims at OUT_BATCH_BYTES of output: a few 16 KiB messages at a time.
