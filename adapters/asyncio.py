@@ -47,10 +47,10 @@ pyzmq, not when (or whether) it is awaited:
   which reads large bodies straight into their own buffers). ``NOBLOCK`` receives, ``EVENTS`` and
   polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
   keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
-  Known limit: a loop that stops (without closing the socket) while a receive Future is still
-  queued and never cancelled keeps the connection until the socket is closed; a blocking ``recv``
-  on the underlying socket from another thread meanwhile waits for the I/O thread, which does not
-  read it. ``asyncio.run`` cancels its tasks, so only a bare Future left behind does this.
+  Known limit: a loop that stops running (without closing the socket) while it holds the
+  connection keeps it until the socket is closed; a blocking ``recv`` on the underlying socket from
+  another thread meanwhile waits for the I/O thread, which does not read it. Close the adapter's
+  socket when its loop is done with it.
 
 The conveniences are one operation each: ``recv_string``/``recv_json``/``recv_pyobj``/
 ``recv_serialized`` queue a receive whose Future (:class:`_LoadingFuture`) decodes the frames when
