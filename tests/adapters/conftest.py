@@ -7,11 +7,12 @@ pyzmq cases are real libzmq and carry the ``interop`` mark.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conn_read_helpers import Reads, count_reads
 from drivers import Driver, driver_params, load_driver
 from zl_testing import endpoint_for
 
@@ -61,3 +62,9 @@ def make_pair(flavour_ctx: Any, tmp_path: Path) -> Callable[..., tuple[Any, Any]
         return a, b
 
     return make
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
+    """Counts the ``StreamEngine.app_read`` calls that delivered something (conn_read_helpers)."""
+    yield from count_reads(monkeypatch)

@@ -14,52 +14,20 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conn_read_helpers import PEERS, TRANSPORTS, Reads, peer_socket
 from zl_testing import DEADLINE, endpoint_for, with_deadlines
 
 import zloop
-from zloop.io.engine import APP_READ_GOT, APP_READ_WOKE, StreamEngine
 from zloop.monitor import parse_monitor_message
-from zloop.pipe import Pipe
 
 gevent = pytest.importorskip("gevent")
 from zloop.adapters import gevent as zgreen  # noqa: E402
 
-TRANSPORTS = ("tcp", "ipc")
 DEADLINE_MS = int(DEADLINE * 1000)
-PEERS = ("zloop", "pyzmq")
-
-
-class Reads:
-    def __init__(self) -> None:
-        self.delivered = 0  # app_read calls that delivered (or handed over) something
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
-    counts = Reads()
-    original = StreamEngine.app_read
-
-    def counting(self: StreamEngine, buf: memoryview, reader: Pipe) -> int:
-        result = original(self, buf, reader)
-        if result in (APP_READ_GOT, APP_READ_WOKE):
-            counts.delivered += 1
-        return result
-
-    monkeypatch.setattr(StreamEngine, "app_read", counting)
-    yield counts
-
-
-def peer_socket(peer: str, ctx: Any, zctx: Any, kind: str) -> Any:
-    if peer == "zloop":
-        return with_deadlines(ctx.socket(getattr(zloop, kind)))
-    import zmq
-
-    return with_deadlines(zctx.socket(getattr(zmq, kind)))
 
 
 def green(ctx: Any, kind: int) -> Any:
