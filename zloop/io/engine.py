@@ -277,6 +277,8 @@ class StreamEngine:
         # ping-pong) skip the I/O thread, while a one-way stream keeps being batched by _pump
         # (one syscall per batch, and SNDHWM fills as it always did).
         self._direct_ok = False
+        #: Reads made by app_read (the park audit sees whether a parker still reads).
+        self._app_reads = 0
         # Input ordering (see "Reads in the application thread"): held from a read of the OS
         # socket until its messages are in the pipe, by the I/O thread (waiting for it) and by an
         # application thread (only trying it). Taken before _lock, never after.
@@ -747,6 +749,7 @@ class StreamEngine:
                     self._hand_over([_ReadFailed(exc.errno or errno.ECONNRESET)])
                     return APP_READ_GOT
                 self._direct_ok = True
+                self._app_reads += 1
                 self._read_size = RECV_BUFFER_SIZE
                 conn.receive_data(buf[:n] if n else b"")
                 events = conn.events()
@@ -814,8 +817,27 @@ class StreamEngine:
 
     def park(self) -> object | None:
         """Application thread: stop the I/O thread watching the fd while the caller polls it
-        (:meth:`IOThread.park_reader`); the token for :meth:`unpark`, or None."""
-        return self._io.park_reader(self._fd)
+        (:meth:`IOThread.park_reader`); the token for :meth:`unpark`, or None: not while the
+        connection is in a state only the I/O thread reads (:meth:`app_read` would answer
+        busy): a handshake in progress, a stalled input, a hand-over pending, a heartbeat timer
+        armed. A parker whose loop then stops running (a busy greenlet, a raw blocking call in
+        the hub) would hold back what that state waits for -- the peer's greeting, a PONG --
+        until the I/O thread's park audit takes the fd back."""
+        if (
+            self._closed
+            or not self._handshaked
+            or not self._reading
+            or self._stalled is not None
+            or self._handed is not None
+            or self._hb_timeout_timer is not None
+            or self._hb_ttl_timer is not None
+        ):
+            return None
+        return self._io.park_reader(self._fd, self._app_read_count)
+
+    def _app_read_count(self) -> int:
+        """How many reads :meth:`app_read` made (the park audit's progress count)."""
+        return self._app_reads
 
     def unpark(self, token: object) -> None:
         self._io.unpark_reader(self._fd, token)
@@ -1066,6 +1088,9 @@ class StreamEngine:
             self._hb_timeout_timer = self._io.call_later(
                 timeout / 1000, self._guarded(self._on_hb_timeout)
             )
+            # The PONG must be read here (app_read refuses while this timer is armed): if an
+            # application thread has the fd parked, read it again now, not at its next look.
+            self._io.revoke_reader(self._fd)
         self._hb_ivl_timer = self._io.call_later(
             options.heartbeat_ivl / 1000, self._guarded(self._on_heartbeat)
         )

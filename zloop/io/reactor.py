@@ -36,6 +36,24 @@ receive buffer at all, and a busy one still reads up to :data:`RECV_BUFFER_SIZE`
 Nothing may keep a view of this buffer past its callback: the next read of any connection
 overwrites it.
 
+*Parked fds.* An application thread, or an event loop's thread, about to wait for a connection's
+data may read it itself and *park* the fd (:meth:`IOThread.park_reader`; see "Reads in the
+application thread" in zloop/io/engine.py): this loop stops watching its readability until the
+parker unparks it. The parker's loop may stop running while it holds the park -- a greenlet that
+computes, a raw blocking call made from the hub, a loop callback that blocks -- and then nobody reads
+the connection: a handshake, a PING to answer, a peer's goodbye would wait as long as that loop
+does, where libzmq's I/O thread reads on regardless. So parks are *audited*: while any fd is parked,
+this thread looks at the parked fds every :data:`PARK_AUDIT_S`, without waiting, and *revokes* a
+park whose fd was readable at two audits in a row with no read by the parker in between (the
+parker's read count, given to ``park_reader``, did not move): it watches the fd again, as if
+unparked, and reads it as usual (its reads and the parker's are ordered by the engine's locks, as
+for a parker that reads while not parked). The park itself is kept until the parker unparks it, so
+the fd is still closed only then (see :meth:`IOThread.remove_fd`): the parker's loop may still
+watch it. An engine that must read the fd itself now (it sent a PING and waits for the PONG)
+revokes the park at once (:meth:`IOThread.revoke_reader`). The audit is a timer of this thread that
+exists only while something is parked, so a loop that keeps up never sees it act, and an idle
+thread with nothing parked sleeps without it.
+
 A callback that raises is logged (logger ``"zloop"``, rate-limited: :mod:`zloop.io.logs`) and the
 loop goes on: one broken connection must never take the I/O thread down. Engines catch their own
 errors and close just that connection; this is the last line of defence.
@@ -59,10 +77,16 @@ from zloop.mailbox import Mailbox
 
 Callback = Callable[[], Any]
 
+log = logging.getLogger("zloop")
+
 #: Bytes of the receive buffer shared by the engines of one I/O thread (the most one read takes).
 RECV_BUFFER_SIZE = 256 * 1024
 #: Commands run per loop turn before the loop looks at the fds again (fairness under a post storm).
 _MAX_COMMANDS_PER_TURN = 1024
+
+#: Seconds between two looks at the parked fds (see "Parked fds"): a park whose parker stopped
+#: reading is revoked after one to two of these.
+PARK_AUDIT_S = 0.05
 
 
 def _nothing() -> None:
@@ -90,18 +114,24 @@ class Timer:
 
 
 class _FdEntry:
-    __slots__ = ("closer", "parked", "reader", "writer")
+    __slots__ = ("closer", "mark", "parked", "progress", "reader", "revoked", "writer")
 
     def __init__(self) -> None:
         self.reader: Callback | None = None
         self.writer: Callback | None = None
         #: An application thread is waiting on this fd's readability itself (see park_reader).
         self.parked = False
+        #: The I/O thread reads the fd again although it is still parked (see "Parked fds").
+        self.revoked = False
+        #: The parker's read count (see park_reader), and what the last audit saw of it.
+        self.progress: Callable[[], int] | None = None
+        self.mark: int | None = None
         #: Closes the fd: set by remove_fd while parked, run by unpark_reader (see remove_fd).
         self.closer: Callback | None = None
 
     def mask(self) -> int:
-        return (READ if self.reader and not self.parked else 0) | (WRITE if self.writer else 0)
+        reading = self.reader is not None and (not self.parked or self.revoked)
+        return (READ if reading else 0) | (WRITE if self.writer else 0)
 
 
 class IOThread:
@@ -129,6 +159,11 @@ class IOThread:
         self._thread = _real.Thread(self._run, name)
         self._selector.register(self._mailbox.fileno(), READ)
         self._recv_buffer: memoryview | None = None  # see recv_buffer
+        # Parked entries by fd (under the mask lock), and whether the audit timer runs (see
+        # "Parked fds"): set by the park that finds it off, cleared by the audit that finds
+        # nothing parked, both under the mask lock, so no park is ever left unaudited.
+        self._parked: dict[int, _FdEntry] = {}
+        self._auditing = False
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -255,26 +290,38 @@ class IOThread:
                 entry.reader = entry.writer = None
                 with contextlib.suppress(KeyError, ValueError, OSError):
                     self._selector.unregister(fd)
-                if entry.parked and closer is not None:
-                    entry.closer = closer
-                    return True
+                if entry.parked:
+                    self._parked.pop(fd, None)
+                    if closer is not None:
+                        entry.closer = closer
+                        return True
         if closer is not None:
             closer()
         return False
 
     # -- any thread --------------------------------------------------------------------------------
 
-    def park_reader(self, fd: int) -> object | None:
+    def park_reader(self, fd: int, progress: Callable[[], int] | None = None) -> object | None:
         """Application thread: stop this loop from watching ``fd``'s readability while the caller
-        waits for it itself (see "Reads in the application thread" in zloop/io/engine.py). Returns
-        the token for :meth:`unpark_reader`, or None (fd not read here: nothing parked)."""
+        waits for it itself (see "Reads in the application thread" in zloop/io/engine.py, and
+        "Parked fds" above). ``progress``: a count the parker's reads move (the audit revokes a
+        park whose fd stays readable while it does not move; None: every readable fd counts as
+        unread). Returns the token for :meth:`unpark_reader`, or None (fd not read here)."""
         with self._mask_lock:
             entry = self._fds.get(fd)
             if entry is None or entry.reader is None or entry.parked:
                 return None
             entry.parked = True
+            entry.revoked = False
+            entry.progress = progress
+            entry.mark = None
             self._update(fd, entry)
-            return entry
+            self._parked[fd] = entry
+            start = not self._auditing
+            self._auditing = True
+        if start:
+            self.post(self._start_audit)
+        return entry
 
     def unpark_reader(self, fd: int, token: object) -> None:
         """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was
@@ -282,15 +329,30 @@ class IOThread:
         with self._mask_lock:
             if type(token) is _FdEntry and token.closer is not None:
                 closer, token.closer = token.closer, None
-                token.parked = False
+                token.parked = token.revoked = False
+                token.progress = None
             else:
                 entry = self._fds.get(fd)
                 if entry is not token or entry is None or not entry.parked:
                     return
                 entry.parked = False
-                self._update(fd, entry)
+                entry.progress = None
+                del self._parked[fd]
+                if entry.revoked:
+                    entry.revoked = False  # watched all along: the mask does not change
+                else:
+                    self._update(fd, entry)
                 return
         closer()
+
+    def revoke_reader(self, fd: int) -> None:
+        """Watch ``fd``'s readability again although it is parked (see "Parked fds"); the park
+        stays until its parker unparks it. A no-op if the fd is not parked."""
+        with self._mask_lock:
+            entry = self._fds.get(fd)
+            if entry is not None and entry.parked and not entry.revoked:
+                entry.revoked = True
+                self._update(fd, entry)
 
     def call_later(self, delay_s: float, callback: Callback) -> Timer:
         timer = Timer(self, time.monotonic() + max(0.0, delay_s), callback)
@@ -306,6 +368,38 @@ class IOThread:
             self._selector.unregister(fd)
         else:
             self._selector.modify(fd, entry.mask())  # 0 while parked with no writer: kept
+
+    def _start_audit(self) -> None:
+        self.call_later(PARK_AUDIT_S, self._audit)
+
+    def _audit(self) -> None:
+        """The park audit (see "Parked fds"): revoke each park whose fd has stayed readable and
+        unread since the last audit; run again while anything is parked."""
+        with self._mask_lock:
+            entries = [(fd, e) for fd, e in self._parked.items() if not e.revoked]
+            if not entries:
+                self._auditing = False  # the next park starts it again
+                return
+        probe = _real.poll()
+        for fd, _entry in entries:
+            probe.register(fd, READ)
+        readable = {fd for fd, _mask in probe.poll(0)}
+        with self._mask_lock:
+            for fd, entry in entries:
+                if self._parked.get(fd) is not entry or entry.revoked:
+                    continue  # unparked (or parked anew) meanwhile
+                if fd not in readable:
+                    entry.mark = None
+                    continue
+                progress = entry.progress
+                seen = progress() if progress is not None else 0
+                if entry.mark == seen:
+                    entry.revoked = True
+                    self._update(fd, entry)
+                    log.debug("zloop: fd %d is parked but not read: the I/O thread reads it", fd)
+                else:
+                    entry.mark = seen
+        self.call_later(PARK_AUDIT_S, self._audit)
 
     def _timer_cancelled(self) -> None:
         self._cancelled += 1
