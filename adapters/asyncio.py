@@ -47,10 +47,11 @@ pyzmq, not when (or whether) it is awaited:
   which reads large bodies straight into their own buffers). ``NOBLOCK`` receives, ``EVENTS`` and
   polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
   keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
-  Known limit: a loop that stops running (without closing the socket) while it holds the
-  connection keeps it until the socket is closed; a blocking ``recv`` on the underlying socket from
-  another thread meanwhile waits for the I/O thread, which does not read it. Close the adapter's
-  socket when its loop is done with it.
+  A loop that stops running while it holds the connection (a callback that blocks, a loop stopped
+  with a receive still queued) does not hold back the peer: the I/O thread reads the connection
+  again once it has stayed readable and unread for 50-100 ms ("Parked fds" in
+  ``zloop/io/reactor.py``), so handshakes, heartbeats and messages go on as with libzmq; a
+  handshake in progress is never parked.
 
 The conveniences are one operation each: ``recv_string``/``recv_json``/``recv_pyobj``/
 ``recv_serialized`` queue a receive whose Future (:class:`_LoadingFuture`) decodes the frames when

@@ -26,7 +26,11 @@
   the socket's FD for each message. The I/O thread stops watching the fd (parks it) only while the
   greenlet waits, and gets it back when the wait ends, however it ends (message, timeout, kill,
   close); a connection the I/O thread ends meanwhile keeps its fd open until then, so the hub never
-  watches a closed fd, nor one whose number was reused.
+  watches a closed fd, nor one whose number was reused. A hub that stops running while it holds
+  the connection (a greenlet that computes, a raw blocking call such as a plain zloop or pyzmq
+  ``send`` from a greenlet) does not hold back the peer: the I/O thread reads the connection again
+  once it has stayed readable and unread for 50-100 ms ("Parked fds" in ``zloop/io/reactor.py``),
+  and a handshake in progress is never parked.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.

@@ -84,7 +84,12 @@ them itself. The read uses the calling thread's own buffer, never the I/O thread
 A connection the I/O thread ends while an application thread waits on its fd (parked) keeps the
 fd open until that thread unparks it (:meth:`IOThread.remove_fd` defers the close, and the socket's
 mailbox gets a wake-up), so a waiter never watches a closed fd, nor one whose number was reused.
-The gevent adapter does the same from the hub for a greenlet waiting to receive. Per
+The gevent and asyncio adapters do the same from their loop for a task waiting to receive. Their
+thread may then stop running (a blocked loop, a busy greenlet) with the fd parked: :meth:`park`
+refuses while the connection is in a state only the I/O thread reads (a handshake, a stall, a
+heartbeat wait), the I/O thread revokes a park when it sends a PING (the PONG is its to read), and
+its park audit reads again an fd that stayed readable with no read by the parker ("Parked fds" in
+zloop/io/reactor.py), so the peer is never held back by an application's loop. Per
 round trip this saves the I/O thread's wake-up, its reactor turn and the mailbox hand-off.
 
 *Draining a full pipe.* libzmq's I/O thread, in C, keeps a connection's outgoing pipe nearly empty:
