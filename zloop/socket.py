@@ -346,13 +346,20 @@ class Socket(SocketOptionAttributes):
         """
         if self._closed:
             return
-        if linger is not None and not self._core.forked_from:
-            self.setsockopt(SocketOption.LINGER, linger)
-        self._closed = True
-        if self._finalizer is not None:
-            self._finalizer.detach()
-        self._in_msg = self._in_pipe = self._out_msg = None
-        self._core.close()  # marks every other handle (shadows) closed
+        # The core's close runs whatever happens before it (a KeyboardInterrupt from a signal
+        # handler at any point, a bad linger): a socket marked closed but left open in its context
+        # would make Context.term wait for ever. The exception is raised once it is closed.
+        try:
+            if linger is not None and not self._core.forked_from:
+                self.setsockopt(SocketOption.LINGER, linger)
+        finally:
+            self._closed = True
+            try:
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                self._in_msg = self._in_pipe = self._out_msg = None
+            finally:
+                self._core.close()  # marks every other handle (shadows) closed
 
     def _check_usable(self) -> None:
         if self._closed:

@@ -222,33 +222,96 @@ class SocketCore:
         linger_ms = self.options.linger
         self.event_source(1)  # held before closed: no MONITOR_STOPPED while closing endpoints
         self.closed = True
-        for sock in self.handles():  # shadows see it at once (their send/recv test _closed)
-            sock._closed = True
-        closed: set[int] = set()
-        for handles in list(self.endpoints.values()):
+        # From here every step runs even when one raises: most likely a KeyboardInterrupt (Ctrl-C,
+        # or SIGTERM mapped to it) landing in close's one wait, a listener's release, or in a
+        # command. A close cut short would leave the socket registered with its context, and its
+        # monitor's event count raised, so Context.term would wait for ever. Each step sits in
+        # the ``finally`` of the one before it, so one interrupt anywhere skips at most the rest
+        # of its own step; the first exception is raised when all are done.
+        try:
+            for sock in self.handles():  # shadows see it at once (their send/recv test _closed)
+                sock._closed = True
+        finally:
+            try:
+                self._close_endpoints(linger_ms)
+            finally:
+                try:
+                    self.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops them
+                finally:
+                    try:
+                        for pipe in self.pattern.pipes():
+                            pipe.terminate()
+                    finally:
+                        try:
+                            self.context.inproc.unbind_all(self)
+                        finally:
+                            try:
+                                self._drain_mailbox()
+                            finally:
+                                self._finish_close()
+
+    def _close_endpoints(self, linger_ms: int) -> None:
+        """For :meth:`close`: close every endpoint; one that raises (or an interrupt between
+        two) does not keep the others open. Each handle's close is idempotent, and a handle is
+        forgotten only once closed, so an interrupted one is closed again (one that raises twice
+        is given up). Raises the first error."""
+        todo: list[Any] = []
+        for handles in self.endpoints.values():
             for handle in handles:
-                if id(handle) not in closed:  # a bind may be listed under two names
-                    closed.add(id(handle))
-                    handle.close(linger_ms)
+                if all(handle is not other for other in todo):  # a bind may have two names
+                    todo.append(handle)
         self.endpoints.clear()
-        self.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops unread messages
-        for pipe in self.pattern.pipes():
-            pipe.terminate()
-        self.context.inproc.unbind_all(self)
-        # Pipes whose attach is still queued (inproc connects, ZAP requests to a handler that was
-        # busy) are terminated as well (attach_pipe does that once closed): their peers would
-        # otherwise wait for this socket forever.
+        failure: BaseException | None = None
+        failed: Any = None
+        while todo:
+            try:
+                while todo:
+                    todo[-1].close(linger_ms)
+                    todo.pop()
+            except BaseException as exc:
+                if failure is None:
+                    failure = exc
+                if todo and todo[-1] is failed:
+                    todo.pop()  # raised twice: give up on this one
+                elif todo:
+                    failed = todo[-1]  # interrupted (or raised) once: closed again
+        if failure is not None:
+            raise failure
+
+    def _drain_mailbox(self) -> None:
+        """For :meth:`close`: run the commands still queued. Pipes whose attach is still queued
+        (inproc connects, ZAP requests to a handler that was busy) are terminated as well
+        (attach_pipe does that once closed): their peers would otherwise wait for this socket for
+        ever. A command that raises does not keep the others from running; the first error is
+        raised."""
         mailbox = self.mailbox
-        command = mailbox.recv(0)
-        while command is not None:
-            command()
-            command = mailbox.recv(0)
-        mailbox.close()
-        with self.level_lock:
-            for level in self.levels:
-                level.close()
-            self.levels.clear()
-        # MONITOR_STOPPED now if no endpoint can emit more events, else when the last one ended
-        # (lingering sessions included): close() itself never waits for them.
-        self.event_source(-1)
-        self.context.socket_closed(self)
+        failure: BaseException | None = None
+        while True:
+            try:
+                command = mailbox.recv(0)
+                while command is not None:
+                    command()
+                    command = mailbox.recv(0)
+                break
+            except BaseException as exc:
+                if failure is None:
+                    failure = exc
+        if failure is not None:
+            raise failure
+
+    def _finish_close(self) -> None:
+        """For :meth:`close`, last: the mailbox and level fds closed, the monitor stopped when no
+        endpoint can emit more events, and the context told (which Context.term waits for)."""
+        try:
+            self.mailbox.close()
+            with self.level_lock:
+                for level in self.levels:
+                    level.close()
+                self.levels.clear()
+        finally:
+            try:
+                # MONITOR_STOPPED now if no endpoint can emit more events, else when the last one
+                # ended (lingering sessions included): close() itself never waits for them.
+                self.event_source(-1)
+            finally:
+                self.context.socket_closed(self)
