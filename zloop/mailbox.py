@@ -65,12 +65,23 @@ class Mailbox:
         return self.signaler.fileno()
 
     def post(self, command: Command) -> None:
-        """Queue ``command`` for the owner thread (thread-safe)."""
-        self._commands.append(command)
-        if self._asleep:
+        """Queue ``command`` for the owner thread (thread-safe).
+
+        An exception raised part way (a KeyboardInterrupt from a signal handler, which Python runs
+        between bytecodes) may leave the command queued with the owner asleep: the owner is then
+        woken anyway (a spurious wake-up at worst), else it could wait for ever for a command
+        already queued. Only a second signal landing in that handler could still strand it."""
+        try:
+            self._commands.append(command)
+            if self._asleep:
+                with self._wake_lock:
+                    self._asleep = False
+                    self.signaler.send()
+        except BaseException:
             with self._wake_lock:
                 self._asleep = False
                 self.signaler.send()
+            raise
 
     @property
     def queue(self) -> deque[Command]:

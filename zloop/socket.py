@@ -344,22 +344,19 @@ class Socket(SocketOptionAttributes):
         Args:
             linger: If given, set LINGER to this many milliseconds first.
         """
-        if self._closed:
-            return
-        # The core's close runs whatever happens before it (a KeyboardInterrupt from a signal
-        # handler at any point, a bad linger): a socket marked closed but left open in its context
-        # would make Context.term wait for ever. The exception is raised once it is closed.
-        try:
-            if linger is not None and not self._core.forked_from:
-                self.setsockopt(SocketOption.LINGER, linger)
-        finally:
+        core = self._core
+        if core.close_done:
             self._closed = True
-            try:
-                if self._finalizer is not None:
-                    self._finalizer.detach()
-                self._in_msg = self._in_pipe = self._out_msg = None
-            finally:
-                self._core.close()  # marks every other handle (shadows) closed
+            return
+        # Resumable (see SocketCore.close): a close cut short by an exception (a KeyboardInterrupt
+        # from a signal handler) is finished by the next call; LINGER is the first call's.
+        if not core.closed:
+            if linger is not None and not core.forked_from:
+                self.setsockopt(SocketOption.LINGER, linger)
+        core.close()  # marks this handle and every other (shadows) closed first
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._in_msg = self._in_pipe = self._out_msg = None
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -1755,9 +1752,10 @@ def _noop() -> None:
 def _collected(core: SocketCore, name: str) -> None:
     """Finalizer of a Socket dropped without close() (any thread, maybe inside the GC): warn as
     pyzmq does and have the reaper close its core with its LINGER (see zloop.lifetime)."""
-    if core.closed or core.forked_from or lifetime.exiting():
+    if core.close_done or core.forked_from or lifetime.exiting():
         return
-    lifetime.warn_unclosed(f"Unclosed socket {name}")
+    if not core.closed:
+        lifetime.warn_unclosed(f"Unclosed socket {name}")
     lifetime.adopt(core.close)
 
 
