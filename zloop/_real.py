@@ -284,7 +284,7 @@ class Event:
         waiter = Lock()
         waiter.acquire()
         with self._lock:
-            if self._flag:
+            if self.is_set():  # set meanwhile
                 return True
             self._waiters.append(waiter)
         try:

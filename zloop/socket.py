@@ -350,9 +350,8 @@ class Socket(SocketOptionAttributes):
             return
         # Resumable (see SocketCore.close): a close cut short by an exception (a KeyboardInterrupt
         # from a signal handler) is finished by the next call; LINGER is the first call's.
-        if not core.closed:
-            if linger is not None and not core.forked_from:
-                self.setsockopt(SocketOption.LINGER, linger)
+        if linger is not None and not core.closed and not core.forked_from:
+            self.setsockopt(SocketOption.LINGER, linger)
         core.close()  # marks this handle and every other (shadows) closed first
         if self._finalizer is not None:
             self._finalizer.detach()
