@@ -1226,14 +1226,29 @@ class Socket(SocketOptionAttributes):
             raise Again()
         self._core.home = _real.get_ident()
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise Again(msg="Resource temporarily unavailable (timed out)")
-            if not (reading and self._read_here(deadline)):
-                self._process_commands(remaining)
-            if attempt():
-                return
+        try:
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise Again(msg="Resource temporarily unavailable (timed out)")
+                if not (reading and self._read_here(deadline)):
+                    self._process_commands(remaining)
+                if attempt():
+                    return
+        except ZMQError:
+            raise
+        except BaseException:
+            self._reactivate_reads()
+            raise
+
+    def _reactivate_reads(self) -> None:
+        """A wait cut short by an exception other than zloop's (a KeyboardInterrupt, raised
+        between any two bytecodes): a pipe whose reader was woken (``reader_asleep`` lowered: no
+        one will post its activation) may not have reached the pattern yet, and would never be
+        read. Activate every pipe with messages queued again (idempotent)."""
+        for pipe in self._pattern.pipes():
+            if pipe._in.items:
+                pipe._process_activate_read()
 
     def _app_reader(self) -> tuple[StreamEngine, Pipe] | None:
         """The connection a receive about to wait could read itself (see :meth:`_read_here`):
@@ -1270,7 +1285,11 @@ class Socket(SocketOptionAttributes):
             # Nothing there: park, wait for the fd or a command, read once more. Bytes that came
             # after that read are seen by the wait (level-triggered) or were read by the I/O
             # thread before the park (its delivery signals the mailbox): no wake-up is lost.
-            token = engine.park()
+            try:
+                token = engine.park()
+            except BaseException:  # a KeyboardInterrupt: the fd may be parked, token lost
+                engine.unpark(None)
+                raise
             if token is None:
                 return False
             try:

@@ -270,16 +270,23 @@ class IOThread:
         the token for :meth:`unpark_reader`, or None (fd not read here: nothing parked)."""
         with self._mask_lock:
             entry = self._fds.get(fd)
-            if entry is None or entry.reader is None or entry.parked:
+            if entry is None or entry.reader is None:
                 return None
-            entry.parked = True
-            self._update(fd, entry)
+            # Already parked: by a read an exception (a KeyboardInterrupt) cut short before it
+            # could unpark -- a socket is read by one thread at a time. Taken over, else the fd
+            # would stay unwatched for good.
+            if not entry.parked:
+                entry.parked = True
+                self._update(fd, entry)
             return entry
 
     def unpark_reader(self, fd: int, token: object) -> None:
         """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was
-        reused); closes the fd if :meth:`remove_fd` deferred its close to now."""
+        reused); closes the fd if :meth:`remove_fd` deferred its close to now. ``token`` None:
+        a park_reader cut short by an exception (its token lost): unpark the fd if parked."""
         with self._mask_lock:
+            if token is None:
+                token = self._fds.get(fd)
             if type(token) is _FdEntry and token.closer is not None:
                 closer, token.closer = token.closer, None
                 token.parked = False
