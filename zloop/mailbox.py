@@ -92,7 +92,13 @@ class Mailbox:
         """Owner thread: run every command queued now, without touching the signal (see above)."""
         commands = self._commands
         while commands:
-            commands.popleft()()
+            command = commands[0]
+            try:
+                commands.popleft()
+            except BaseException:
+                _put_back(commands, command)
+                raise
+            command()
 
     def recv(
         self, timeout: float | None = 0.0, wait: Callable[[float | None], bool] | None = None
@@ -105,7 +111,7 @@ class Mailbox:
         """
         commands = self._commands
         if commands:
-            return commands.popleft()
+            return _take(commands)
         if self._asleep and timeout is not None and timeout <= 0:
             # Still asleep since we last found the queue empty and consumed the signal: no writer
             # has posted (posting lowers the flag), so there is nothing to consume. Saves a syscall.
@@ -123,7 +129,7 @@ class Mailbox:
                     self._asleep = True
                     signaler.recv()  # consume what is pending (possibly stale) before looking
             if commands:  # a writer may have appended before it saw _asleep
-                return commands.popleft()
+                return _take(commands)
             if not self._asleep:  # a writer signalled after our read: consume that too
                 pending = True
                 continue
@@ -137,7 +143,25 @@ class Mailbox:
             if (signaler.wait if wait is None else wait)(remaining):
                 pending = True
                 continue
-            return commands.popleft() if commands else None
+            return _take(commands) if commands else None
 
     def close(self) -> None:
         self.signaler.close()
+
+
+def _take(commands: deque[Command]) -> Command:
+    """``commands.popleft()`` that an exception raised as the call returns (a KeyboardInterrupt:
+    Python runs signal handlers when a call returns) cannot lose: the command goes back."""
+    command = commands[0]
+    try:
+        commands.popleft()
+    except BaseException:
+        _put_back(commands, command)
+        raise
+    return command
+
+
+def _put_back(commands: deque[Command], command: Command) -> None:
+    """For an interrupted ``popleft`` of ``command`` (writers only append at the other end)."""
+    if not commands or commands[0] is not command:
+        commands.appendleft(command)
