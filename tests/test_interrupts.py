@@ -36,38 +36,50 @@ class _Injected(KeyboardInterrupt):
 
 
 #: Where CPython 3.11+ may run a signal handler (``_Py_HandlePending``, "the eval breaker"): at a
-#: function's RESUME, at a loop's JUMP_BACKWARD and when a CALL returns. A line event is not one:
-#: the line event of a ``with`` statement's normal exit comes before ``__exit__`` is called, and
-#: raising there leaves the lock held -- something no signal can do.
+#: function's RESUME, at a loop's JUMP_BACKWARD and when a CALL of a C function returns (the
+#: return of a Python function is not checked). A line event is not such a point: the line event
+#: of a ``with`` statement's normal exit comes before ``__exit__`` is called, and raising there
+#: leaves the lock held -- something no signal can do.
 _CHECKED = frozenset({"RESUME", "JUMP_BACKWARD"})
 _CALLS = frozenset({"CALL", "CALL_FUNCTION_EX"})
-_points: dict[Any, frozenset[int]] = {}
+_points: dict[Any, tuple[frozenset[int], frozenset[int]]] = {}
 #: Where the last injection was (function:line), for the failure report.
 _where: list[str] = []
 
 
-def _interruptible(code: Any) -> frozenset[int]:
-    """The offsets in ``code`` before which a signal handler may raise."""
-    points = _points.get(code)
-    if points is None:
-        found: set[int] = set()
+def _interruptible(code: Any) -> tuple[frozenset[int], frozenset[int]]:
+    """The offsets in ``code`` before which a signal handler may raise, and those of its calls
+    (the offset after a call counts only if the callee was not a Python function)."""
+    found = _points.get(code)
+    if found is None:
+        points: set[int] = set()
+        calls: set[int] = set()
         after_call = False
         for instr in dis.get_instructions(code):
             if after_call or instr.opname in _CHECKED:
-                found.add(instr.offset)
+                points.add(instr.offset)
             after_call = instr.opname in _CALLS
-        points = _points[code] = frozenset(found)
-    return points
+            if after_call:
+                calls.add(instr.offset)
+        found = _points[code] = (frozenset(points), frozenset(calls))
+    return found
 
 
 def _run_interrupted(call: Callable[[], Any], nth: int) -> bool:
     """Run ``call`` raising :class:`_Injected` at the ``nth`` point of zloop code where a signal
     handler could raise; True if it was raised (False: ``call`` ended before that point)."""
     count = 0
+    python_callee: dict[FrameType, bool] = {}  # a frame whose last call ran Python code
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
         nonlocal count
-        if event == "opcode" and frame.f_lasti in _interruptible(frame.f_code):
+        if event != "opcode":
+            return local
+        points, calls = _interruptible(frame.f_code)
+        offset = frame.f_lasti
+        if offset in calls:
+            python_callee.pop(frame, None)
+        elif offset in points and not python_callee.pop(frame, False):
             count += 1
             if count == nth:
                 sys.settrace(None)
@@ -76,6 +88,8 @@ def _run_interrupted(call: Callable[[], Any], nth: int) -> bool:
         return local
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_back is not None:
+            python_callee[frame.f_back] = True
         if frame.f_code.co_filename.startswith(_ZLOOP_DIR):
             frame.f_trace_lines = False
             frame.f_trace_opcodes = True
@@ -346,3 +360,31 @@ def test_sigint_twice_in_a_blocking_call_exits(impl: str, call: str) -> None:
         gap for gap in (0.0, 0.0005, 0.001, 0.002, 0.005) if _sigint_twice(impl, call, gap) is None
     ]
     assert hung == []
+
+
+@pytest.mark.parametrize("take", ["run_queued", "recv"])
+def test_taking_commands_interrupted_anywhere_loses_none(take: str) -> None:
+    """Every command either ran or is still queued after an interrupted take."""
+
+    def scenario(nth: int) -> bool:
+        mailbox = Mailbox()
+        ran: list[int] = []
+        for i in range(3):
+            mailbox.post(lambda i=i: ran.append(i))
+
+        def run() -> None:
+            if take == "run_queued":
+                mailbox.run_queued()
+            else:
+                command = mailbox.recv(0)
+                while command is not None:
+                    command()
+                    command = mailbox.recv(0)
+
+        injected = _run_interrupted(run, nth)
+        mailbox.run_queued()
+        assert sorted(ran) == [0, 1, 2]
+        mailbox.close()
+        return injected
+
+    assert _sweep(scenario) == []

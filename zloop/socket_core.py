@@ -199,9 +199,11 @@ class SocketCore:
     def stop_monitor(self) -> None:
         from zloop.monitor import Monitor
 
-        monitor, self.monitor = self.monitor, None
+        monitor = self.monitor
         if isinstance(monitor, Monitor):
-            monitor.stop()
+            monitor.stop()  # idempotent; forgotten once done (a close's retry stops it again)
+        if self.monitor is monitor:
+            self.monitor = None
 
     # -- life cycle --------------------------------------------------------------------------------
 
