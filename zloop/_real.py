@@ -251,27 +251,52 @@ class Condition:
 
 
 class Event:
-    """``threading.Event`` on real locks."""
+    """``threading.Event`` on real locks.
 
-    __slots__ = ("_cond", "_flag")
+    Safe against an exception raised between any two bytecodes of a waiter (a KeyboardInterrupt
+    from a signal handler): its lock is a plain lock taken by ``with`` (no Python ``__enter__``
+    that could be cut short holding it), and a waiter that leaves early at worst leaves its own
+    lock in the list, released by the next :meth:`set`."""
+
+    __slots__ = ("_flag", "_lock", "_waiters")
 
     def __init__(self) -> None:
-        self._cond = Condition(Lock())
+        self._lock = Lock()
+        self._waiters: list[LockType] = []
         self._flag = False
 
     def is_set(self) -> bool:
         return self._flag
 
     def set(self) -> None:
-        with self._cond:
+        with self._lock:
             self._flag = True
-            self._cond.notify_all()
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.release()
+
+    def clear(self) -> None:
+        self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
-        with self._cond:
-            if not self._flag:
-                self._cond.wait(timeout)
-            return self._flag
+        if self._flag:
+            return True
+        waiter = Lock()
+        waiter.acquire()
+        with self._lock:
+            if self.is_set():  # set meanwhile
+                return True
+            self._waiters.append(waiter)
+        try:
+            if timeout is None:
+                waiter.acquire()
+            else:
+                waiter.acquire(True, max(0.0, timeout))
+        finally:
+            with self._lock:
+                if any(other is waiter for other in self._waiters):
+                    self._waiters.remove(waiter)
+        return self._flag
 
 
 class FdPoller:

@@ -44,7 +44,9 @@ class ContextCore:
         self.io_thread_count = io_threads
         self.io_threads: list[IOThread] = []
         self.lock = _real.Lock()
-        self._all_closed = _real.Condition(self.lock)
+        #: Set while no socket is open (term waits for it).
+        self._all_closed = _real.Event()
+        self._all_closed.set()
         #: Open sockets, in creation order (the exit flush closes them in that order).
         self.sockets: dict[SocketCore, None] = {}
         self.max_sockets = _MAX_SOCKETS_DEFAULT
@@ -78,12 +80,13 @@ class ContextCore:
             if len(self.sockets) >= self.max_sockets:
                 raise ZMQError(Errno.EMFILE, f"too many sockets (MAX_SOCKETS={self.max_sockets})")
             self.sockets[core] = None
+            self._all_closed.clear()
 
     def socket_closed(self, core: SocketCore) -> None:
         with self.lock:
             self.sockets.pop(core, None)
             if not self.sockets:
-                self._all_closed.notify_all()
+                self._all_closed.set()
 
     def io_thread(self) -> IOThread:
         """The least loaded I/O thread, starting them on first use."""
@@ -114,15 +117,22 @@ class ContextCore:
             sockets = list(self.sockets)
         for core in sockets:
             core.post(core.stop, 3)
+        me = _real.get_ident()
+        for core in sockets:
+            # A close an exception cut short (a KeyboardInterrupt in the program's close) is
+            # finished here: the program saw the socket closed (see SocketCore.close).
+            if core.closed and not core.close_done and core.closer in (0, me):
+                core.close()
+        self._all_closed.wait()  # no socket can be added once terminating
         with self.lock:
-            while self.sockets:
-                self._all_closed.wait()
-            threads, self.io_threads = self.io_threads, []
+            threads = list(self.io_threads)
+        # Resumable as well: the threads are forgotten only once they ended.
         for thread in threads:
             thread.stop()
         for thread in threads:
             thread.join()
         with self.lock:
+            self.io_threads = []
             self.closed = True
         lifetime.ended(self)
 
@@ -132,6 +142,8 @@ class ContextCore:
             sockets = list(self.sockets)
         for core in sockets:
             if core.closed:
+                if not core.close_done:
+                    core.close()  # cut short by an exception: finish it
                 continue
             sock = core.socket
             if warn:
@@ -162,7 +174,7 @@ class ContextCore:
         for thread in threads:
             thread.begin_exit()
         for core in sockets:
-            if not core.closed and not used_elsewhere(core.home):
+            if not core.close_done and not used_elsewhere(core.home):
                 sock = core.socket
                 if sock is not None:
                     sock.close()
@@ -180,7 +192,7 @@ class ContextCore:
         """In a fork's child (see zloop.lifetime): mark this context and its sockets dead."""
         self.forked_from = parent
         self.lock = _real.Lock()  # another thread may have held it at the fork
-        self._all_closed = _real.Condition(self.lock)
+        self._all_closed = _real.Event()
         self.io_threads = []
         for core in list(self.sockets):
             core.mark_forked(parent)

@@ -65,12 +65,23 @@ class Mailbox:
         return self.signaler.fileno()
 
     def post(self, command: Command) -> None:
-        """Queue ``command`` for the owner thread (thread-safe)."""
-        self._commands.append(command)
-        if self._asleep:
+        """Queue ``command`` for the owner thread (thread-safe).
+
+        An exception raised part way (a KeyboardInterrupt from a signal handler, which Python runs
+        between bytecodes) may leave the command queued with the owner asleep: the owner is then
+        woken anyway (a spurious wake-up at worst), else it could wait for ever for a command
+        already queued. Only a second signal landing in that handler could still strand it."""
+        try:
+            self._commands.append(command)
+            if self._asleep:
+                with self._wake_lock:
+                    self._asleep = False
+                    self.signaler.send()
+        except BaseException:
             with self._wake_lock:
                 self._asleep = False
                 self.signaler.send()
+            raise
 
     @property
     def queue(self) -> deque[Command]:
@@ -81,7 +92,13 @@ class Mailbox:
         """Owner thread: run every command queued now, without touching the signal (see above)."""
         commands = self._commands
         while commands:
-            commands.popleft()()
+            command = commands[0]
+            try:
+                commands.popleft()
+            except BaseException:
+                _put_back(commands, command)
+                raise
+            command()
 
     def recv(
         self, timeout: float | None = 0.0, wait: Callable[[float | None], bool] | None = None
@@ -94,7 +111,7 @@ class Mailbox:
         """
         commands = self._commands
         if commands:
-            return commands.popleft()
+            return _take(commands)
         if self._asleep and timeout is not None and timeout <= 0:
             # Still asleep since we last found the queue empty and consumed the signal: no writer
             # has posted (posting lowers the flag), so there is nothing to consume. Saves a syscall.
@@ -112,7 +129,7 @@ class Mailbox:
                     self._asleep = True
                     signaler.recv()  # consume what is pending (possibly stale) before looking
             if commands:  # a writer may have appended before it saw _asleep
-                return commands.popleft()
+                return _take(commands)
             if not self._asleep:  # a writer signalled after our read: consume that too
                 pending = True
                 continue
@@ -126,7 +143,25 @@ class Mailbox:
             if (signaler.wait if wait is None else wait)(remaining):
                 pending = True
                 continue
-            return commands.popleft() if commands else None
+            return _take(commands) if commands else None
 
     def close(self) -> None:
         self.signaler.close()
+
+
+def _take(commands: deque[Command]) -> Command:
+    """``commands.popleft()`` that an exception raised as the call returns (a KeyboardInterrupt:
+    Python runs signal handlers when a call returns) cannot lose: the command goes back."""
+    command = commands[0]
+    try:
+        commands.popleft()
+    except BaseException:
+        _put_back(commands, command)
+        raise
+    return command
+
+
+def _put_back(commands: deque[Command], command: Command) -> None:
+    """For an interrupted ``popleft`` of ``command`` (writers only append at the other end)."""
+    if not commands or commands[0] is not command:
+        commands.appendleft(command)

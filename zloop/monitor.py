@@ -132,8 +132,11 @@ class Monitor:
                     sock.send_multipart([header, b""], _NOBLOCK)
                 except (ZMQError, OSError, ValueError):
                     self.dropped += 1
-            self._sock = None
+            # Forgotten only once closed: a stop cut short by an exception (a KeyboardInterrupt
+            # in the close of the monitored socket) is finished by the next stop (that close's
+            # retry), else the publisher would stay open and Context.term wait for it.
             sock.close(linger=0)
+            self._sock = None
 
 
 def parse_monitor_message(msg: list[Any]) -> MonitorMessage:

@@ -344,15 +344,18 @@ class Socket(SocketOptionAttributes):
         Args:
             linger: If given, set LINGER to this many milliseconds first.
         """
-        if self._closed:
+        core = self._core
+        if core.close_done:
+            self._closed = True
             return
-        if linger is not None and not self._core.forked_from:
+        # Resumable (see SocketCore.close): a close cut short by an exception (a KeyboardInterrupt
+        # from a signal handler) is finished by the next call; LINGER is the first call's.
+        if linger is not None and not core.closed and not core.forked_from:
             self.setsockopt(SocketOption.LINGER, linger)
-        self._closed = True
+        core.close()  # marks this handle and every other (shadows) closed first
         if self._finalizer is not None:
             self._finalizer.detach()
         self._in_msg = self._in_pipe = self._out_msg = None
-        self._core.close()  # marks every other handle (shadows) closed
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -1223,14 +1226,29 @@ class Socket(SocketOptionAttributes):
             raise Again()
         self._core.home = _real.get_ident()
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise Again(msg="Resource temporarily unavailable (timed out)")
-            if not (reading and self._read_here(deadline)):
-                self._process_commands(remaining)
-            if attempt():
-                return
+        try:
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise Again(msg="Resource temporarily unavailable (timed out)")
+                if not (reading and self._read_here(deadline)):
+                    self._process_commands(remaining)
+                if attempt():
+                    return
+        except ZMQError:
+            raise
+        except BaseException:
+            self._reactivate_reads()
+            raise
+
+    def _reactivate_reads(self) -> None:
+        """A wait cut short by an exception other than zloop's (a KeyboardInterrupt, raised
+        between any two bytecodes): a pipe whose reader was woken (``reader_asleep`` lowered: no
+        one will post its activation) may not have reached the pattern yet, and would never be
+        read. Activate every pipe with messages queued again (idempotent)."""
+        for pipe in self._pattern.pipes():
+            if pipe._in.items:
+                pipe._process_activate_read()
 
     def _app_reader(self) -> tuple[StreamEngine, Pipe] | None:
         """The connection a receive about to wait could read itself (see :meth:`_read_here`):
@@ -1267,7 +1285,11 @@ class Socket(SocketOptionAttributes):
             # Nothing there: park, wait for the fd or a command, read once more. Bytes that came
             # after that read are seen by the wait (level-triggered) or were read by the I/O
             # thread before the park (its delivery signals the mailbox): no wake-up is lost.
-            token = engine.park()
+            try:
+                token = engine.park()
+            except BaseException:  # a KeyboardInterrupt: the fd may be parked, token lost
+                engine.unpark(None)
+                raise
             if token is None:
                 return False
             try:
@@ -1748,9 +1770,10 @@ def _noop() -> None:
 def _collected(core: SocketCore, name: str) -> None:
     """Finalizer of a Socket dropped without close() (any thread, maybe inside the GC): warn as
     pyzmq does and have the reaper close its core with its LINGER (see zloop.lifetime)."""
-    if core.closed or core.forked_from or lifetime.exiting():
+    if core.close_done or core.forked_from or lifetime.exiting():
         return
-    lifetime.warn_unclosed(f"Unclosed socket {name}")
+    if not core.closed:
+        lifetime.warn_unclosed(f"Unclosed socket {name}")
     lifetime.adopt(core.close)
 
 

@@ -67,7 +67,15 @@ class SocketCore:
         # clear (Socket._clear_level): a set can never land after the owner accounted for its command.
         self.level_lock = _real.Lock()
         self.endpoints: dict[str, list[Any]] = {}
+        #: ``close`` began (the socket is unusable); :attr:`close_done`: it completed. In between,
+        #: only while ``close`` runs in :attr:`closer` (a thread id), or after an exception cut it
+        #: short (closer 0): calling ``close`` again finishes it.
         self.closed = False
+        self.close_done = False
+        self.closer = 0
+        self.linger_at_close = 0
+        # Endpoints, pipes, mailbox and level fds are closed (the monitor may stop).
+        self._released = False
         #: Set by the command Context.term posts (and in a forked child).
         self.terminated = False
         #: In a child process, the pid of the parent this socket belongs to (see zloop.lifetime).
@@ -174,7 +182,8 @@ class SocketCore:
             monitor(event, value, endpoint)
 
     def event_source(self, delta: int) -> None:
-        """Any thread: an object that emits this socket's events started (+1) or ended (-1).
+        """Any thread: an object that emits this socket's events started (+1) or ended (-1)
+        (0: close has released everything).
 
         Connecters, listeners, stream and raw engines call it (``zloop.io.engine.event_source``).
         Once the socket is closed and none is left, the monitor sends MONITOR_STOPPED and stops:
@@ -183,16 +192,18 @@ class SocketCore:
         """
         with self._sources_lock:
             self._event_sources += delta
-            done = self.closed and self._event_sources == 0
+            done = self._released and self._event_sources == 0
         if done and self.monitor is not None:
             self.stop_monitor()
 
     def stop_monitor(self) -> None:
         from zloop.monitor import Monitor
 
-        monitor, self.monitor = self.monitor, None
+        monitor = self.monitor
         if isinstance(monitor, Monitor):
-            monitor.stop()
+            monitor.stop()  # idempotent; forgotten once done (a close's retry stops it again)
+        if self.monitor is monitor:
+            self.monitor = None
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -213,42 +224,73 @@ class SocketCore:
 
     def close(self) -> None:
         """Close with the LINGER option: queued messages are sent for up to LINGER ms (-1: until
-        sent) by the I/O thread; this returns at once. Idempotent."""
-        if self.closed:
+        sent) by the I/O thread; this returns at once. Idempotent, and resumable.
+
+        Resumable: an exception part way -- most likely a KeyboardInterrupt from a signal handler
+        (Ctrl-C, or SIGTERM mapped to it), which Python raises between any two bytecodes of the main
+        thread, e.g. in the wait for a listener's release -- leaves :attr:`closed` set and the
+        steps done so far done; calling ``close`` again finishes the rest. ``Socket.close``,
+        ``Context.term`` and ``Context.destroy`` do, so a socket the program saw closed is never
+        left registered with its context (``term`` would wait for it for ever). Each step is
+        idempotent, and is marked done only once it is (nothing is marked done ahead of its work).
+        """
+        if self.close_done:
             return
         if self.forked_from:
-            self.closed = True  # the parent's fds and threads: nothing here may touch them
+            self.closed = self.close_done = True  # the parent's fds and threads: touch nothing
             return
-        linger_ms = self.options.linger
-        self.event_source(1)  # held before closed: no MONITOR_STOPPED while closing endpoints
-        self.closed = True
-        for sock in self.handles():  # shadows see it at once (their send/recv test _closed)
-            sock._closed = True
-        closed: set[int] = set()
-        for handles in list(self.endpoints.values()):
-            for handle in handles:
-                if id(handle) not in closed:  # a bind may be listed under two names
-                    closed.add(id(handle))
-                    handle.close(linger_ms)
-        self.endpoints.clear()
-        self.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops unread messages
-        for pipe in self.pattern.pipes():
-            pipe.terminate()
-        self.context.inproc.unbind_all(self)
-        # Pipes whose attach is still queued (inproc connects, ZAP requests to a handler that was
-        # busy) are terminated as well (attach_pipe does that once closed): their peers would
-        # otherwise wait for this socket forever.
-        mailbox = self.mailbox
-        command = mailbox.recv(0)
-        while command is not None:
-            command()
+        self.closer = _real.get_ident()
+        try:
+            self._close_steps()
+        except BaseException:
+            self.closer = 0  # interrupted: Context.term may finish it (see term)
+            raise
+        self.closer = 0
+
+    def _close_steps(self) -> None:
+        """For :meth:`close`: its steps, each idempotent (see there)."""
+        if not self.closed:
+            self.linger_at_close = self.options.linger
+            self.closed = True
+        if not self._released:
+            for sock in self.handles():  # shadows see it at once (their send/recv test _closed)
+                sock._closed = True
+            self._close_endpoints(self.linger_at_close)
+            self.give_back_ahead()  # dropped with the pipe's queue, as libzmq drops them
+            for pipe in self.pattern.pipes():
+                pipe.terminate()
+            self.context.inproc.unbind_all(self)
+            # Pipes whose attach is still queued (inproc connects, ZAP requests to a handler that
+            # was busy) are terminated as well (attach_pipe does that once closed): their peers
+            # would otherwise wait for this socket forever.
+            mailbox = self.mailbox
             command = mailbox.recv(0)
-        mailbox.close()
-        with self.level_lock:
-            for level in self.levels:
-                level.close()
-            self.levels.clear()
+            while command is not None:
+                command()
+                command = mailbox.recv(0)
+            mailbox.close()
+            with self.level_lock:
+                for level in self.levels:
+                    level.close()
+                self.levels.clear()
+            self._released = True
         # MONITOR_STOPPED now if no endpoint can emit more events, else when the last one ended
         # (lingering sessions included): close() itself never waits for them.
-        self.event_source(-1)
+        self.event_source(0)
         self.context.socket_closed(self)
+        self.close_done = True
+
+    def _close_endpoints(self, linger_ms: int) -> None:
+        """For :meth:`close`: close every endpoint. A handle is forgotten only once its close
+        returned (each handle's close is idempotent), so an interrupted close closes it again."""
+        endpoints = self.endpoints
+        while endpoints:
+            name = next(iter(endpoints))
+            handles = endpoints[name]
+            if not handles:
+                del endpoints[name]
+                continue
+            handle = handles[-1]
+            handle.close(linger_ms)
+            for others in endpoints.values():  # a bind may be listed under two names
+                others[:] = [other for other in others if other is not handle]

@@ -233,6 +233,14 @@ class _ReadFailed:
         self.err = err
 
 
+def _release_if_owned(lock: Any) -> None:
+    """For an application thread's ``lock.acquire(blocking=False)`` that an exception cut short
+    as the call returned (a KeyboardInterrupt: Python runs signal handlers when a call returns):
+    the caller's ``try`` had not begun, and a lock left held would stop the I/O thread for good."""
+    if lock._is_owned():
+        lock.release()
+
+
 class StreamEngine:
     """Moves bytes between one OS socket and one ZMTP connection and messages to/from a pipe."""
 
@@ -719,11 +727,21 @@ class StreamEngine:
         :data:`APP_READ_BUSY` (not now: wait for the I/O thread as usual).
         """
         input_lock = self._input_lock
-        if not input_lock.acquire(blocking=False):
+        try:
+            acquired = input_lock.acquire(blocking=False)
+        except BaseException:
+            _release_if_owned(input_lock)
+            raise
+        if not acquired:
             return APP_READ_BUSY
         try:
             lock = self._lock
-            if not lock.acquire(blocking=False):
+            try:
+                acquired = lock.acquire(blocking=False)
+            except BaseException:
+                _release_if_owned(lock)
+                raise
+            if not acquired:
                 return APP_READ_BUSY
             # Held through the delivery too: the I/O thread ends a connection (and, bind side,
             # its pipe) under this lock, so what was read before an error is delivered before it.
@@ -844,7 +862,8 @@ class StreamEngine:
         """How many reads :meth:`app_read` made (the park audit's progress count)."""
         return self._app_reads
 
-    def unpark(self, token: object) -> None:
+    def unpark(self, token: object | None) -> None:
+        """Undo :meth:`park` (``token`` None: a park an exception cut short)."""
         self._io.unpark_reader(self._fd, token)
 
     def _is_stalled(self) -> bool:
@@ -958,7 +977,12 @@ class StreamEngine:
         sent, or queued in ``_out`` with a command posted that finishes the write in the I/O thread.
         """
         lock = self._lock
-        if not lock.acquire(blocking=False):
+        try:
+            acquired = lock.acquire(blocking=False)
+        except BaseException:
+            _release_if_owned(lock)
+            raise
+        if not acquired:
             return False
         try:
             if (

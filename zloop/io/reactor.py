@@ -309,24 +309,32 @@ class IOThread:
         unread). Returns the token for :meth:`unpark_reader`, or None (fd not read here)."""
         with self._mask_lock:
             entry = self._fds.get(fd)
+            # Already parked: by a live parker (a loop's reader that holds it between waits), or
+            # by a read an exception cut short before it could unpark. Never taken over: the
+            # live parker's loop may watch the fd, whose close must wait for that parker's
+            # unpark. A park left behind is read by the I/O thread once the audit revokes it.
             if entry is None or entry.reader is None or entry.parked:
                 return None
             entry.parked = True
             entry.revoked = False
             entry.progress = progress
             entry.mark = None
-            self._update(fd, entry)
             self._parked[fd] = entry
-            start = not self._auditing
-            self._auditing = True
-        if start:
-            self.post(self._start_audit)
+            self._update(fd, entry)
+            if not self._auditing:
+                # Posted before the flag is raised: an exception between the two costs a second
+                # audit chain (harmless; both end when nothing is parked), never a missing one.
+                self.post(self._start_audit)
+                self._auditing = True
         return entry
 
     def unpark_reader(self, fd: int, token: object) -> None:
         """Undo :meth:`park_reader` (a no-op once the fd was removed, even if its number was
-        reused); closes the fd if :meth:`remove_fd` deferred its close to now."""
+        reused); closes the fd if :meth:`remove_fd` deferred its close to now. ``token`` None:
+        a park_reader cut short by an exception (its token lost): unpark the fd if parked."""
         with self._mask_lock:
+            if token is None:
+                token = self._fds.get(fd)
             if type(token) is _FdEntry and token.closer is not None:
                 closer, token.closer = token.closer, None
                 token.parked = token.revoked = False
@@ -337,7 +345,7 @@ class IOThread:
                     return
                 entry.parked = False
                 entry.progress = None
-                del self._parked[fd]
+                self._parked.pop(fd, None)
                 if entry.revoked:
                     entry.revoked = False  # watched all along: the mask does not change
                 else:
