@@ -86,6 +86,7 @@ def test_a_parked_fd_nobody_reads_is_read_by_the_io_thread(audited: Audited) -> 
     assert token is not None
     audited.b.send(b"x")
     assert audited.read_by_io.wait(DEADLINE)
+    assert audited.io.revocations == 1
     audited.io.unpark_reader(audited.fd, token)
 
 
@@ -95,6 +96,7 @@ def test_a_parker_that_keeps_reading_keeps_its_park(audited: Audited) -> None:
     audited.b.send(b"x")
     audited.wait_audits(5)
     assert not audited.read_by_io.is_set()
+    assert audited.io.revocations == 0
     audited.io.unpark_reader(audited.fd, token)
     assert audited.read_by_io.wait(DEADLINE)  # unparked: the I/O thread reads as always
 

@@ -164,6 +164,8 @@ class IOThread:
         # nothing parked, both under the mask lock, so no park is ever left unaudited.
         self._parked: dict[int, _FdEntry] = {}
         self._auditing = False
+        #: Parks revoked so far, by the audit or by revoke_reader (diagnostics and tests).
+        self.revocations = 0
 
     def __repr__(self) -> str:
         return f"<IOThread {self.name} load={len(self._objects)}>"
@@ -360,6 +362,7 @@ class IOThread:
             entry = self._fds.get(fd)
             if entry is not None and entry.parked and not entry.revoked:
                 entry.revoked = True
+                self.revocations += 1
                 self._update(fd, entry)
 
     def call_later(self, delay_s: float, callback: Callback) -> Timer:
@@ -403,6 +406,7 @@ class IOThread:
                 seen = progress() if progress is not None else 0
                 if entry.mark == seen:
                     entry.revoked = True
+                    self.revocations += 1
                     self._update(fd, entry)
                     log.debug("zloop: fd %d is parked but not read: the I/O thread reads it", fd)
                 else:
