@@ -49,7 +49,7 @@ pyzmq, not when (or whether) it is awaited:
   keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
   A loop that stops running while it holds the connection (a callback that blocks, a loop stopped
   with a receive still queued) does not hold back the peer: the I/O thread reads the connection
-  again once it has stayed readable and unread for 50-100 ms ("Parked fds" in
+  again once it has stayed readable and unread for 100-200 ms ("Parked fds" in
   ``zloop/io/reactor.py``), so handshakes, heartbeats and messages go on as with libzmq; a
   handshake in progress is never parked.
 

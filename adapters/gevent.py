@@ -29,7 +29,7 @@
   watches a closed fd, nor one whose number was reused. A hub that stops running while it holds
   the connection (a greenlet that computes, a raw blocking call such as a plain zloop or pyzmq
   ``send`` from a greenlet) does not hold back the peer: the I/O thread reads the connection again
-  once it has stayed readable and unread for 50-100 ms ("Parked fds" in ``zloop/io/reactor.py``),
+  once it has stayed readable and unread for 100-200 ms ("Parked fds" in ``zloop/io/reactor.py``),
   and a handshake in progress is never parked.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user

@@ -86,7 +86,7 @@ _MAX_COMMANDS_PER_TURN = 1024
 
 #: Seconds between two looks at the parked fds (see "Parked fds"): a park whose parker stopped
 #: reading is revoked after one to two of these.
-PARK_AUDIT_S = 0.05
+PARK_AUDIT_S = 0.1
 
 
 def _nothing() -> None:
