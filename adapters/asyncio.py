@@ -104,7 +104,7 @@ _get_running_loop = asyncio._get_running_loop
 class _Backend:
     """The core's Backend for one asyncio loop."""
 
-    __slots__ = ("loop", "read_skips", "readers")
+    __slots__ = ("hands_over", "loop", "read_skips", "readers")
 
     # A queued Future holds its Pending (to cancel or reclaim it): the Pending lets go of the
     # Future once finished, so a received message dies with the Future, not at the next gc run.
@@ -118,6 +118,14 @@ class _Backend:
                 "(e.g. asyncio.run(main(), loop_factory=asyncio.SelectorEventLoop) on Python 3.12+)"
             )
         self.loop = loop
+        #: Does the loop wake tasks through asyncio's own Handle (whose references to the Future
+        #: _HANDED_OVER_REFS counts)? Not uvloop's, nor a loop with its own call_soon.
+        base = asyncio.BaseEventLoop
+        self.hands_over = (
+            isinstance(loop, base)
+            and type(loop).call_soon is base.call_soon
+            and type(loop)._call_soon is base._call_soon  # type: ignore[attr-defined]
+        )
         #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
         self.readers: dict[int, _ConnReader] = {}
         #: Waits still to leave to the I/O thread after a large frame, by the socket's FD.
@@ -369,20 +377,25 @@ class _QueuedFuture(Future[Any]):
             except BaseException:
                 self._zl_interrupted()
                 raise
+            if self.__class__ is _LargeResultFuture:  # resumed by this Future's wake-up
+                return self._zl_hand_over()
         if not self.done():
             raise RuntimeError("await wasn't used with future")
-        if self.__class__ is _LargeResultFuture:
-            return self._zl_hand_over()
         return self.result()
 
     __iter__ = __await__
 
     def _zl_hand_over(self) -> Any:
-        """The awaiting task takes a large result: when nothing but asyncio's wake-up of that task
-        refers to this Future (no variable of the program, no other consumer), nothing can ever
-        ask it for the result again, so it lets go of the result now (see _LargeResultFuture)."""
+        """The task this Future woke takes its large result: when nothing but asyncio's wake-up of
+        that task refers to this Future (no variable of the program, no other consumer), nothing
+        can ever ask it for the result again, so it lets go of the result now (see
+        _LargeResultFuture)."""
         value = self.result()
-        if self._zl_observers <= 1 and _refcount(self) <= _HANDED_OVER_REFS:
+        if (
+            self._zl_observers <= 1
+            and self._zl_watcher.backend.hands_over  # type: ignore[attr-defined]
+            and _refcount(self) <= _HANDED_OVER_REFS
+        ):
             self._zl_value = None
             self._zl_pending.value = None
         return value
@@ -462,8 +475,11 @@ _LARGE_RESULT = RECYCLE_MIN
 #: Only where zloop trusts the interpreter's reference counts (as for recycling bodies).
 _HANDS_OVER = RECYCLES_BODIES
 #: References to a _LargeResultFuture in _zl_hand_over when only the task's wake-up holds it: the
-#: wake-up Handle's arguments and the arguments of its call, __await__'s and _zl_hand_over's
-#: ``self``, getrefcount's argument. Any other holder (a variable of the program) makes it more.
+#: wake-up Handle's arguments and the arguments of its call (asyncio's own ``events.Handle``, see
+#: _Backend.hands_over), __await__'s and _zl_hand_over's ``self``, getrefcount's argument. Any
+#: other holder (a variable of the program) makes it more. Counted on CPython 3.11, whose
+#: Handle._run and frames 3.10-3.13 share (tests/adapters/test_asyncio_large_result.py checks a
+#: Future the program holds keeps its result).
 _HANDED_OVER_REFS = 5
 _refcount: Callable[[Any], int] = sys.getrefcount if _HANDS_OVER else (lambda _obj: 1 << 30)
 

@@ -108,6 +108,62 @@ def test_a_future_held_by_the_program_keeps_its_large_result() -> None:
     _run(main)
 
 
+def test_a_future_completed_before_it_is_awaited_keeps_its_large_result() -> None:
+    """Awaited after it completed, the Future does not wake the task (no hand-over): the program's
+    variable may ask it again."""
+    payload = os.urandom(BIG)
+
+    async def main(ctx: Context) -> None:
+        pull, push = _pair(ctx, "tcp://127.0.0.1:*")
+        fut = pull.recv()
+        assert not fut.done()
+        await push.send(payload)
+        while not fut.done():
+            await asyncio.sleep(0.001)
+        assert await fut == payload
+        assert fut.result() == payload
+
+    _run(main)
+
+
+def test_only_asyncio_own_wake_up_lets_a_future_hand_over() -> None:
+    """The reference count the hand-over relies on is that of asyncio's own Handle: a loop that
+    schedules callbacks its own way (uvloop, a custom call_soon) never hands over."""
+    from zloop.adapters.asyncio import _Backend
+
+    class OwnCallSoon(asyncio.SelectorEventLoop):
+        def call_soon(self, callback: Any, *args: Any, context: Any = None) -> Any:
+            return super().call_soon(callback, *args, context=context)
+
+    for loop_class, expected in ((asyncio.SelectorEventLoop, True), (OwnCallSoon, False)):
+        loop = loop_class()
+        try:
+            assert _Backend(loop).hands_over is expected
+        finally:
+            loop.close()
+
+    payload = os.urandom(BIG)
+
+    async def main() -> None:
+        ctx = Context()
+        try:
+            pull, push = _pair(ctx, "tcp://127.0.0.1:*")
+            fut = pull.recv()
+            _send_soon(push, [payload])
+            assert await fut == payload
+            assert fut.result() == payload
+            _send_soon(push, [payload])
+            assert await asyncio.wait_for(pull.recv(), DEADLINE) == payload
+        finally:
+            ctx.destroy(linger=0)
+
+    loop = OwnCallSoon()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
 @pytest.mark.parametrize("way", ["gather", "wait_for", "shield", "task", "callback"])
 def test_other_consumers_see_the_whole_large_result(way: str) -> None:
     payload = os.urandom(BIG)
