@@ -73,6 +73,7 @@ import asyncio
 import contextlib
 import pickle
 import select
+import sys
 import warnings
 import weakref
 from asyncio import Future
@@ -81,7 +82,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import zloop
 from zloop.io.engine import AFTER_LARGE_READ, APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
-from zloop.socket import _app_read_buffer
+from zloop.protocol.frames import RECYCLE_MIN
+from zloop.socket import RECYCLES_BODIES, _app_read_buffer
 
 from ._core import NOBLOCK, NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher, is_again
 from ._wrapper import AsyncSendConveniences, PollerItems, SocketWrapper, json_value
@@ -102,7 +104,7 @@ _get_running_loop = asyncio._get_running_loop
 class _Backend:
     """The core's Backend for one asyncio loop."""
 
-    __slots__ = ("loop", "read_skips", "readers")
+    __slots__ = ("hands_over", "loop", "read_skips", "readers")
 
     # A queued Future holds its Pending (to cancel or reclaim it): the Pending lets go of the
     # Future once finished, so a received message dies with the Future, not at the next gc run.
@@ -116,6 +118,14 @@ class _Backend:
                 "(e.g. asyncio.run(main(), loop_factory=asyncio.SelectorEventLoop) on Python 3.12+)"
             )
         self.loop = loop
+        #: Does the loop wake tasks through asyncio's own Handle (whose references to the Future
+        #: _HANDED_OVER_REFS counts)? Not uvloop's, nor a loop with its own call_soon.
+        base = asyncio.BaseEventLoop
+        self.hands_over = (
+            isinstance(loop, base)
+            and type(loop).call_soon is base.call_soon
+            and type(loop)._call_soon is base._call_soon  # type: ignore[attr-defined]
+        )
         #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
         self.readers: dict[int, _ConnReader] = {}
         #: Waits still to leave to the I/O thread after a large frame, by the socket's FD.
@@ -322,12 +332,22 @@ class _QueuedFuture(Future[Any]):
     queue at once, and awaiting it notices a cancellation that arrives after completion.
     """
 
-    __slots__ = ("_zl_load", "_zl_observers", "_zl_pending", "_zl_watcher")
+    __slots__ = ("_zl_load", "_zl_observers", "_zl_pending", "_zl_value", "_zl_watcher")
 
     _zl_load: Callable[[Any], Any] | None
     _zl_observers: int
     _zl_pending: Pending
+    _zl_value: Any
     _zl_watcher: Watcher
+
+    def set_result(self, result: Any, /) -> None:
+        if _HANDS_OVER and type(self) is _QueuedFuture and _is_large(result):
+            # Kept beside the Future, not in it, so that the task it wakes can take it (__await__).
+            self._zl_value = result
+            super().set_result(None)
+            self.__class__ = _LargeResultFuture
+        else:
+            super().set_result(result)
 
     def add_done_callback(self, fn: Callable[[Any], object], *, context: Any = None) -> None:
         self._zl_observers += 1
@@ -357,11 +377,28 @@ class _QueuedFuture(Future[Any]):
             except BaseException:
                 self._zl_interrupted()
                 raise
+            if self.__class__ is _LargeResultFuture:  # resumed by this Future's wake-up
+                return self._zl_hand_over()
         if not self.done():
             raise RuntimeError("await wasn't used with future")
         return self.result()
 
     __iter__ = __await__
+
+    def _zl_hand_over(self) -> Any:
+        """The task this Future woke takes its large result: when nothing but asyncio's wake-up of
+        that task refers to this Future (no variable of the program, no other consumer), nothing
+        can ever ask it for the result again, so it lets go of the result now (see
+        _LargeResultFuture)."""
+        value = self.result()
+        if (
+            self._zl_observers <= 1
+            and self._zl_watcher.backend.hands_over  # type: ignore[attr-defined]
+            and _refcount(self) <= _HANDED_OVER_REFS
+        ):
+            self._zl_value = None
+            self._zl_pending.value = None
+        return value
 
     def _zl_interrupted(self) -> None:
         """The one awaiting this was interrupted (task cancelled) after the Future completed: if it
@@ -390,6 +427,29 @@ class _LoadingFuture(_QueuedFuture):
             super().set_result(value)
 
 
+class _LargeResultFuture(_QueuedFuture):
+    """A plain receive's Future completed with a large result (:func:`_is_large`), which it keeps
+    in ``_zl_value`` (``result()`` returns it).
+
+    Why: asyncio wakes the awaiting task with a loop callback that holds this Future until the
+    task's step ends, and a task that receives in a loop usually takes its next message within that
+    step (already read: no wait). With the Future holding the previous megabyte then, two copies
+    are alive at once; when both are freed the allocator gives the top of its heap back to the
+    kernel, and the next copy page-faults fresh memory (a fifth of the receiver's CPU for a stream
+    of 1 MiB messages). So when the awaiting task is the Future's only holder, :meth:`__await__`
+    hands it the result and the Future lets go of it (the blocking ``recv()`` of a loop frees each
+    copy before the next one the same way)."""
+
+    __slots__ = ()
+
+    def result(self) -> Any:
+        Future.result(self)  # raises as the Future's own result() would (cancelled ...)
+        return self._zl_value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} finished (a large result)>"
+
+
 class _ReclaimedFuture(_QueuedFuture):
     """A receive whose awaiting task was cancelled after its message had arrived; the message went
     back to the socket, so this Future reports itself cancelled."""
@@ -407,6 +467,33 @@ class _ReclaimedFuture(_QueuedFuture):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} cancelled (message given back to the socket)>"
+
+
+#: Large results a receive's Future lets go of once handed to its task (_LargeResultFuture): the
+#: size from which zloop recycles frame bodies too.
+_LARGE_RESULT = RECYCLE_MIN
+#: Only where zloop trusts the interpreter's reference counts (as for recycling bodies).
+_HANDS_OVER = RECYCLES_BODIES
+#: References to a _LargeResultFuture in _zl_hand_over when only the task's wake-up holds it: the
+#: wake-up Handle's arguments and the arguments of its call (asyncio's own ``events.Handle``, see
+#: _Backend.hands_over), __await__'s and _zl_hand_over's ``self``, getrefcount's argument. Any
+#: other holder (a variable of the program) makes it more. Counted on CPython 3.11, whose
+#: Handle._run and frames 3.10-3.13 share (tests/adapters/test_asyncio_large_result.py checks a
+#: Future the program holds keeps its result).
+_HANDED_OVER_REFS = 5
+_refcount: Callable[[Any], int] = sys.getrefcount if _HANDS_OVER else (lambda _obj: 1 << 30)
+
+
+def _is_large(result: Any) -> bool:
+    """A ``bytes`` of at least :data:`_LARGE_RESULT`, or a list of frames with one."""
+    kind = type(result)
+    if kind is bytes:
+        return len(result) >= _LARGE_RESULT
+    if kind is list:
+        for frame in result:
+            if type(frame) is bytes and len(frame) >= _LARGE_RESULT:
+                return True
+    return False
 
 
 def _finished(
