@@ -472,14 +472,15 @@ class _ReclaimedFuture(_QueuedFuture):
 #: Large results a receive's Future lets go of once handed to its task (_LargeResultFuture): the
 #: size from which zloop recycles frame bodies too.
 _LARGE_RESULT = RECYCLE_MIN
-#: Only where zloop trusts the interpreter's reference counts (as for recycling bodies).
-_HANDS_OVER = RECYCLES_BODIES
+#: Only where zloop trusts the interpreter's reference counts (as for recycling bodies), and
+#: from 3.11 on: on 3.10 the wake-up holds the Future once more, so the count below is never met
+#: there (checked on 3.10.13, 3.11.7, 3.12.1, 3.13.0: the program's own holders always keep it).
+_HANDS_OVER = RECYCLES_BODIES and sys.version_info >= (3, 11)
 #: References to a _LargeResultFuture in _zl_hand_over when only the task's wake-up holds it: the
 #: wake-up Handle's arguments and the arguments of its call (asyncio's own ``events.Handle``, see
 #: _Backend.hands_over), __await__'s and _zl_hand_over's ``self``, getrefcount's argument. Any
-#: other holder (a variable of the program) makes it more. Counted on CPython 3.11, whose
-#: Handle._run and frames 3.10-3.13 share (tests/adapters/test_asyncio_large_result.py checks a
-#: Future the program holds keeps its result).
+#: other holder (a variable of the program) makes it more. Counted on CPython 3.11-3.13
+#: (tests/adapters/test_asyncio_large_result.py checks a Future the program holds keeps its result).
 _HANDED_OVER_REFS = 5
 _refcount: Callable[[Any], int] = sys.getrefcount if _HANDS_OVER else (lambda _obj: 1 << 30)
 

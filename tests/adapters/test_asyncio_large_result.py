@@ -22,8 +22,7 @@ import pytest
 from zl_testing import DEADLINE
 
 import zloop
-from zloop.adapters.asyncio import Context, Socket
-from zloop.socket import RECYCLES_BODIES
+from zloop.adapters.asyncio import _HANDS_OVER, Context, Socket
 
 BIG = 1 << 20
 
@@ -74,13 +73,13 @@ def test_the_awaiting_task_is_the_only_holder_of_a_large_result() -> None:
         _send_soon(push, [payload])
         data = await pull.recv()
         assert data == payload
-        if RECYCLES_BODIES:  # where zloop trusts reference counts (adapters/asyncio.py)
+        if _HANDS_OVER:  # where zloop trusts reference counts (adapters/asyncio.py)
             # Still in the step the Future's wake-up runs: only this variable holds the bytes.
             assert sys.getrefcount(data) == 2
         _send_soon(push, [payload, b"tail"])
         parts = await pull.recv_multipart()
         assert parts == [payload, b"tail"]
-        if RECYCLES_BODIES:
+        if _HANDS_OVER:
             assert sys.getrefcount(parts) == 2
 
     _run(main)
