@@ -265,9 +265,15 @@ class _ConnReader:
         if got == APP_READ_EMPTY:
             return False
         if got == APP_READ_BUSY:
-            # Not for the loop now (a large body, a control frame, the connection ending...): give
-            # the fd back; the I/O thread reads it and signals the socket's FD as usual.
-            self._give_back()
+            # Not for the loop now: give the fd back; the I/O thread reads it and signals the
+            # socket's FD as usual. After a large body the next waits leave it to the I/O thread
+            # too; anything else (the I/O thread reading at that moment, a control frame, the
+            # end) concerns this read only: the next wait parks again if the engine allows it.
+            engine = self._engine
+            if engine._conn.receiving_large_body() or engine._read_size == AFTER_LARGE_READ:
+                self._give_back()
+            else:
+                self.stop()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done

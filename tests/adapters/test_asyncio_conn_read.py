@@ -432,3 +432,57 @@ def test_pyzmq_socket_is_never_read_by_the_loop(zctx: Any, tmp_path: Path) -> No
         run(main)
     finally:
         push.close()
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_read_the_io_thread_holds_up_gives_back_this_wait_only(
+    transport: str, peer: str, ctx: Any, zctx: Any, tmp_path: Path
+) -> None:
+    """The loop's read finds the I/O thread reading the same connection at that moment (its input
+    lock taken: APP_READ_BUSY). That wait goes to the I/O thread; the next one parks again (only a
+    large body leaves the next waits to the I/O thread)."""
+    push = peer_socket(peer, ctx, zctx, "PUSH")
+
+    async def main() -> None:
+        pull = aio(ctx, zloop.PULL)
+        pull.bind(endpoint_for(transport, tmp_path))
+        push.connect(pull.getsockopt(zloop.LAST_ENDPOINT).decode())
+        try:
+            push.send(b"one")
+            assert await pull.recv() == b"one"
+            engine, _ = pull._sock._app_reader()
+            waiting = pull.recv()
+            assert readers(pull)
+            held, release = threading.Event(), threading.Event()
+
+            def hold_input_lock() -> None:  # what the I/O thread's read holds
+                with engine._input_lock:
+                    held.set()
+                    release.wait(DEADLINE)
+
+            holder = threading.Thread(target=hold_input_lock, daemon=True)
+            holder.start()
+            try:
+                assert held.wait(DEADLINE)
+                in_thread(lambda: push.send(b"two"))
+                for _ in range(100_000):  # the loop's read answers busy: it gives the fd back
+                    if not readers(pull):
+                        break
+                    await asyncio.sleep(0)
+                assert not readers(pull)
+            finally:
+                release.set()
+                holder.join(DEADLINE)
+            assert await waiting == b"two"  # read by the I/O thread
+            waiting = pull.recv()
+            assert readers(pull)  # parked again at once
+            in_thread(lambda: push.send(b"three"))
+            assert await waiting == b"three"
+        finally:
+            pull.close()
+
+    try:
+        run(main)
+    finally:
+        push.close()
