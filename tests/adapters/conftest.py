@@ -7,6 +7,7 @@ pyzmq cases are real libzmq and carry the ``interop`` mark.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,17 @@ def make_pair(flavour_ctx: Any, tmp_path: Path) -> Callable[..., tuple[Any, Any]
 def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
     """Counts the ``StreamEngine.app_read`` calls that delivered something (conn_read_helpers)."""
     yield from count_reads(monkeypatch)
+
+
+@pytest.fixture
+def no_cyclic_gc() -> Iterator[None]:
+    """Only reference counting frees anything while a test runs (tests that prove an object is
+    let go of at once, not at the next cyclic collection)."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -12,10 +12,9 @@ cancellation window of pyzmq #1925) still sees the whole message.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,17 +26,8 @@ from zloop.adapters.asyncio import _HANDS_OVER, Context, Socket
 BIG = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def no_cyclic_gc() -> Iterator[None]:
-    """Only reference counting frees anything while a test runs."""
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+# Only reference counting frees anything while a test runs (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 
 def _pair(ctx: Context, endpoint: str) -> tuple[Socket, Socket]:

@@ -10,10 +10,8 @@ A large message kept alive until the next ``gc`` run is memory churn and page fa
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,17 +23,8 @@ from zloop.adapters.asyncio import Context, Socket
 BIG = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def no_cyclic_gc() -> Iterator[None]:
-    """Only reference counting frees anything while a test runs."""
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+# Only reference counting frees anything while a test runs (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 
 def _pair(ctx: Context, name: str) -> tuple[Socket, Socket]:

@@ -1,11 +1,14 @@
 """IOThread.remove_fd with a closer: while an application thread waits on the fd (parked, see
 "Reads in the application thread" in zloop/io/engine.py) the close waits for unpark_reader, so the
-waiter never watches a closed fd or a reused number; otherwise it closes at once."""
+waiter never watches a closed fd or a reused number; otherwise it closes at once. A park the I/O
+thread revoked (it reads the fd again, see "Parked fds" in zloop/io/reactor.py) still defers the
+close to the parker's unpark."""
 
 from __future__ import annotations
 
 import socket
 
+from zloop._real import READ
 from zloop.io.reactor import IOThread
 
 
@@ -42,6 +45,42 @@ def test_close_of_an_unparked_fd_is_immediate() -> None:
         io.unpark_reader(fd, token)
         assert io.remove_fd(fd, a.close) is False
         assert a.fileno() == -1
+    finally:
+        a.close()
+        b.close()
+        io._selector.close()
+        io._mailbox.close()
+
+
+def test_revoke_watches_the_fd_again_and_still_defers_its_close() -> None:
+    io, a, b = _pair_thread()
+    try:
+        fd = a.fileno()
+        token = io.park_reader(fd)
+        entry = io._fds[fd]
+        assert not entry.mask() & READ
+        io.revoke_reader(fd)
+        assert entry.mask() & READ and entry.parked
+        # The parker may still watch the fd: its close waits for the unpark, as for any park.
+        assert io.remove_fd(fd, a.close) is True
+        assert a.fileno() == fd
+        io.unpark_reader(fd, token)
+        assert a.fileno() == -1
+    finally:
+        a.close()
+        b.close()
+        io._selector.close()
+        io._mailbox.close()
+
+
+def test_revoke_of_an_unparked_fd_does_nothing() -> None:
+    io, a, b = _pair_thread()
+    try:
+        fd = a.fileno()
+        io.revoke_reader(fd)
+        entry = io._fds[fd]
+        assert not entry.parked and not entry.revoked
+        assert io.park_reader(fd) is entry
     finally:
         a.close()
         b.close()

@@ -747,16 +747,7 @@ class StreamEngine:
             # its pipe) under this lock, so what was read before an error is delivered before it.
             try:
                 conn = self._conn
-                if (
-                    self._closed
-                    or not self._handshaked
-                    or not self._reading
-                    or self._stalled is not None
-                    or self._handed is not None
-                    or self._hb_timeout_timer is not None
-                    or self._hb_ttl_timer is not None
-                    or conn.receiving_large_body()
-                ):
+                if not self._input_idle() or conn.receiving_large_body():
                     return APP_READ_BUSY
                 try:
                     # As long as the I/O thread's own next read would be (``_read_size``): short
@@ -846,7 +837,15 @@ class StreamEngine:
         armed. A parker whose loop then stops running (a busy greenlet, a raw blocking call in
         the hub) would hold back what that state waits for -- the peer's greeting, a PONG --
         until the I/O thread's park audit takes the fd back."""
-        if (
+        if not self._input_idle():
+            return None
+        return self._io.park_reader(self._fd, self._app_read_count)
+
+    def _input_idle(self) -> bool:
+        """Handshaken and idle on input, which :meth:`app_read` and :meth:`park` require: not
+        closed, reading (not stalled on RCVHWM), no hand-over pending, no heartbeat timer armed
+        (only the I/O thread touches timers)."""
+        return not (
             self._closed
             or not self._handshaked
             or not self._reading
@@ -854,9 +853,7 @@ class StreamEngine:
             or self._handed is not None
             or self._hb_timeout_timer is not None
             or self._hb_ttl_timer is not None
-        ):
-            return None
-        return self._io.park_reader(self._fd, self._app_read_count)
+        )
 
     def _app_read_count(self) -> int:
         """How many reads :meth:`app_read` made (the park audit's progress count)."""
