@@ -531,8 +531,10 @@ def test_peering_state_flow(impl: Any) -> None:
                         everyone_knows.set()
             else:  # a tick without news: tell the others our state
                 statebe.send_multipart([name, str(capacity).encode()])
-        statefe.close()
-        statebe.close()
+        # State messages still in flight are of no use once everyone knows: with the default
+        # LINGER (-1) libzmq's term() was seen waiting past the test's timeout under load (CI).
+        statefe.close(linger=0)
+        statebe.close(linger=0)
 
     for name in names:
         peers.start(broker, name)
