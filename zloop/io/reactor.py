@@ -391,10 +391,12 @@ class IOThread:
             if not entries:
                 self._auditing = False  # the next park starts it again
                 return
+        # Scheduled first: an error below (logged by the loop) must not end the audits for good.
+        self.call_later(PARK_AUDIT_S, self._audit)
         probe = _real.poll()
         for fd, _entry in entries:
             probe.register(fd, READ)
-        readable = {fd for fd, _mask in probe.poll(0)}
+        readable = {fd for fd, mask in probe.poll(0) if not mask & _real.POLLNVAL}
         with self._mask_lock:
             for fd, entry in entries:
                 if self._parked.get(fd) is not entry or entry.revoked:
@@ -411,7 +413,6 @@ class IOThread:
                     log.debug("zloop: fd %d is parked but not read: the I/O thread reads it", fd)
                 else:
                     entry.mark = seen
-        self.call_later(PARK_AUDIT_S, self._audit)
 
     def _timer_cancelled(self) -> None:
         self._cancelled += 1
