@@ -132,3 +132,19 @@ def test_after_a_revoked_park_the_fd_is_read_and_can_be_parked_again(audited: Au
     assert not entry.parked and not entry.revoked and entry.mask() & READ
     assert audited.io.park_reader(audited.fd, lambda: 0) is entry  # a new park is possible
     audited.io.unpark_reader(audited.fd, entry)
+
+
+def test_a_parked_fd_whose_reader_is_removed_leaves_the_audit(audited: Audited) -> None:
+    """The engine stops reading (input stalled) while the fd is parked: the fd is forgotten, and
+    the audit neither revokes it nor keeps running for it."""
+    token = audited.io.park_reader(audited.fd, lambda: 0)
+    audited.b.send(b"x")
+    audited.in_io(lambda: audited.io.remove_reader(audited.fd))
+    assert audited.fd not in audited.io._parked
+    with audited._audit_seen:  # the next audit finds nothing parked: the audits stop
+        assert audited._audit_seen.wait_for(lambda: not audited.io._auditing, DEADLINE)
+    assert audited.io.revocations == 0
+    assert not audited.read_by_io.is_set()
+    audited.io.unpark_reader(audited.fd, token)  # a no-op now
+    audited.in_io(lambda: audited.io.add_reader(audited.fd, audited._on_readable))
+    assert audited.read_by_io.wait(DEADLINE)  # read again as usual

@@ -376,6 +376,7 @@ class IOThread:
         """Under the mask lock: set ``fd``'s mask from ``entry`` (forget it when nothing is left)."""
         if entry.reader is None and entry.writer is None:
             del self._fds[fd]
+            self._parked.pop(fd, None)  # forgotten: nothing left to audit either
             self._selector.unregister(fd)
         else:
             self._selector.modify(fd, entry.mask())  # 0 while parked with no writer: kept
@@ -399,8 +400,8 @@ class IOThread:
         readable = {fd for fd, mask in probe.poll(0) if not mask & _real.POLLNVAL}
         with self._mask_lock:
             for fd, entry in entries:
-                if self._parked.get(fd) is not entry or entry.revoked:
-                    continue  # unparked (or parked anew) meanwhile
+                if self._parked.get(fd) is not entry or entry.revoked or entry.reader is None:
+                    continue  # unparked, parked anew or no longer read meanwhile
                 if fd not in readable:
                     entry.mark = None
                     continue
