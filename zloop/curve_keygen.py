@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Print a new ZeroMQ CURVE key pair (Z85).",
     )
     parser.add_argument("--json", action="store_true", help="print the keys as a JSON object")
-    parser.add_argument("--secret", help="derive the public key of this Z85 secret key")
+    parser.add_argument(
+        "--secret",
+        help="derive the public key of this Z85 secret key (one that begins with '-' is given "
+        "as --secret=KEY)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.secret:
