@@ -270,14 +270,14 @@ class _ConnReader:
             # too; anything else (the I/O thread reading at that moment, a control frame, the
             # end) concerns this read only: the next wait parks again if the engine allows it.
             engine = self._engine
-            if engine._conn.receiving_large_body() or engine._read_size == AFTER_LARGE_READ:
+            if engine.reads_body_directly() or engine._read_size == AFTER_LARGE_READ:
                 self._give_back()
             else:
                 self.stop()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
-        if self._engine._conn.receiving_large_body():
+        if self._engine.reads_body_directly():
             # The read began a large body: its rest goes straight into the frame's own buffer,
             # which only the I/O thread reads into (app_read would answer BUSY next).
             self._give_back()

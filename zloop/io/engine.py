@@ -747,7 +747,7 @@ class StreamEngine:
             # its pipe) under this lock, so what was read before an error is delivered before it.
             try:
                 conn = self._conn
-                if not self._input_idle() or conn.receiving_large_body():
+                if not self._input_idle() or self.reads_body_directly():
                     return APP_READ_BUSY
                 try:
                     # As long as the I/O thread's own next read would be (``_read_size``): short
@@ -800,6 +800,12 @@ class StreamEngine:
                 lock.release()
         finally:
             input_lock.release()
+
+    def reads_body_directly(self) -> bool:
+        """Does the next read go straight into a large body's own buffer (``DIRECT_MIN`` bytes
+        or more of it still to come)? Only the I/O thread reads that way: :meth:`app_read`
+        answers busy then. A shorter rest is read through the reader's buffer, by either thread."""
+        return self._conn.large_body_rest() >= DIRECT_MIN
 
     def _hand_over(self, events: list[Any]) -> None:
         """Under both locks, application thread: leave ``events`` to the I/O thread, which

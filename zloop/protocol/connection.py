@@ -298,6 +298,13 @@ class Connection(Sender):
         decoder = self._decoder
         return decoder is not None and self._terminal is None and decoder._large is not None
 
+    def large_body_rest(self) -> int:
+        """Bytes still to come of the large frame body in progress (0: none in progress)."""
+        decoder = self._decoder
+        if decoder is None or self._terminal is not None or decoder._large is None:
+            return 0
+        return decoder._large_size - decoder._large_filled
+
     def received_into(self, count: int) -> None:
         """``count`` bytes were written at the start of the last :meth:`recv_buffer` view;
         ``0`` means EOF (as ``recv_into`` returning 0), like ``receive_data(b"")``."""
