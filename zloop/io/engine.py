@@ -460,11 +460,15 @@ class StreamEngine:
             return []
         self._direct_ok = True
         if target is None:
-            self._read_size = RECV_BUFFER_SIZE
+            asked, self._read_size = self._read_size, RECV_BUFFER_SIZE
             if n == 0:
                 conn.receive_data(b"")
             else:
                 conn.receive_data(buf[:n])
+                if n == asked and conn.large_body_rest() >= DIRECT_MIN:
+                    # A full read that began a large body: its rest is most likely in the
+                    # kernel already; read it now rather than after another reactor turn.
+                    self._read_rest(conn)
         else:
             target.release()  # the body may grow before the next recv_buffer()
             conn.received_into(n)
@@ -472,6 +476,24 @@ class StreamEngine:
             # following large body is not copied through the shared buffer.
             self._read_size = AFTER_LARGE_READ
         return conn.events()
+
+    def _read_rest(self, conn: Connection) -> None:
+        """Under the lock, right after :meth:`_read_events` began a large body: one read of
+        its rest straight into its own buffer, if the kernel has any of it now."""
+        target = conn.recv_buffer()
+        if target is None:
+            return
+        try:
+            n = self._sock.recv_into(target)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
+            return
+        finally:
+            target.release()  # the body may grow before the next recv_buffer()
+        conn.received_into(n)
+        self._read_size = AFTER_LARGE_READ
 
     def _heard_from_peer(self) -> None:
         """Any frame from the peer cancels the heartbeat timeout and TTL timers (libzmq)."""
