@@ -25,6 +25,7 @@ from zl_testing import DEADLINE, endpoint_for, with_deadlines
 
 import zloop
 from zloop.adapters import asyncio as zaio
+from zloop.io.engine import DIRECT_MIN
 from zloop.monitor import parse_monitor_message
 from zloop.socket import _APP_READ_SIZE
 
@@ -364,6 +365,65 @@ def test_large_frames_are_left_to_the_io_thread(
         run(main)
     finally:
         push.close()
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_bodies_under_direct_min_stay_with_the_loop(
+    transport: str,
+    peer: str,
+    ctx: Any,
+    zctx: Any,
+    tmp_path: Path,
+    reads: Reads,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bodies shorter than DIRECT_MIN (a 64 KiB stream) that straddle the loop's reads are read by
+    the loop to their end: such a rest goes through a buffer whoever reads it, so the loop never
+    gives the connection back to the I/O thread for them."""
+    gave_back: list[int] = []
+    original = zaio._ConnReader._give_back
+
+    def spy(self: zaio._ConnReader) -> None:
+        gave_back.append(self._fd)
+        original(self)
+
+    monkeypatch.setattr(zaio._ConnReader, "_give_back", spy)
+    push = peer_socket(peer, ctx, zctx, "PUSH")
+    # Together more than one read of the loop's buffer, each body shorter than DIRECT_MIN.
+    bodies = [bytes([i]) * (DIRECT_MIN - 1000) for i in range(2 * _APP_READ_SIZE // DIRECT_MIN + 2)]
+
+    async def main() -> None:
+        pull = aio(ctx, zloop.PULL)
+        pull.bind(endpoint_for(transport, tmp_path))
+        push.connect(pull.getsockopt(zloop.LAST_ENDPOINT).decode())
+        try:
+            push.send(b"hello")
+            assert await pull.recv() == b"hello"
+            waiting = pull.recv()
+            assert readers(pull)
+
+            def send_all() -> None:
+                for body in bodies:
+                    push.send(body)
+
+            in_thread(send_all)
+            assert await waiting == bodies[0]
+            for body in bodies[1:]:
+                assert await pull.recv() == body
+            waiting = pull.recv()
+            assert readers(pull)
+            push.send(b"end")
+            assert await waiting == b"end"
+        finally:
+            pull.close()
+
+    try:
+        run(main)
+    finally:
+        push.close()
+    assert not gave_back
+    assert reads.delivered > 0
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
