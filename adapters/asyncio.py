@@ -43,8 +43,9 @@ pyzmq, not when (or whether) it is awaited:
   (``StreamEngine.app_read``; "Reads in the application thread" in ``zloop/io/engine.py``): the I/O
   thread does not read, deliver and signal the socket's FD for each message. The fd goes back one
   loop turn after no receive waits (a task that awaits in a loop keeps it), at close, or at once
-  when a read begins a large frame body (the next 64 waits then leave reading to the I/O thread,
-  which reads large bodies straight into their own buffers). ``NOBLOCK`` receives, ``EVENTS`` and
+  when a read begins a large frame body with ``DIRECT_MIN`` (128 KiB) or more still to come (the
+  next 64 waits then leave reading to the I/O thread, which reads such bodies straight into their
+  own buffers; a shorter rest, as in a 64 KiB stream, the loop reads itself). ``NOBLOCK`` receives, ``EVENTS`` and
   polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
   keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
   A loop that stops running while it holds the connection (a callback that blocks, a loop stopped
@@ -278,8 +279,9 @@ class _ConnReader:
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
         if self._engine.reads_body_directly():
-            # The read began a large body: its rest goes straight into the frame's own buffer,
-            # which only the I/O thread reads into (app_read would answer BUSY next).
+            # The read began a large body with DIRECT_MIN or more to come: that rest goes
+            # straight into the frame's own buffer, which only the I/O thread reads into
+            # (app_read would answer BUSY next). A shorter rest the loop reads itself.
             self._give_back()
         return True
 
