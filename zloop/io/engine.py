@@ -18,8 +18,8 @@ the shared buffer (rests under ``DIRECT_MIN`` still take the shared buffer: a ba
 syscall per frame). A full read through the shared buffer that begins a body with ``DIRECT_MIN``
 or more to come reads that rest at once, in the same turn (:meth:`_read_rest`): it is most likely
 in the kernel already, and reading it one reactor round later cost the asyncio receiver of a tcp
-1 MiB stream about 15 % more CPU per message (interleaved A/B). Messages arrive as plain frame lists (``Connection.message_lists``), the form
-the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
+1 MiB stream about 15 % more CPU per message (interleaved A/B). Messages arrive as plain frame
+lists (``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
 batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM) the undelivered
 events are kept and the fd is removed from the selector: the kernel buffer fills and TCP pushes back
 on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an lwm batch)
