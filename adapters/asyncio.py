@@ -45,8 +45,8 @@ pyzmq, not when (or whether) it is awaited:
   loop turn after no receive waits (a task that awaits in a loop keeps it), at close, or at once
   when a read begins a large frame body with ``DIRECT_MIN`` (128 KiB) or more still to come (the
   next 64 waits then leave reading to the I/O thread, which reads such bodies straight into their
-  own buffers; a shorter rest, as in a 64 KiB stream, the loop reads itself). ``NOBLOCK`` receives, ``EVENTS`` and
-  polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
+  own buffers; a shorter rest, as in a 64 KiB stream, the loop reads itself). ``NOBLOCK``
+  receives, ``EVENTS`` and polls first read what the kernel holds meanwhile. A connection the I/O thread ends while parked
   keeps its fd open until the loop gives it back, so the loop never watches a closed fd.
   A loop that stops running while it holds the connection (a callback that blocks, a loop stopped
   with a receive still queued) does not hold back the peer: the I/O thread reads the connection

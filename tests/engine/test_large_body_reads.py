@@ -3,8 +3,8 @@ application thread").
 
 * A body with ``DIRECT_MIN`` bytes or more still to come is read straight into its own buffer,
   by the I/O thread only. When a full read through the shared buffer begins such a body, the I/O
-  thread reads its rest in the same turn (``StreamEngine._read_rest``), not after another reactor
-  round.
+  thread reads its rest in the same turn (``StreamEngine._rest_ready``), not after another
+  reactor round.
 * A shorter rest goes through a buffer whichever thread reads, so the thread waiting in ``recv``
   reads it too (``app_read`` does not give up on it: a 64 KiB stream is read by the waiting
   thread, not handed to the I/O thread at every body that straddles two reads).
@@ -21,14 +21,14 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from zl_testing import DEADLINE, endpoint_for, with_deadlines
 
 import zloop
 from zloop.io.engine import APP_READ_BUSY, APP_READ_GOT, DIRECT_MIN, StreamEngine
-from zloop.io.reactor import RECV_BUFFER_SIZE
-from zloop.protocol.connection import Connection
+from zloop.io.reactor import RECV_BUFFER_SIZE, IOThread
 from zloop.socket import _app_read_buffer
 
 
@@ -90,17 +90,25 @@ def test_a_full_read_that_begins_a_large_body_reads_its_rest_at_once(
     pair: tuple[zloop.Socket, Callable[[list[bytes]], None]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pull, send_whole = pair
-    rests: list[tuple[int, int]] = []
-    read = threading.Event()
-    original = StreamEngine._read_rest
+    turns = [0]  # the I/O thread's reactor turns (one _run_timers each)
+    reads: list[tuple[int, int]] = []  # (turn, body bytes still to come) after each read
+    done = threading.Event()
+    run_timers = IOThread._run_timers
+    read_events = StreamEngine._read_events
 
-    def spy(self: StreamEngine, conn: Connection) -> None:
-        before = conn.large_body_rest()
-        original(self, conn)
-        rests.append((before, conn.large_body_rest()))
-        read.set()
+    def counting_turns(self: IOThread) -> float | None:
+        turns[0] += 1
+        return run_timers(self)
 
-    monkeypatch.setattr(StreamEngine, "_read_rest", spy)
+    def recording_reads(self: StreamEngine) -> list[Any]:
+        events = read_events(self)
+        reads.append((turns[0], self._conn.large_body_rest()))
+        if events:
+            done.set()
+        return events
+
+    monkeypatch.setattr(IOThread, "_run_timers", counting_turns)
+    monkeypatch.setattr(StreamEngine, "_read_events", recording_reads)
     body = os.urandom(RECV_BUFFER_SIZE + DIRECT_MIN + 1000)
     held = _Held(_engine(pull))
     try:
@@ -108,10 +116,12 @@ def test_a_full_read_that_begins_a_large_body_reads_its_rest_at_once(
     finally:
         held.release()
     # The released thread's first read fills the shared buffer and begins the body, whose rest
-    # (more than DIRECT_MIN) is in the kernel: one more read in that turn takes all of it.
-    assert read.wait(DEADLINE), "the I/O thread did not read the rest in the same turn"
+    # (more than DIRECT_MIN) is in the kernel: a second read in that same turn takes all of it.
+    assert done.wait(DEADLINE), "the I/O thread did not read the message"
     assert pull.recv() == body
-    assert rests == [(DIRECT_MIN + 1000 + 9, 0)]
+    (turn, rest), (turn_after, rest_after) = reads[:2]
+    assert rest == DIRECT_MIN + 1000 + 9  # 9: the long frame header the first read took
+    assert (turn_after, rest_after) == (turn, 0)
 
 
 def test_the_waiting_thread_reads_a_short_rest_of_a_large_body(

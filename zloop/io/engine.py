@@ -15,15 +15,15 @@ While a large frame body is in progress the ``recv_into`` goes straight into tha
 (``Connection.recv_buffer``), so the kernel's copy is the only one, and the read after such a body
 is kept short (``AFTER_LARGE_READ``) so that the start of the next large body does not pass through
 the shared buffer (rests under ``DIRECT_MIN`` still take the shared buffer: a batched read beats a
-syscall per frame). A full read through the shared buffer that begins a body with ``DIRECT_MIN``
-or more to come reads that rest at once, in the same turn (:meth:`_read_rest`): it is most likely
-in the kernel already, and reading it one reactor round later cost the asyncio receiver of a tcp
-1 MiB stream about 15 % more CPU per message (interleaved A/B). Messages arrive as plain frame
-lists (``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written to the pipe; the pipe is flushed once per
-batch, so the socket is woken at most once per batch. If the pipe is full (RCVHWM) the undelivered
-events are kept and the fd is removed from the selector: the kernel buffer fills and TCP pushes back
-on the peer, as libzmq does. The session's ``write_activated`` (the socket has read an lwm batch)
-resumes delivery and reading.
+syscall per frame). A full read through the shared buffer that begins a body with ``DIRECT_MIN`` or
+more to come reads that rest at once, in the same turn (``_rest_ready``): it is most likely in the
+kernel already, and reading it one reactor round later cost the asyncio receiver of a tcp 1 MiB
+stream about 15 % more CPU per message (interleaved A/B). Messages arrive as plain frame lists
+(``Connection.message_lists``), the form the pipe carries. Messages and subscriptions are written to
+the pipe; the pipe is flushed once per batch, so the socket is woken at most once per batch. If the
+pipe is full (RCVHWM) the undelivered events are kept and the fd is removed from the selector: the
+kernel buffer fills and TCP pushes back on the peer, as libzmq does. The session's
+``write_activated`` (the socket has read an lwm batch) resumes delivery and reading.
 
 *Output.* Nothing leaves before the handshake completed (and, with NULL, the peer's READY arrived).
 After that, whenever the pipe becomes readable, the engine reads a bounded batch of messages, encodes
@@ -276,6 +276,9 @@ class StreamEngine:
         )
         self._conn.message_lists = True  # messages arrive as frame lists, ready for the pipe
         self._read_size = RECV_BUFFER_SIZE  # bytes the next read through io.recv_buffer takes
+        # The last read filled the shared buffer and began a large body: read its rest in the
+        # same turn (see "Input").
+        self._rest_ready = False
         self._out = SendQueue()  # bytes / memoryview chunks waiting for the socket
         self._out_batch = OUT_BATCH  # messages per batch (see OUT_BATCH_BYTES)
         self._writing = False  # registered for writability
@@ -436,6 +439,16 @@ class StreamEngine:
                 if self._handshaked:
                     self._heard_from_peer()
                 self._process(events)
+            if self._rest_ready:
+                # That read began a large body whose rest is most likely in the kernel already:
+                # read it straight into the body now, not after another reactor round (what came
+                # before it was delivered first, so a read error is reported after it).
+                self._rest_ready = False
+                if not self._closed and self._stalled is None:
+                    with self._lock:
+                        events = self._read_events()
+                    if events:
+                        self._process(events)
         if not self._closed:
             with self._lock:
                 self._queue_connection_output()
@@ -470,10 +483,7 @@ class StreamEngine:
                 conn.receive_data(b"")
             else:
                 conn.receive_data(buf[:n])
-                if n == asked and conn.large_body_rest() >= DIRECT_MIN:
-                    # A full read that began a large body: its rest is most likely in the
-                    # kernel already; read it now rather than after another reactor turn.
-                    self._read_rest(conn)
+                self._rest_ready = n == asked and conn.large_body_rest() >= DIRECT_MIN
         else:
             target.release()  # the body may grow before the next recv_buffer()
             conn.received_into(n)
@@ -481,24 +491,6 @@ class StreamEngine:
             # following large body is not copied through the shared buffer.
             self._read_size = AFTER_LARGE_READ
         return conn.events()
-
-    def _read_rest(self, conn: Connection) -> None:
-        """Under the lock, right after :meth:`_read_events` began a large body: one read of
-        its rest straight into its own buffer, if the kernel has any of it now."""
-        target = conn.recv_buffer()
-        if target is None:
-            return
-        try:
-            n = self._sock.recv_into(target)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._error(ErrorReason.CONNECTION, exc.errno or errno.ECONNRESET)
-            return
-        finally:
-            target.release()  # the body may grow before the next recv_buffer()
-        conn.received_into(n)
-        self._read_size = AFTER_LARGE_READ
 
     def _heard_from_peer(self) -> None:
         """Any frame from the peer cancels the heartbeat timeout and TTL timers (libzmq)."""
