@@ -134,7 +134,7 @@ class GeventBackend:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
         self._io: dict[int, Any] = {}
-        self._ready: deque[tuple[Any, Any, BaseException | None]] = deque()
+        self._ready: deque[_GreenWaiter] = deque()
         self._running = False
         self._flush_scheduled = False
         self.watchers: dict[int, Watcher] = {}
