@@ -60,7 +60,7 @@ try:
 except ModuleNotFoundError as exc:
     raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
 
-from zloop.io.engine import APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
+from zloop.io.engine import AFTER_LARGE_READ, APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
 from zloop.socket import _app_read_buffer
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher, is_again
@@ -140,6 +140,8 @@ class GeventBackend:
         self.watchers: dict[int, Watcher] = {}
         #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
         self.readers: dict[int, _ConnReader] = {}
+        #: Waits left to the I/O thread after a large body, by the socket's FD (see _ConnReader).
+        self.read_skips: dict[int, int] = {}
 
     # -- Backend -------------------------------------------------------------------------------------
 
@@ -177,6 +179,7 @@ class GeventBackend:
         reader = self.readers.pop(fd, None)
         if reader is not None:
             reader.stop()
+        self.read_skips.pop(fd, None)
         watcher = self._io.pop(fd, None)
         if watcher is not None:
             watcher.stop()
@@ -270,6 +273,12 @@ def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | 
             timer.close()
 
 
+#: After a large frame, this many of the socket's waits leave the reading to the I/O thread: it
+#: reads large bodies straight into their own buffers, while the hub's read gives up at once
+#: (``APP_READ_BUSY``) and parking the fd for it costs two epoll_ctl each way.
+_SKIP_AFTER_LARGE = 64
+
+
 class _ConnReader:
     """The hub reads a waiting receive's connection itself (see "Reading the connection in the
     hub" above): the engine's fd is parked (the I/O thread does not watch it) and an ``io``
@@ -283,7 +292,12 @@ class _ConnReader:
     that receives again before it yields (a request-reply loop) keeps the fd, and the I/O thread
     does not race it for a reply that comes back while it is still sending. A greenlet that
     receives with ``NOBLOCK``, or looks at ``EVENTS``, in that window reads the connection
-    itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered."""
+    itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered.
+
+    Large bodies are the I/O thread's: a read here that begins one, or finds one in progress or
+    just finished, gives the fd back and leaves the socket's next ``_SKIP_AFTER_LARGE`` waits to
+    the I/O thread (``GeventBackend.read_skips``), so a stream of large messages is not parked and
+    unparked for reads that give up at once."""
 
     __slots__ = ("_engine", "_idle_scheduled", "_io", "_pipe", "_token", "_watcher", "waiters")
 
@@ -311,11 +325,20 @@ class _ConnReader:
         if reader is not None:
             reader.waiters += 1
             return reader
+        skips = b.read_skips
+        if skips:
+            left = skips.get(w.fd, 0)
+            if left > 0:
+                skips[w.fd] = left - 1
+                return None
         target = getattr(w.socket, "_app_reader", None)
         found = target() if target is not None else None
         if found is None:
             return None
         engine, pipe = found
+        if engine._read_size == AFTER_LARGE_READ:  # the I/O thread just read a large body
+            skips[w.fd] = _SKIP_AFTER_LARGE
+            return None
         token = engine.park()
         if token is None:
             return None
@@ -343,16 +366,31 @@ class _ConnReader:
         got = self._engine.app_read(_app_read_buffer(), self._pipe)
         if got == APP_READ_EMPTY:
             return False
+        engine = self._engine
         if got == APP_READ_BUSY:
-            # Not for this thread now (a large body, a control frame, the connection ending...):
-            # give the fd back; the I/O thread reads it and signals the socket's FD as usual.
-            self.stop()
+            # Not for this thread now: give the fd back; the I/O thread reads it and signals the
+            # socket's FD as usual. After a large body the next waits leave it to the I/O thread
+            # too; anything else (the I/O thread reading at that moment, a control frame, the
+            # end) concerns this read only.
+            if engine._conn.receiving_large_body() or engine._read_size == AFTER_LARGE_READ:
+                self._give_back()
+            else:
+                self.stop()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
+        if engine._conn.receiving_large_body():
+            # The read began a large body: its rest goes straight into the frame's own buffer,
+            # which only the I/O thread reads into (app_read would answer BUSY next).
+            self._give_back()
         if refresh:
             self._watcher.refresh()
         return True
+
+    def _give_back(self) -> None:
+        w = self._watcher
+        w.backend.read_skips[w.fd] = _SKIP_AFTER_LARGE  # type: ignore[attr-defined]
+        self.stop()
 
     def done(self) -> None:
         """A waiter's wait ended: unpark once the hub runs its callbacks, unless a greenlet waits
