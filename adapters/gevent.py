@@ -30,7 +30,8 @@
   the connection (a greenlet that computes, a raw blocking call such as a plain zloop or pyzmq
   ``send`` from a greenlet) does not hold back the peer: the I/O thread reads the connection again
   once it has stayed readable and unread for 100-200 ms ("Parked fds" in ``zloop/io/reactor.py``),
-  and a handshake in progress is never parked.
+  and a handshake in progress is never parked. Large bodies are left to the I/O thread, which reads
+  them straight into their own buffers: after one, the socket's next 64 waits do not park the fd.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
