@@ -30,7 +30,8 @@
   the connection (a greenlet that computes, a raw blocking call such as a plain zloop or pyzmq
   ``send`` from a greenlet) does not hold back the peer: the I/O thread reads the connection again
   once it has stayed readable and unread for 100-200 ms ("Parked fds" in ``zloop/io/reactor.py``),
-  and a handshake in progress is never parked.
+  and a handshake in progress is never parked. Large bodies are left to the I/O thread, which reads
+  them straight into their own buffers: after one, the socket's next 64 waits do not park the fd.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
@@ -60,7 +61,7 @@ try:
 except ModuleNotFoundError as exc:
     raise MissingExtraError(__name__, "gevent", "gevent", exc) from exc
 
-from zloop.io.engine import APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
+from zloop.io.engine import AFTER_LARGE_READ, APP_READ_BUSY, APP_READ_EMPTY, APP_READ_WOKE
 from zloop.socket import _app_read_buffer
 
 from ._core import NOT_READY, POLLIN, POLLOUT, Op, Pending, Watcher, is_again
@@ -80,25 +81,48 @@ _SNDTIMEO = 28
 
 
 class _GreenWaiter:
-    """A core ``Waiter`` for one blocked greenlet. Completion is recorded; the backend switches."""
+    """A core ``Waiter`` for one blocked greenlet. Completion is recorded; the backend switches.
 
-    __slots__ = ("_done", "backend", "hub_waiter")
+    The outcome travels in this object, not as the argument of the hub's switch: the hub's frame
+    (``GeventBackend._flush``, and the hub ``Waiter.switch`` under it) stays suspended in that call
+    until the greenlet blocks again, so a value passed through it stayed alive while the greenlet
+    took the next one -- two 1 MiB messages at once, the allocator handing fresh pages back and
+    forth (about 80 minor faults per 1 MiB message). :meth:`get` takes the value out of here."""
+
+    __slots__ = ("_done", "_exc", "_value", "backend", "hub_waiter")
 
     def __init__(self, backend: GeventBackend) -> None:
         self.backend = backend
         self.hub_waiter = _HubWaiter(backend.hub)
         self._done = False
+        self._value: Any = None
+        self._exc: BaseException | None = None
 
     def done(self) -> bool:
         return self._done
 
     def set_result(self, value: Any, /) -> None:
         self._done = True
-        self.backend._wake(self.hub_waiter, value, None)
+        self._value = value
+        self.backend._wake(self)
 
     def set_exception(self, exc: BaseException, /) -> None:
         self._done = True
-        self.backend._wake(self.hub_waiter, None, exc)
+        self._exc = exc
+        self.backend._wake(self)
+
+    def get(self) -> Any:
+        """Park the calling greenlet until completed: the value, or raise the exception."""
+        self.hub_waiter.get()
+        return self.take()
+
+    def take(self) -> Any:
+        """The outcome, let go of here (an interrupted wait calls it to drop a value it reclaims)."""
+        value, self._value = self._value, None
+        exc, self._exc = self._exc, None
+        if exc is not None:
+            raise exc
+        return value
 
 
 class GeventBackend:
@@ -111,12 +135,14 @@ class GeventBackend:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
         self._io: dict[int, Any] = {}
-        self._ready: deque[tuple[Any, Any, BaseException | None]] = deque()
+        self._ready: deque[_GreenWaiter] = deque()
         self._running = False
         self._flush_scheduled = False
         self.watchers: dict[int, Watcher] = {}
         #: The connection readers of waiting receives, by the socket's FD (see _ConnReader).
         self.readers: dict[int, _ConnReader] = {}
+        #: Waits left to the I/O thread after a large body, by the socket's FD (see _ConnReader).
+        self.read_skips: dict[int, int] = {}
 
     # -- Backend -------------------------------------------------------------------------------------
 
@@ -154,6 +180,7 @@ class GeventBackend:
         reader = self.readers.pop(fd, None)
         if reader is not None:
             reader.stop()
+        self.read_skips.pop(fd, None)
         watcher = self._io.pop(fd, None)
         if watcher is not None:
             watcher.stop()
@@ -185,8 +212,8 @@ class GeventBackend:
             self._running = False
             self._flush()
 
-    def _wake(self, hub_waiter: Any, value: Any, exc: BaseException | None) -> None:
-        self._ready.append((hub_waiter, value, exc))
+    def _wake(self, waiter: _GreenWaiter) -> None:
+        self._ready.append(waiter)
         if not self._running and not self._flush_scheduled:
             # Completed outside a hub callback (e.g. close() in a greenlet): resume from the hub.
             self._flush_scheduled = True
@@ -196,11 +223,9 @@ class GeventBackend:
         self._flush_scheduled = False
         ready = self._ready
         while ready:
-            hub_waiter, value, exc = ready.popleft()
-            if exc is None:
-                hub_waiter.switch(value)
-            else:
-                hub_waiter.throw(exc)
+            # The greenlet takes its outcome from the waiter (see _GreenWaiter): this frame,
+            # suspended here until the hub runs again, holds no reference to it.
+            ready.popleft().hub_waiter.switch(None)
 
 
 _backends: weakref.WeakKeyDictionary[Any, GeventBackend] = weakref.WeakKeyDictionary()
@@ -236,16 +261,23 @@ def _block(w: Watcher, pending: Pending, waiter: _GreenWaiter, timeout: float | 
     if timeout is not None:
         timer = gevent.Timeout.start_new(timeout)
     try:
-        return waiter.hub_waiter.get()
+        return waiter.get()
     except BaseException as exc:
         waiter._done = True
         w.cancel(pending)
+        waiter._value = None  # completed meanwhile: cancel() gave the value back to the socket
         if timer is not None and exc is timer:
             return NOT_READY
         raise
     finally:
         if timer is not None:
             timer.close()
+
+
+#: After a large frame, this many of the socket's waits leave the reading to the I/O thread: it
+#: reads large bodies straight into their own buffers, while the hub's read gives up at once
+#: (``APP_READ_BUSY``) and parking the fd for it costs two epoll_ctl each way.
+_SKIP_AFTER_LARGE = 64
 
 
 class _ConnReader:
@@ -261,7 +293,12 @@ class _ConnReader:
     that receives again before it yields (a request-reply loop) keeps the fd, and the I/O thread
     does not race it for a reply that comes back while it is still sending. A greenlet that
     receives with ``NOBLOCK``, or looks at ``EVENTS``, in that window reads the connection
-    itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered."""
+    itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered.
+
+    Large bodies are the I/O thread's: a read here that begins one, or finds one in progress or
+    just finished, gives the fd back and leaves the socket's next ``_SKIP_AFTER_LARGE`` waits to
+    the I/O thread (``GeventBackend.read_skips``), so a stream of large messages is not parked and
+    unparked for reads that give up at once."""
 
     __slots__ = ("_engine", "_idle_scheduled", "_io", "_pipe", "_token", "_watcher", "waiters")
 
@@ -289,11 +326,20 @@ class _ConnReader:
         if reader is not None:
             reader.waiters += 1
             return reader
+        skips = b.read_skips
+        if skips:
+            left = skips.get(w.fd, 0)
+            if left > 0:
+                skips[w.fd] = left - 1
+                return None
         target = getattr(w.socket, "_app_reader", None)
         found = target() if target is not None else None
         if found is None:
             return None
         engine, pipe = found
+        if engine._read_size == AFTER_LARGE_READ:  # the I/O thread just read a large body
+            skips[w.fd] = _SKIP_AFTER_LARGE
+            return None
         token = engine.park()
         if token is None:
             return None
@@ -321,16 +367,31 @@ class _ConnReader:
         got = self._engine.app_read(_app_read_buffer(), self._pipe)
         if got == APP_READ_EMPTY:
             return False
+        engine = self._engine
         if got == APP_READ_BUSY:
-            # Not for this thread now (a large body, a control frame, the connection ending...):
-            # give the fd back; the I/O thread reads it and signals the socket's FD as usual.
-            self.stop()
+            # Not for this thread now: give the fd back; the I/O thread reads it and signals the
+            # socket's FD as usual. After a large body the next waits leave it to the I/O thread
+            # too; anything else (the I/O thread reading at that moment, a control frame, the
+            # end) concerns this read only.
+            if engine._conn.receiving_large_body() or engine._read_size == AFTER_LARGE_READ:
+                self._give_back()
+            else:
+                self.stop()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
+        if engine._conn.receiving_large_body():
+            # The read began a large body: its rest goes straight into the frame's own buffer,
+            # which only the I/O thread reads into (app_read would answer BUSY next).
+            self._give_back()
         if refresh:
             self._watcher.refresh()
         return True
+
+    def _give_back(self) -> None:
+        w = self._watcher
+        w.backend.read_skips[w.fd] = _SKIP_AFTER_LARGE  # type: ignore[attr-defined]
+        self.stop()
 
     def done(self) -> None:
         """A waiter's wait ended: unpark once the hub runs its callbacks, unless a greenlet waits
@@ -668,7 +729,7 @@ def _block_group(
     if timeout is not None:
         timer = gevent.Timeout.start_new(timeout)
     try:
-        return group.hub_waiter.get()
+        return group.get()
     except BaseException as exc:
         if timer is not None and exc is timer:
             return NOT_READY

@@ -23,6 +23,7 @@ from zl_testing import DEADLINE, endpoint_for, with_deadlines
 
 import zloop
 from zloop.monitor import parse_monitor_message
+from zloop.socket import _APP_READ_SIZE
 
 gevent = pytest.importorskip("gevent")
 from zloop.adapters import gevent as zgreen  # noqa: E402
@@ -221,3 +222,67 @@ def test_noblock_receive_while_the_fd_is_still_parked(
     finally:
         push.close()
         pull.close()
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("size", [9000, 65536, 1 << 20])
+def test_large_frames_are_left_to_the_io_thread(
+    transport: str, peer: str, size: int, ctx: Any, zctx: Any, tmp_path: Path, reads: Reads
+) -> None:
+    """A large body read by the hub gives the connection back to the I/O thread (which reads large
+    bodies into their own buffers) and the socket's next waits leave it there; then the hub reads
+    again. Every message arrives whole and in order, whoever read it."""
+    pull = green(ctx, zloop.PULL)
+    pull.bind(endpoint_for(transport, tmp_path))
+    push = peer_socket(peer, ctx, zctx, "PUSH")
+    push.connect(pull.getsockopt(zloop.LAST_ENDPOINT).decode())
+    bodies = [bytes([i]) * size for i in range(6)]
+    fd = pull.getsockopt(zloop.FD)
+    skips = zgreen.backend().read_skips
+
+    def send_from_a_thread(parts: list[bytes]) -> None:
+        sender = threading.Thread(target=push.send_multipart, args=(parts,), daemon=True)
+        sender.start()
+        sender.join(DEADLINE)
+        assert not sender.is_alive()
+
+    def waited(body: bytes, parked: bool | None) -> None:
+        """Receive ``body`` in a greenlet that waits for it (parked: whether the hub holds the fd)."""
+        waiting = gevent.spawn(pull.recv)
+        gevent.sleep(0)
+        assert not waiting.ready()
+        if parked is not None:
+            assert bool(hub_readers()) is parked
+        push.send(body)
+        assert waiting.get(timeout=DEADLINE) == body
+
+    try:
+        push.send(b"hello")
+        assert pull.recv() == b"hello"
+        waiting = gevent.spawn(pull.recv)
+        gevent.sleep(0)
+        assert hub_readers()
+        send_from_a_thread([b"head", bodies[0]])
+        assert waiting.get(timeout=DEADLINE) == b"head"
+        assert pull.recv() == bodies[0]
+        settle()
+        # A body larger than the hub's read buffer made the hub give the connection back and
+        # leave the next waits to the I/O thread. (A smaller frame may come whole in one read of
+        # that buffer: then the hub may go on reading.)
+        large = size > _APP_READ_SIZE
+        if large:
+            assert not hub_readers()
+            assert skips.get(fd, 0) > 0
+        for body in bodies[1:]:
+            waited(body, False if large else None)
+        for i in range(70):  # small messages: the skipped waits run out, the hub reads again
+            waited(b"%d" % i, None)
+        assert skips.get(fd, 0) == 0
+        reads.delivered = 0
+        waited(b"read by the hub", True)
+        assert reads.delivered > 0
+    finally:
+        push.close()
+        pull.close()
+    assert fd not in skips  # forgotten with the socket
