@@ -30,8 +30,9 @@
   the connection (a greenlet that computes, a raw blocking call such as a plain zloop or pyzmq
   ``send`` from a greenlet) does not hold back the peer: the I/O thread reads the connection again
   once it has stayed readable and unread for 100-200 ms ("Parked fds" in ``zloop/io/reactor.py``),
-  and a handshake in progress is never parked. Large bodies are left to the I/O thread, which reads
-  them straight into their own buffers: after one, the socket's next 64 waits do not park the fd.
+  and a handshake in progress is never parked. Large bodies (``DIRECT_MIN``, 128 KiB, or more still to
+  come) are left to the I/O thread, which reads them straight into their own buffers: after one,
+  the socket's next 64 waits do not park the fd; a shorter rest (a 64 KiB stream) the hub reads.
 * **No timers.** zmq.green keeps a rescue poll (an 11.6 s timeout) in case an edge was missed; here a
   blocked call creates no timer at all (a test proves it). The only timers are the ones the user
   asks for: ``RCVTIMEO`` / ``SNDTIMEO`` (raise ``Again``), ``poll(timeout)``, ``gevent.Timeout``.
@@ -295,8 +296,8 @@ class _ConnReader:
     receives with ``NOBLOCK``, or looks at ``EVENTS``, in that window reads the connection
     itself first (:meth:`catch_up`), so it sees what the I/O thread would have delivered.
 
-    Large bodies are the I/O thread's: a read here that begins one, or finds one in progress or
-    just finished, gives the fd back and leaves the socket's next ``_SKIP_AFTER_LARGE`` waits to
+    Large bodies are the I/O thread's: a read here that begins one with ``DIRECT_MIN`` or more to
+    come, or finds one in progress or just finished, gives the fd back and leaves the socket's next ``_SKIP_AFTER_LARGE`` waits to
     the I/O thread (``GeventBackend.read_skips``), so a stream of large messages is not parked and
     unparked for reads that give up at once."""
 
@@ -373,16 +374,17 @@ class _ConnReader:
             # socket's FD as usual. After a large body the next waits leave it to the I/O thread
             # too; anything else (the I/O thread reading at that moment, a control frame, the
             # end) concerns this read only.
-            if engine._conn.receiving_large_body() or engine._read_size == AFTER_LARGE_READ:
+            if engine.reads_body_directly() or engine._read_size == AFTER_LARGE_READ:
                 self._give_back()
             else:
                 self.stop()
             return False
         if got == APP_READ_WOKE:
             self._pipe._process_activate_read()  # what the flush's command would have done
-        if engine._conn.receiving_large_body():
-            # The read began a large body: its rest goes straight into the frame's own buffer,
-            # which only the I/O thread reads into (app_read would answer BUSY next).
+        if engine.reads_body_directly():
+            # The read began a large body with DIRECT_MIN or more to come: that rest goes
+            # straight into the frame's own buffer, which only the I/O thread reads into
+            # (app_read would answer BUSY next). A shorter rest the hub reads itself.
             self._give_back()
         if refresh:
             self._watcher.refresh()

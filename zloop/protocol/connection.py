@@ -293,11 +293,6 @@ class Connection(Sender):
             return None
         return decoder.large_buffer()
 
-    def receiving_large_body(self) -> bool:
-        """Is a large frame body in progress (:meth:`recv_buffer` would return a view)?"""
-        decoder = self._decoder
-        return decoder is not None and self._terminal is None and decoder._large is not None
-
     def large_body_rest(self) -> int:
         """Bytes still to come of the large frame body in progress (0: none in progress)."""
         decoder = self._decoder
