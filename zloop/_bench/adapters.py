@@ -16,8 +16,9 @@ call, as an application would. The sender is another process with a plain pyzmq 
 same fast sender for both rows, so the rows measure the receiving side) sending ``count``
 messages of each size (16 B, 64 KiB and 1 MiB by default; larger sizes get proportionally fewer
 messages, see :data:`SIZE_COUNTS`). Time runs from the first message received to the last;
-rate = (count - 1) / elapsed. The ratio column is zloop-adapter msg/s divided by
-pyzmq-integration msg/s (>= 1.0: zloop is at least as fast).
+rate = (count - 1) / elapsed. With ``--repeat N`` each row shows the median of N runs, the two
+rows' runs interleaved (zloop, pyzmq, pyzmq, zloop, ...). The ratio column is zloop-adapter msg/s
+divided by pyzmq-integration msg/s (>= 1.0: zloop is at least as fast).
 
 Round trips (:data:`RTT_PAIRS`): a plain pyzmq PAIR echo process (the same fast peer for both rows)
 and a client that sends 16 B and receives the echo through the adapter (awaiting, or blocking in
@@ -596,33 +597,48 @@ def counts(quick: bool, count: int | None = None, rtt_count: int | None = None) 
     )
 
 
-def _measure(
-    run: Callable[[], float],
+def _measure_pair(
+    runs: tuple[Callable[[], float], Callable[[], float]],
     repeat: int,
-    row: str,
-    reason: str,
-    label: str,
+    rows: tuple[str, str],
+    reasons: tuple[str, str],
+    label: Callable[[], str],
     note: Callable[[float], str] | None,
-) -> Measure:
-    """The median of ``repeat`` runs of ``row`` (a failed run ends it, reported on stderr), or
-    skipped for ``reason``. With a ``note``, stderr gets ``label``, the row and the result."""
-    progress = note is not None
-    if progress:
-        print(f"{label} {row} ...", end="", file=sys.stderr, flush=True)
-    if reason:
-        if progress:
-            print(f" skipped ({reason})", file=sys.stderr, flush=True)
-        return Measure(row, skipped=reason)
-    try:
-        value = statistics.median(run() for _ in range(max(1, repeat)))
-    except BenchError as exc:
-        if progress:
-            print(" FAILED", file=sys.stderr, flush=True)
-        print(f"FAILED {row}: {exc}", file=sys.stderr)
-        return Measure(row, error=str(exc))
-    if note is not None:
-        print(f" {note(value)}", file=sys.stderr, flush=True)
-    return Measure(row, value)
+) -> tuple[Measure, Measure]:
+    """The zloop row and the pyzmq row of one line: the median of ``repeat`` runs each, the runs
+    interleaved (zloop, pyzmq, pyzmq, zloop, ...) so that both rows see the same state of the
+    machine -- run one after the other, a shared machine's drift between them moved the ratio
+    more than the difference it measures. A row skipped for its ``reasons`` entry has no runs; a
+    failed run ends its row's runs (reported on stderr), not the other row's. With a ``note``,
+    stderr gets each row and its result, labelled by ``label()``."""
+    values: tuple[list[float], list[float]] = ([], [])
+    errors = ["", ""]
+    for k in range(max(1, repeat)):
+        for side in (0, 1) if k % 2 == 0 else (1, 0):
+            if reasons[side] or errors[side]:
+                continue
+            try:
+                values[side].append(runs[side]())
+            except BenchError as exc:
+                errors[side] = str(exc)
+                print(f"FAILED {rows[side]}: {exc}", file=sys.stderr)
+    out: list[Measure] = []
+    for side in (0, 1):
+        row = rows[side]
+        if reasons[side]:
+            result = Measure(row, skipped=reasons[side])
+            shown = f"skipped ({reasons[side]})"
+        elif errors[side]:
+            result = Measure(row, error=errors[side])
+            shown = "FAILED"
+        else:
+            median = statistics.median(values[side])
+            result = Measure(row, median)
+            shown = note(median) if note is not None else ""
+        if note is not None:
+            print(f"{label()} {row} ... {shown}", file=sys.stderr, flush=True)
+        out.append(result)
+    return out[0], out[1]
 
 
 def run_suite(
@@ -650,19 +666,25 @@ def run_suite(
         return f"  [{step}/{total}] adapters"
 
     def line(kind: str, loop: str, size: int, n: int, rows: tuple[str, str], what: str) -> Line:
-        """Measure the zloop row, then the pyzmq row (skipped too when the zloop row is)."""
+        """Measure the zloop row and the pyzmq row, interleaved (the pyzmq row is skipped too
+        when the zloop row is)."""
         note: Callable[[float], str] = _fmt_msgs if kind == "throughput" else _fmt_us
 
-        def measure(row: str, reason: str) -> Measure:
-            run = (
-                functools.partial(run_row, row, n, size, timeout)
-                if kind == "throughput"
-                else functools.partial(run_rtt_row, row, n, timeout)
-            )
-            return _measure(run, repeat, row, reason, label() + what, note if progress else None)
+        def run(row: str) -> Callable[[], float]:
+            if kind == "throughput":
+                return functools.partial(run_row, row, n, size, timeout)
+            return functools.partial(run_rtt_row, row, n, timeout)
 
-        z = measure(rows[0], skip_reason(rows[0], no_pyzmq))
-        p = measure(rows[1], z.skipped or skip_reason(rows[1], no_pyzmq))
+        z_reason = skip_reason(rows[0], no_pyzmq)
+        p_reason = z_reason or skip_reason(rows[1], no_pyzmq)
+        z, p = _measure_pair(
+            (run(rows[0]), run(rows[1])),
+            repeat,
+            rows,
+            (z_reason, p_reason),
+            lambda: label() + what,
+            note if progress else None,
+        )
         return Line(kind, loop, size, n, z, p)
 
     suite = Suite(rtt_count=rtt_count)
