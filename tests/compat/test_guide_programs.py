@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from guide_helpers import TICK_MS, Peers, ends_with_term
+from guide_helpers import TICK_MS, Peers, ends_with_term, term
 from zl_testing import DEADLINE_MS
 
 
@@ -50,7 +50,7 @@ def test_hello_world(impl: Any) -> None:
     peers.join()
     client.close()
     server.close()
-    ctx.term()
+    term(ctx)
 
 
 def test_weather_update(impl: Any) -> None:
@@ -85,7 +85,7 @@ def test_weather_update(impl: Any) -> None:
     peers.join()
     subscriber.close()
     publisher.close()
-    ctx.term()
+    term(ctx)
 
 
 @pytest.mark.parametrize("with_kill_signal", [False, True], ids=["taskwork", "taskwork2"])
@@ -149,7 +149,7 @@ def test_divide_and_conquer(impl: Any, with_kill_signal: bool) -> None:
                 stopped_count += 1
     for sock in (ventilator, sink, controller, sink_ready):
         sock.close(linger=0)
-    ctx.term()
+    term(ctx)
     peers.join()
 
 
@@ -208,7 +208,7 @@ def test_request_reply_broker(impl: Any) -> None:
     clients.join()
     frontend.close()
     backend.close()
-    ctx.term()
+    term(ctx)
     workers.join()
 
 
@@ -233,7 +233,7 @@ def test_message_queue_broker(impl: Any) -> None:
         servers.start(_rep_worker, impl, ctx, back)
     _request_reply_clients(impl, ctx, front, clients, clients=3, requests=10)
     clients.join()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -250,7 +250,7 @@ def test_multithreaded_server(impl: Any) -> None:
     servers.start(_proxy_until_term, impl, clients_side, workers_side)
     _request_reply_clients(impl, ctx, front, clients, clients=2, requests=10)
     clients.join()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -284,7 +284,7 @@ def test_multithreaded_relay(impl: Any) -> None:
     assert receiver.recv() == b"READY"
     peers.join()
     receiver.close()
-    ctx.term()
+    term(ctx)
 
 
 def test_synchronized_publisher(impl: Any) -> None:
@@ -335,7 +335,7 @@ def test_synchronized_publisher(impl: Any) -> None:
     assert counts == [500] * subscribers
     publisher.close()
     syncservice.close()
-    ctx.term()
+    term(ctx)
 
 
 def test_pubsub_envelopes(impl: Any) -> None:
@@ -364,7 +364,7 @@ def test_pubsub_envelopes(impl: Any) -> None:
     peers.join()
     subscriber.close()
     publisher.close()
-    ctx.term()
+    term(ctx)
 
 
 # -- chapter 3 -------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_identity(impl: Any) -> None:
     assert sink.recv_multipart() == [b"PEER2", b"", b"ROUTER socket uses REQ's socket identity"]
     for sock in (sink, anonymous, identified):
         sock.close()
-    ctx.term()
+    term(ctx)
 
 
 @pytest.mark.parametrize("worker_type", ["REQ", "DEALER"], ids=["rtreq", "rtdealer"])
@@ -434,7 +434,7 @@ def test_router_to_workers(impl: Any, worker_type: str) -> None:
     peers.join()
     assert sum(done) == 40 and len(done) == workers
     broker.close()
-    ctx.term()
+    term(ctx)
 
 
 def test_load_balancing_broker(impl: Any) -> None:
@@ -497,7 +497,7 @@ def test_load_balancing_broker(impl: Any) -> None:
     clients.join()
     frontend.close()
     backend.close()
-    ctx.term()
+    term(ctx)
     workers.join()
 
 
@@ -550,7 +550,7 @@ def test_asynchronous_client_server(impl: Any) -> None:
     for number in range(3):
         clients.start(client, number)
     clients.join()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -594,7 +594,7 @@ def test_multiple_socket_reader(impl: Any, style: str) -> None:
     assert all(u == "10001 72 20" for u in updates)
     for sock in (ventilator, weather, receiver, subscriber):
         sock.close(linger=0)
-    ctx.term()
+    term(ctx)
 
 
 def test_common_idioms(impl: Any) -> None:
@@ -637,8 +637,8 @@ def test_common_idioms(impl: Any) -> None:
     assert connected.wait(DEADLINE_MS / 1000)
     for sock in (a, b, sink):
         sock.close()
-    ctx.term()
+    term(ctx)
     peers.join()
     assert errors == [impl.ETERM]
     assert impl.Context.instance() is not ctx  # a new one once the old one ended
-    impl.Context.instance().term()
+    term(impl.Context.instance())

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
-from guide_helpers import TICK_MS, Peers, ends_with_term
+from guide_helpers import TICK_MS, Peers, ends_with_term, term
 from zl_testing import DEADLINE, DEADLINE_MS
 
 
@@ -99,7 +99,7 @@ def test_lazy_pirate(impl: Any) -> None:
     peers.join()
     pirate.close()
     server.close()
-    ctx.term()
+    term(ctx)
 
 
 def _lru_queue(impl: Any, frontend: Any, backend: Any) -> None:
@@ -160,7 +160,7 @@ def test_simple_pirate(impl: Any) -> None:
         assert pirate.request(request) == request
     assert pirate.retried == 1
     pirate.close()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -285,7 +285,7 @@ def test_paranoid_pirate(impl: Any) -> None:
         assert pirate.request(request) == request
     assert 1 not in reconnects  # the crashed worker is gone for good
     pirate.close()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -382,7 +382,7 @@ def test_majordomo(impl: Any) -> None:
         client.send_multipart([MDPC, b"echo", b"Hello world %d" % number])
         assert client.recv_multipart() == [MDPC, b"echo", b"Hello world %d" % number]
     client.close()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -495,7 +495,7 @@ def test_clone(impl: Any) -> None:
     assert late.state == first.state
     first.close()
     late.close()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -540,7 +540,7 @@ def test_peering_state_flow(impl: Any) -> None:
         peers.start(broker, name)
     peers.join()
     assert all(known[name] == set(names) - {name} for name in names)
-    ctx.term()
+    term(ctx)
 
 
 def test_espresso(impl: Any) -> None:
@@ -598,7 +598,7 @@ def test_espresso(impl: Any) -> None:
     stop.set()
     peers.join()
     subscriber.close()
-    ctx.term()
+    term(ctx)
     servers.join()
 
 
@@ -655,7 +655,7 @@ def test_tripping(impl: Any) -> None:
     except impl.Again:
         pass
     client.close(linger=0)
-    ctx.term()
+    term(ctx)
     servers.join()
     assert received == burst
 
