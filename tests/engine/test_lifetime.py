@@ -84,10 +84,12 @@ def test_exit_delivers_everything_sent(
 ) -> None:
     """20,000 messages and END, then the interpreter exits: every one arrives (LINGER -1).
 
-    pyzmq never terminates a context at exit; over tcp libzmq's I/O thread empties the queue into
-    the large kernel buffers before the process is gone, over ipc it does not (measured: 18,213 of
-    20,001 arrived). zloop does what libzmq's contract says for closed sockets and terminated
-    contexts, on every transport; the libzmq reference runs over tcp only."""
+    pyzmq never terminates a context at exit, so libzmq's delivery is a race with the process's
+    end: over tcp its I/O thread usually empties the queue into the large kernel buffers first
+    (not always: 19,862 of 20,001 arrived once in a loaded full run), over ipc it does not
+    (measured: 18,213 of 20,001). zloop does what libzmq's contract says for closed sockets and
+    terminated contexts, on every transport: all of it. The libzmq reference runs over tcp only,
+    and shows that what it delivered came in order, once."""
     if transport == "ipc" and impl.__name__ == "zmq":
         pytest.skip(
             "libzmq drops the tail over ipc at exit (pyzmq does not terminate): no reference"
@@ -111,9 +113,11 @@ def test_exit_delivers_everything_sent(
     code, _, err = _finish(proc)
 
     assert code == 0, err
-    assert len(got) == 20001
-    assert got[-1] == b"END"
-    assert got[:3] == [b"0", b"1", b"2"]
+    expected = [b"%d" % i for i in range(20000)] + [b"END"]
+    if impl.__name__ == "zmq":
+        assert got == expected[: len(got)]  # libzmq: a race at exit (see above)
+    else:
+        assert got == expected
 
 
 def test_exit_does_not_wait_for_a_peer_that_is_not_there(impl: Any, tmp_path: Path) -> None:
